@@ -1,0 +1,48 @@
+"""
+migratekit: move a live system from an old technology to a new one in stages,
+safely, while it keeps serving.
+
+Decorate the repository methods that touch the data with :data:`migration`,
+drive the stage from a provider (environment variables by default), and read
+the ``migration.*`` events to tell when the new side is ready.
+"""
+
+from migratekit._config import configure, reset
+from migratekit._decorator import MigrationProxy, migration
+from migratekit._errors import ConfigurationError, MigrateKitError, StageError
+from migratekit._migrator import Migrator
+from migratekit._types import (
+    ExecutionOrder,
+    MigrationConfig,
+    MigratorCompareFn,
+    MigratorFn,
+    Operation,
+    OperationResult,
+    Origin,
+    Result,
+    Stage,
+    WriteResult,
+)
+from migratekit._version import __version__
+
+__all__ = [
+    "ConfigurationError",
+    "ExecutionOrder",
+    "MigrateKitError",
+    "MigrationConfig",
+    "MigrationProxy",
+    "Migrator",
+    "MigratorCompareFn",
+    "MigratorFn",
+    "Operation",
+    "OperationResult",
+    "Origin",
+    "Result",
+    "Stage",
+    "StageError",
+    "WriteResult",
+    "__version__",
+    "configure",
+    "migration",
+    "reset",
+]

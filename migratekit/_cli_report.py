@@ -1,0 +1,18 @@
+"""`migratekit report` (being built)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+
+def add_parser(subparsers: Any) -> None:
+    """Add the `report` subcommand."""
+    parser = subparsers.add_parser("report", help="(not built yet)")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    print("migratekit report: not built yet", file=sys.stderr)
+    return 2

@@ -1,0 +1,172 @@
+"""
+Process-wide settings, and asking a provider for a stage without ever failing.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from migratekit import _events
+from migratekit._errors import ConfigurationTypeError, StageError
+from migratekit._providers import EnvStageProvider, parse_stage, require_stage
+from migratekit._types import Stage
+
+__all__ = ["aresolve_stage", "configure", "reset", "resolve_stage", "settings"]
+
+
+class _Settings:
+    """The process-wide defaults; read on every call, so kept to plain attributes."""
+
+    __slots__ = ("default_stage", "provider")
+
+    def __init__(self) -> None:
+        self.provider: Any = EnvStageProvider()
+        self.default_stage: Stage = Stage.OFF
+
+
+settings = _Settings()
+
+_UNSET: Any = object()
+
+
+def configure(*, provider: Any = _UNSET, default_stage: Stage | str = _UNSET) -> None:
+    """
+    Set the process-wide defaults.
+
+    *provider* answers the stage of every migration that was not given a
+    provider of its own (by default an :class:`~migratekit.providers.EnvStageProvider`).
+    *default_stage* is used when a provider has no answer or fails (by
+    default ``Stage.OFF``). Arguments left out keep their current value;
+    :func:`reset` restores the defaults.
+    """
+    if provider is not _UNSET:
+        check_provider("provider", provider)
+    if default_stage is not _UNSET:
+        default_stage = require_stage("configure(default_stage=...)", default_stage)
+    # Assigned only once both are known to be good: a bad call changes nothing.
+    if provider is not _UNSET:
+        settings.provider = provider
+    if default_stage is not _UNSET:
+        settings.default_stage = default_stage
+
+
+def reset() -> None:
+    """Restore the process-wide defaults: environment variables, and ``Stage.OFF``."""
+    settings.provider = EnvStageProvider()
+    settings.default_stage = Stage.OFF
+    with _seen_lock:
+        _seen.clear()
+
+
+def check_provider(what: str, provider: Any) -> None:
+    """Raise a ConfigurationTypeError unless *provider* has a callable ``get_stage``."""
+    if not callable(getattr(provider, "get_stage", None)):
+        raise ConfigurationTypeError(
+            f"{what} must be a stage provider, an object with a get_stage(name, context) "
+            f"method (got {provider!r} that is a {type(provider).__name__}); use "
+            "migratekit.providers.StaticStageProvider('shadow') for a fixed stage, or "
+            "write a class with that method"
+        )
+
+
+# Each distinct failure is reported once per process, not once per call: a
+# provider that fails fails on every call, and one event says it as well as a
+# million. The memory is bounded, since values come from outside.
+_seen: set[tuple[Any, ...]] = set()
+_seen_lock = threading.Lock()
+_SEEN_LIMIT = 4096
+
+
+def resolve_stage(provider: Any, name: str, context: Any) -> Stage:
+    """
+    Ask *provider* for the stage of *name*; never raises an ``Exception``.
+
+    A provider that raises, or answers something that is not a stage, gives
+    the default stage and one ``migration.stage_error`` event per distinct
+    failure.
+    """
+    try:
+        answer = provider.get_stage(name, context)
+    except Exception as exc:
+        return stage_failed(provider, name, exc)
+    return stage_from_answer(provider, name, answer)
+
+
+async def aresolve_stage(provider: Any, name: str, context: Any) -> Stage:
+    """
+    :func:`resolve_stage` for async code: awaits ``provider.aget_stage`` when
+    the provider has one, and calls ``get_stage`` otherwise.
+    """
+    aget_stage = getattr(provider, "aget_stage", None)
+    if aget_stage is None:
+        return resolve_stage(provider, name, context)
+    try:
+        answer = await aget_stage(name, context)
+    except Exception as exc:
+        return stage_failed(provider, name, exc)
+    return stage_from_answer(provider, name, answer)
+
+
+def stage_from_answer(provider: Any, name: str, answer: Any) -> Stage:
+    """The stage a provider's *answer* stands for; the default when it stands for none."""
+    if answer.__class__ is Stage:
+        return answer
+    if answer is None:
+        return settings.default_stage
+    if isinstance(answer, str):
+        stage = parse_stage(answer)
+        if stage is not None:
+            return stage
+    return stage_failed(
+        provider,
+        name,
+        StageError(
+            f"{type(provider).__name__}.get_stage({name!r}) answered {answer!r}, which is "
+            "not a stage; expected a Stage, a stage name or None",
+            value=answer,
+        ),
+    )
+
+
+def stage_failed(provider: Any, name: str, exc: Exception) -> Stage:
+    """Report *exc* from *provider* once, and return the default stage."""
+    default = settings.default_stage
+    source = getattr(exc, "source", None)
+    value = getattr(exc, "value", None)
+    try:
+        message = str(exc)
+    except Exception:
+        message = f"<{type(exc).__name__} whose str() raised>"
+    shown_value = None if value is None else _short(value)
+    # The same variable holding the same bad value is one failure, whichever
+    # migration ran into it; without a source, the failure is the provider's
+    # answer for this migration.
+    key: tuple[Any, ...] = (
+        (source, shown_value, type(exc).__name__)
+        if source is not None
+        else (type(provider).__name__, name, type(exc).__name__, message)
+    )
+    with _seen_lock:
+        if key in _seen:
+            return default
+        if len(_seen) >= _SEEN_LIMIT:
+            _seen.clear()
+        _seen.add(key)
+    _events.emit_stage_error(
+        {
+            "migration": name,
+            "provider": type(provider).__name__,
+            "source": source,
+            "value": shown_value,
+            "error": _events.error_message(exc, message),
+            "exc_type": type(exc).__name__,
+            "stage": default.value,
+        }
+    )
+    return default
+
+
+def _short(value: object) -> str:
+    text = value if isinstance(value, str) else repr(value)
+    return text if len(text) <= 100 else text[:99] + "…"

@@ -1,0 +1,489 @@
+"""
+``@migration``: put a migration in front of a repository method.
+
+The decorator checks everything it is given and resolves it once, at
+decoration time, into an :class:`~migratekit._engine.Engine`; the proxy it
+returns (a wrapt ``FunctionWrapper``) then does per call only what depends on
+the call: ask the stage, run the sides, emit the events.
+"""
+
+from __future__ import annotations
+
+import difflib
+import inspect
+from collections.abc import Callable
+from typing import Any, NoReturn, ParamSpec, TypeVar, overload
+
+import wrapt
+
+from migratekit._config import check_provider
+from migratekit._engine import Engine, SideFn, invoke
+from migratekit._errors import ConfigurationError, ConfigurationTypeError
+from migratekit._events import current, levels
+from migratekit._types import ExecutionOrder, Operation
+
+__all__ = ["MigrationProxy", "migration"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+_OPTIONS = (
+    "old",
+    "new",
+    "compare",
+    "name",
+    "operation",
+    "provider",
+    "execution_order",
+    "check_ratio",
+    "context",
+)
+
+
+# -- binding -------------------------------------------------------------------
+#
+# wrapt calls the wrapper as wrapper(wrapped, instance, args, kwargs), where
+# `instance` depends on how the decorated function was reached:
+#
+#   plain function, staticmethod          instance is None, args as given
+#   method through an instance            instance is the object
+#   method through the class              wrapt moves args[0] into instance,
+#     (Repo.get(repo, 1))                 so this is the case above
+#   classmethod (decorator outside it)    instance is the class
+#
+# `old` and `new` have the decorated function's own signature, `self` (or
+# `cls`) included, so a side that is a plain callable is called with the
+# instance put back in front of the arguments. A side named by a string is
+# looked up on the instance at every call, so subclasses can override it, and
+# called bound. A classmethod or staticmethod object given as a side (as
+# written in a class body) is unwrapped once, here, to the function it holds.
+
+
+def _call_wrapped(
+    wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Any:
+    return wrapped(*args, **kwargs)
+
+
+def _plain_side(side: Callable[..., Any]) -> SideFn:
+    def call(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        if instance is None:
+            return side(*args, **kwargs)
+        return side(instance, *args, **kwargs)
+
+    return call
+
+
+def _static_side(side: Callable[..., Any]) -> SideFn:
+    def call(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        return side(*args, **kwargs)
+
+    return call
+
+
+def _class_side(side: Callable[..., Any]) -> SideFn:
+    def call(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        if instance is None:  # a classmethod reached with cls passed explicitly
+            return side(*args, **kwargs)
+        owner = instance if isinstance(instance, type) else type(instance)
+        return side(owner, *args, **kwargs)
+
+    return call
+
+
+def _named_side(attribute: str, is_async: bool) -> SideFn:
+    def call(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        if instance is None:
+            if not args:
+                raise AttributeError(
+                    f"cannot look up side {attribute!r}: the migration was called without "
+                    "an instance (name sides by string only on methods)"
+                )
+            instance, args = args[0], args[1:]
+        value = getattr(instance, attribute)(*args, **kwargs)
+        if not is_async and inspect.iscoroutine(value):
+            value.close()
+            raise TypeError(
+                f"side {attribute!r} is an async method but the decorated function is sync; "
+                "make both sync or both async"
+            )
+        return value
+
+    return call
+
+
+def _side(option: str, side: Any, is_async: bool) -> tuple[SideFn, bool | None]:
+    """A SideFn for *side*, and whether what it returns must be awaited."""
+    if isinstance(side, str):
+        if not side.isidentifier():
+            _fail(option, "the name of a method (an identifier)", side,
+                  f"write {option}='_get_from_new_store', naming a method of the class")
+        return _named_side(side, is_async), (None if is_async else False)
+    if isinstance(side, staticmethod):
+        function = side.__func__
+        return _static_side(function), _check_async_side(option, function, is_async)
+    if isinstance(side, classmethod):
+        function = side.__func__
+        return _class_side(function), _check_async_side(option, function, is_async)
+    if not callable(side):
+        _fail_type(option, "a callable with the decorated function's signature, or the name "
+                   "of a method as a str", side,
+                   f"pass {option}=some_function or {option}='_method_name'")
+    return _plain_side(side), _check_async_side(option, side, is_async)
+
+
+def _check_async_side(option: str, function: Any, is_async: bool) -> bool:
+    side_is_async = inspect.iscoroutinefunction(function)
+    if side_is_async and not is_async:
+        raise ConfigurationError(
+            f"@migration: {option!r} is an async function ({_describe(function)}) but the "
+            "decorated function is sync, so it would return a coroutine nobody awaits; make "
+            f"the decorated function 'async def', or give a sync {option!r}"
+        )
+    return side_is_async
+
+
+# -- messages --------------------------------------------------------------------
+
+
+def _describe(value: Any) -> str:
+    name = getattr(value, "__qualname__", None)
+    if name is not None and callable(value):
+        return f"{name} that is a {type(value).__name__}"
+    text = repr(value)
+    if len(text) > 80:
+        text = text[:77] + "..."
+    return f"{text} that is a {type(value).__name__}"
+
+
+def _fail(option: str, expected: str, given: Any, fix: str) -> NoReturn:
+    raise ConfigurationError(
+        f"@migration: {option!r} must be {expected} (got {_describe(given)}); {fix}"
+    )
+
+
+def _fail_type(option: str, expected: str, given: Any, fix: str) -> NoReturn:
+    raise ConfigurationTypeError(
+        f"@migration: {option!r} must be {expected} (got {_describe(given)}); {fix}"
+    )
+
+
+# -- the proxy -------------------------------------------------------------------
+
+
+class MigrationProxy(wrapt.FunctionWrapper[Any, Any]):
+    """
+    What ``@migration`` puts in place of the function it decorates: a wrapt
+    ``FunctionWrapper`` that looks like the function (name, docstring,
+    signature, ``__wrapped__``) and runs the migration on each call.
+    """
+
+    def __init__(self, wrapped: Any, engine: Engine, is_async: bool) -> None:
+        super().__init__(wrapped, _Calls(engine).acall if is_async else _Calls(engine).call)
+        self._self_engine = engine
+
+    @property
+    def migration_name(self) -> str:
+        """The name of the migration, as it appears in events and environment variables."""
+        return self._self_engine.name
+
+    @property
+    def migration_operation(self) -> Operation:
+        """Whether the migration wraps a read or a write."""
+        return self._self_engine.operation
+
+
+class _Calls:
+    """The wrapper functions wrapt calls, bound to one migration's engine."""
+
+    __slots__ = ("engine",)
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def call(
+        self, wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        engine = self.engine
+        plan = engine.plans[engine.stage(wrapped, instance, args, kwargs)]
+        if plan.other is None:
+            # One side: the hot path of OFF and COMPLETE, kept short. When the
+            # logger drops every level there is nothing to time or to emit, and
+            # the side is simply called.
+            log = current()
+            info, warning = levels(log)
+            side = engine.side(plan.authoritative)
+            if not (info or warning):
+                return side(wrapped, instance, args, kwargs)
+            run = invoke(plan.authoritative, side, wrapped, instance, args, kwargs)
+            engine.emit(log, info, warning, plan, [run])
+        else:
+            run = engine.run(plan, wrapped, instance, args, kwargs)[0]
+        if run.ok:
+            return run.value
+        raise run.exception  # type: ignore[misc]  # the side's own exception object
+
+    async def acall(self, wrapped: Any, instance: Any, args: tuple[Any, ...],
+                    kwargs: dict[str, Any]) -> Any:
+        engine = self.engine
+        plan = engine.plans[await engine.astage(wrapped, instance, args, kwargs)]
+        run = (await engine.arun(plan, wrapped, instance, args, kwargs))[0]
+        if run.ok:
+            return run.value
+        raise run.exception  # type: ignore[misc]
+
+
+# -- the decorator -----------------------------------------------------------------
+
+
+def _check_known(options: dict[str, Any]) -> None:
+    unknown = [key for key in options if key not in _OPTIONS]
+    if unknown:
+        key = unknown[0]
+        close = difflib.get_close_matches(key, _OPTIONS, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise ConfigurationError(
+            f"@migration: unknown option {key!r}; {hint}the options are "
+            f"{', '.join(_OPTIONS)}"
+        )
+
+
+def _operation(options: dict[str, Any], operation: Operation) -> Operation:
+    given = options.get("operation", operation)
+    if isinstance(given, str) and Operation.from_str(given) is not None:
+        given = Operation.from_str(given)
+    if not isinstance(given, Operation):
+        _fail_type("operation", "Operation.READ or Operation.WRITE", given,
+                   "or use @migration.read(...) / @migration.write(...)")
+    return given
+
+
+def _function(func: Any) -> Any:
+    """The function under *func* (a classmethod or staticmethod holds one), checked."""
+    function = func.__func__ if isinstance(func, (classmethod, staticmethod)) else func
+    if not callable(function):
+        _fail_type("the decorated object", "a function or method", func,
+                   "put @migration(...) directly above a 'def'")
+    if inspect.isgeneratorfunction(function) or inspect.isasyncgenfunction(function):
+        raise ConfigurationError(
+            f"@migration: cannot decorate {_describe(function)}: it is a generator, whose "
+            "values arrive after the call returns, so the two sides cannot be compared or "
+            "written in step; return a list (or an async list) instead"
+        )
+    return function
+
+
+def _compare(options: dict[str, Any], operation: Operation) -> Callable[[Any, Any], Any] | None:
+    compare = options.get("compare")
+    if compare is None:
+        return None
+    if operation is Operation.WRITE:
+        raise ConfigurationError(
+            "@migration: 'compare' was given for a write, but only reads are compared "
+            f"(got compare={_describe(compare)}); remove it, or use @migration.read"
+        )
+    if not callable(compare):
+        _fail_type("compare", "a callable compare(old_value, new_value) -> bool", compare,
+                   "e.g. compare=lambda old, new: old == new")
+    if inspect.iscoroutinefunction(compare):
+        _fail_type("compare", "a sync callable (comparisons are not awaited)", compare,
+                   "make the comparison a plain 'def'")
+    return compare  # type: ignore[no-any-return]
+
+
+def _name(options: dict[str, Any], function: Any) -> str:
+    name = options.get("name")
+    if name is None:
+        return f"{function.__module__}.{function.__qualname__}"
+    if not isinstance(name, str) or not name.strip():
+        _fail_type("name", "a non-empty str", name, "e.g. name='users.get'")
+    return name
+
+
+def _execution_order(options: dict[str, Any]) -> ExecutionOrder:
+    order = options.get("execution_order", ExecutionOrder.SERIAL)
+    if isinstance(order, str) and ExecutionOrder.from_str(order) is not None:
+        order = ExecutionOrder.from_str(order)
+    if not isinstance(order, ExecutionOrder):
+        _fail_type("execution_order", "an ExecutionOrder (SERIAL, RANDOM or PARALLEL)", order,
+                   "e.g. execution_order=ExecutionOrder.RANDOM")
+    return order
+
+
+def _check_ratio(options: dict[str, Any]) -> int:
+    ratio = options.get("check_ratio", 1)
+    fix = "1 compares every call, N one call in N, 0 never"
+    if isinstance(ratio, bool) or not isinstance(ratio, int):
+        _fail_type("check_ratio", "an int >= 0", ratio, fix)
+    if ratio < 0:
+        _fail("check_ratio", "an int >= 0", ratio, fix)
+    return ratio
+
+
+def _context(options: dict[str, Any]) -> SideFn | None:
+    context = options.get("context")
+    if context is None:
+        return None
+    if not callable(context):
+        _fail_type("context", "a callable taking the call's arguments", context,
+                   "e.g. context=lambda self, user_id: user_id")
+    return _plain_side(context)
+
+
+def _build(func: Any, operation: Operation, options: dict[str, Any]) -> MigrationProxy:
+    _check_known(options)
+    operation = _operation(options, operation)
+    function = _function(func)
+    is_async = inspect.iscoroutinefunction(function)
+    if options.get("new") is None:
+        raise ConfigurationError(
+            "@migration: 'new' is required: the callable (or method name) that does the same "
+            "on the new side, e.g. @migration(new=_get_from_new_store) or "
+            "@migration(new='_get_from_new_store')"
+        )
+    old: SideFn
+    old_awaits: bool | None
+    if options.get("old") is None:
+        old, old_awaits = _call_wrapped, is_async
+    else:
+        old, old_awaits = _side("old", options["old"], is_async)
+    new, new_awaits = _side("new", options["new"], is_async)
+    provider = options.get("provider")
+    if provider is not None:
+        check_provider("@migration: 'provider'", provider)
+
+    engine = Engine(
+        name=_name(options, function),
+        operation=operation,
+        old=old,
+        new=new,
+        compare=_compare(options, operation),
+        provider=provider,
+        execution_order=_execution_order(options),
+        check_ratio=_check_ratio(options),
+        context=_context(options),
+        old_awaits=old_awaits,
+        new_awaits=new_awaits,
+    )
+    return MigrationProxy(func, engine, is_async)
+
+
+def _no_operation(kind: str, options: dict[str, Any]) -> None:
+    if "operation" in options:
+        raise ConfigurationError(
+            f"@migration.{kind}: 'operation' is already {kind.upper()} here (got "
+            f"operation={options['operation']!r}); remove it, or use @migration(operation=...)"
+        )
+
+
+class _Migration:
+    """
+    The ``migration`` decorator: ``@migration(new=...)``, ``@migration.read(new=...)``,
+    ``@migration.write(new=...)``.
+    """
+
+    @overload
+    def __call__(self, func: Callable[P, R], /, **options: Any) -> Callable[P, R]: ...
+
+    @overload
+    def __call__(
+        self,
+        func: None = None,
+        /,
+        *,
+        new: Callable[..., Any] | str,
+        old: Callable[..., Any] | str | None = ...,
+        compare: Callable[[Any, Any], bool] | None = ...,
+        name: str | None = ...,
+        operation: Operation | str = ...,
+        provider: Any = ...,
+        execution_order: ExecutionOrder | str = ...,
+        check_ratio: int = ...,
+        context: Callable[..., Any] | None = ...,
+    ) -> Callable[[Callable[P, R]], Callable[P, R]]: ...
+
+    def __call__(self, func: Any = None, /, **options: Any) -> Any:
+        """
+        Decorate a read (by default) or a write; see :func:`migration.read`.
+
+        ``@migration(new=..., old=..., compare=..., name=..., operation=...,
+        provider=..., execution_order=..., check_ratio=..., context=...)``.
+        """
+        return self._decorate(func, Operation.READ, options)
+
+    @overload
+    def read(self, func: Callable[P, R], /, **options: Any) -> Callable[P, R]: ...
+
+    @overload
+    def read(
+        self,
+        func: None = None,
+        /,
+        *,
+        new: Callable[..., Any] | str,
+        old: Callable[..., Any] | str | None = ...,
+        compare: Callable[[Any, Any], bool] | None = ...,
+        name: str | None = ...,
+        provider: Any = ...,
+        execution_order: ExecutionOrder | str = ...,
+        check_ratio: int = ...,
+        context: Callable[..., Any] | None = ...,
+    ) -> Callable[[Callable[P, R]], Callable[P, R]]: ...
+
+    def read(self, func: Any = None, /, **options: Any) -> Any:
+        """
+        Decorate a read: in stages that read both sides, both run and their
+        answers are compared with ``compare(old_value, new_value)`` (``==`` by
+        default); the caller gets the authoritative side's answer.
+
+        *new* (required) and *old* (default: the decorated function itself)
+        are callables with the decorated function's own signature, ``self``
+        included, or names of methods of the instance. *name* defaults to
+        ``module.qualname``; *provider* to the process-wide provider.
+        """
+        _no_operation("read", options)
+        return self._decorate(func, Operation.READ, options)
+
+    @overload
+    def write(self, func: Callable[P, R], /, **options: Any) -> Callable[P, R]: ...
+
+    @overload
+    def write(
+        self,
+        func: None = None,
+        /,
+        *,
+        new: Callable[..., Any] | str,
+        old: Callable[..., Any] | str | None = ...,
+        name: str | None = ...,
+        provider: Any = ...,
+        context: Callable[..., Any] | None = ...,
+    ) -> Callable[[Callable[P, R]], Callable[P, R]]: ...
+
+    def write(self, func: Any = None, /, **options: Any) -> Any:
+        """
+        Decorate a write: the authoritative side is written first and, only
+        when it succeeded, the other side (in stages that write both). The
+        caller gets the authoritative side's answer or exception.
+        """
+        _no_operation("write", options)
+        return self._decorate(func, Operation.WRITE, options)
+
+    @staticmethod
+    def _decorate(func: Any, operation: Operation, options: dict[str, Any]) -> Any:
+        if func is None:
+            def decorator(f: Any) -> Any:
+                return _build(f, operation, options)
+
+            return decorator
+        return _build(func, operation, options)
+
+    def __repr__(self) -> str:
+        return "<migratekit.migration>"
+
+
+migration = _Migration()
+"""
+Decorate a repository method with a migration: ``@migration(new=...)`` for a
+read, ``@migration.write(new=...)`` for a write.
+"""

@@ -1,0 +1,109 @@
+"""
+Where two results differ, as paths (``"address.zip"``, ``"tags[2]"``), never values.
+
+Used for the ``diff_paths`` field of ``migration.op`` when a comparison finds
+the two sides unequal. Only structure is reported: attribute names, and
+mapping keys that look like names. A key that could be data (a user id, an
+e-mail address, a number) is shown as ``[?]`` so that no value leaks into logs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+__all__ = ["DIFF_PATHS_LIMIT", "diff_paths"]
+
+DIFF_PATHS_LIMIT = 10
+_MAX_DEPTH = 24
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_\-]{0,63}\Z")
+
+
+def diff_paths(old: Any, new: Any, limit: int = DIFF_PATHS_LIMIT) -> list[str]:
+    """
+    The paths at which *old* and *new* differ, at most *limit* of them, in
+    the order the structure of *old* lists them.
+
+    Mappings, dataclass instances, named tuples, lists and tuples are walked;
+    anything else is a leaf compared with ``==``. Two leaves that differ at
+    the top give ``[]``: there is no structure to tell where.
+    """
+    paths: list[str] = []
+    for path in _walk(old, new, "", 0):
+        if path:
+            paths.append(path)
+            if len(paths) >= limit:
+                break
+    return paths
+
+
+def _key_path(prefix: str, key: object) -> str:
+    if isinstance(key, str) and _NAME.match(key):
+        return f"{prefix}.{key}" if prefix else key
+    return f"{prefix}[?]"
+
+
+def _walk(old: Any, new: Any, path: str, depth: int) -> Iterator[str]:
+    if old is new:
+        return
+    if depth >= _MAX_DEPTH:
+        if not _equal(old, new):
+            yield path
+        return
+    if isinstance(old, Mapping) and isinstance(new, Mapping):
+        yield from _walk_pairs(_mapping_pairs(old, new), path, depth)
+        return
+    if (
+        dataclasses.is_dataclass(old)
+        and not isinstance(old, type)
+        and type(old) is type(new)
+    ):
+        names = [field.name for field in dataclasses.fields(old)]
+        pairs = [(name, getattr(old, name), getattr(new, name)) for name in names]
+        yield from _walk_pairs(pairs, path, depth)
+        return
+    fields = getattr(type(old), "_fields", None)
+    if isinstance(old, tuple) and fields is not None and type(old) is type(new):
+        yield from _walk_pairs(list(zip(fields, old, new, strict=False)), path, depth)
+        return
+    if _is_sequence(old) and _is_sequence(new):
+        for index in range(max(len(old), len(new))):
+            where = f"{path}[{index}]"
+            if index >= len(old) or index >= len(new):
+                yield where
+            else:
+                yield from _walk(old[index], new[index], where, depth + 1)
+        return
+    if not _equal(old, new):
+        yield path
+
+
+_MISSING = object()
+
+
+def _mapping_pairs(old: Mapping[Any, Any], new: Mapping[Any, Any]) -> list[tuple[Any, Any, Any]]:
+    pairs = [(key, value, new.get(key, _MISSING)) for key, value in old.items()]
+    pairs.extend((key, _MISSING, value) for key, value in new.items() if key not in old)
+    return pairs
+
+
+def _walk_pairs(pairs: list[tuple[Any, Any, Any]], path: str, depth: int) -> Iterator[str]:
+    for key, old_value, new_value in pairs:
+        where = _key_path(path, key)
+        if old_value is _MISSING or new_value is _MISSING:
+            yield where
+        else:
+            yield from _walk(old_value, new_value, where, depth + 1)
+
+
+def _is_sequence(value: Any) -> bool:
+    return isinstance(value, Sequence) and not isinstance(value, (str, bytes, bytearray))
+
+
+def _equal(old: Any, new: Any) -> bool:
+    try:
+        return bool(old == new)
+    except Exception:
+        return False

@@ -1,0 +1,42 @@
+"""The exceptions migratekit raises."""
+
+from __future__ import annotations
+
+__all__ = ["ConfigurationError", "MigrateKitError", "StageError"]
+
+
+class MigrateKitError(Exception):
+    """Base class of every exception migratekit raises on its own account."""
+
+
+class ConfigurationError(MigrateKitError, ValueError):
+    """
+    A migration or a setting was set up wrongly.
+
+    Raised at once, when the decorator is applied or the setting is made,
+    never in the middle of serving a call. The message names the argument,
+    what was expected, what was given and how to fix it. An argument of the
+    wrong type raises :class:`ConfigurationTypeError`, which is also a
+    :class:`TypeError`.
+    """
+
+
+class ConfigurationTypeError(ConfigurationError, TypeError):
+    """A :class:`ConfigurationError` for an argument of the wrong type."""
+
+
+class StageError(MigrateKitError):
+    """
+    A stage provider could not tell the stage.
+
+    Providers raise it (or anything else) from ``get_stage``; migratekit never
+    lets it reach the caller of a migration: the default stage is used and a
+    ``migration.stage_error`` event says why. *source* says where the stage
+    was looked for (an environment variable, a file, a Redis key) and *value*
+    what was found there, if anything.
+    """
+
+    def __init__(self, message: str, *, source: str | None = None, value: object = None) -> None:
+        super().__init__(message)
+        self.source = source
+        self.value = value

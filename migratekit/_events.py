@@ -1,0 +1,236 @@
+"""
+The structured events migratekit emits, through ``structlog.get_logger("migratekit")``.
+
+The library never configures structlog: the application decides where events
+go and in which format. Two things keep the hot path cheap when events are
+dropped: the level is asked once per call (``is_enabled_for``), and no event
+dictionary is built for a level the logger drops. A log pipeline that raises
+never reaches the caller of a migration (see :func:`_log`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import logging
+import os
+import secrets
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import structlog
+
+from migratekit._types import Origin
+
+INFO = logging.INFO
+WARNING = logging.WARNING
+
+RESULT_EVENT = "migration.result"
+OP_EVENT = "migration.op"
+STAGE_ERROR_EVENT = "migration.stage_error"
+SHADOW_DROPPED_EVENT = "migration.shadow_dropped"
+
+ERROR_MESSAGE_LIMIT = 200
+
+logger = structlog.get_logger("migratekit")
+
+# The stdlib logger is the channel of last resort: it reports a structlog
+# pipeline that raises, which by then cannot report on itself.
+_fallback = logging.getLogger("migratekit")
+
+_pipeline_failures_lock = threading.Lock()
+_pipeline_failures: dict[str, int] = {}
+
+
+def _new_process_prefix() -> str:
+    return secrets.token_hex(4)
+
+
+# call_ids must be unique across the processes whose logs are read together by
+# ``migratekit report``, so each process draws a random prefix (again after a
+# fork) and counts from there.
+_prefix = _new_process_prefix()
+_counter = itertools.count(1)
+
+
+def _after_fork() -> None:
+    global _prefix, _counter  # noqa: PLW0603 - process-wide by nature
+    _prefix = _new_process_prefix()
+    _counter = itertools.count(1)
+
+
+if hasattr(os, "register_at_fork"):  # pragma: no branch - absent on Windows only
+    os.register_at_fork(after_in_child=_after_fork)
+
+
+def new_call_id() -> str:
+    """A call id unique in this process, and with high probability across processes."""
+    return f"{_prefix}-{next(_counter)}"
+
+
+def current() -> Any:
+    """
+    The bound logger to use for this call.
+
+    With ``cache_logger_on_first_use=True`` this is the same object every time
+    and costs one function call; without it structlog assembles a new one, as
+    it would for any other log call.
+    """
+    return logger.bind()
+
+
+def levels(log: Any) -> tuple[bool, bool]:
+    """Whether *log* would emit ``info`` and ``warning`` events right now."""
+    enabled: Callable[[int], bool] | None = getattr(log, "is_enabled_for", None)
+    if enabled is None:
+        return True, True
+    try:
+        return bool(enabled(INFO)), bool(enabled(WARNING))
+    except Exception:  # a logger that cannot say is asked to log everything
+        return True, True
+
+
+def _log(log: Any, level: int, event: str, fields: dict[str, Any]) -> None:
+    """Emit one event; a pipeline that raises is reported, never propagated."""
+    try:
+        if level >= WARNING:
+            log.warning(event, **fields)
+        else:
+            log.info(event, **fields)
+    except Exception as exc:
+        pipeline_failed(event, exc)
+
+
+def pipeline_failed(event: str, exc: Exception) -> None:
+    """
+    Count a failure of the log pipeline, and say so through the stdlib
+    ``logging`` module the first time each kind of failure happens.
+    """
+    kind = type(exc).__name__
+    with _pipeline_failures_lock:
+        seen = _pipeline_failures.get(kind, 0)
+        _pipeline_failures[kind] = seen + 1
+    if not seen:
+        with contextlib.suppress(Exception):  # nothing is left to report through
+            _fallback.warning(
+                "migration.log_error: the structlog pipeline raised %s while emitting %s; "
+                "migratekit events of this kind are being lost (reported once per kind)",
+                kind,
+                event,
+            )
+
+
+def pipeline_failures() -> dict[str, int]:
+    """How many events the log pipeline failed to take, by exception class."""
+    with _pipeline_failures_lock:
+        return dict(_pipeline_failures)
+
+
+def reset_pipeline_failures() -> None:
+    """Forget counted pipeline failures (for tests)."""
+    with _pipeline_failures_lock:
+        _pipeline_failures.clear()
+
+
+def error_message(exc: BaseException | None, message: str | None = None) -> str | None:
+    """An exception's message (or *message*), cut to :data:`ERROR_MESSAGE_LIMIT` characters."""
+    if message is None:
+        if exc is None:
+            return None
+        try:
+            message = str(exc)
+        except Exception:
+            message = f"<{type(exc).__name__} whose str() raised>"
+    if len(message) > ERROR_MESSAGE_LIMIT:
+        return message[: ERROR_MESSAGE_LIMIT - 1] + "…"
+    return message
+
+
+class SideRun:
+    """What one side did in one call: its value or exception, and how long it took."""
+
+    __slots__ = ("error", "exception", "latency", "ok", "origin", "value")
+
+    def __init__(
+        self,
+        origin: Origin,
+        ok: bool,
+        value: Any,
+        exception: BaseException | None,
+        latency: float,
+        error: str | None = None,
+    ) -> None:
+        self.origin = origin
+        self.ok = ok
+        self.value = value
+        self.exception = exception
+        self.latency = latency
+        # An explicit message, for failures that carry one without an exception
+        # (a Migrator side that returned ``Result.fail("...")``).
+        self.error = error
+
+
+def emit_result(
+    log: Any,
+    call_id: str,
+    migration: str,
+    operation: str,
+    stage: str,
+    run: SideRun,
+    authoritative: bool,
+) -> None:
+    """Emit ``migration.result`` for one side of one call."""
+    exc = run.exception
+    _log(
+        log,
+        INFO if run.ok else WARNING,
+        RESULT_EVENT,
+        {
+            "migration": migration,
+            "operation": operation,
+            "stage": stage,
+            "origin": run.origin.value,
+            "authoritative": authoritative,
+            "ok": run.ok,
+            "latency_ms": round(run.latency * 1000.0, 4),
+            "error": None if run.ok else error_message(exc, run.error),
+            "exc_type": None if exc is None else type(exc).__name__,
+            "call_id": call_id,
+        },
+    )
+
+
+def emit_op(
+    log: Any,
+    call_id: str,
+    migration: str,
+    operation: str,
+    stage: str,
+    invoked: Sequence[Origin],
+    consistent: bool | None,
+    compare_error: str | None = None,
+    diff_paths: list[str] | None = None,
+    **extra: Any,
+) -> None:
+    """Emit ``migration.op`` for one call."""
+    fields: dict[str, Any] = {
+        "migration": migration,
+        "operation": operation,
+        "stage": stage,
+        "invoked": [origin.value for origin in invoked],
+        "consistent": consistent,
+        "call_id": call_id,
+    }
+    if compare_error is not None:
+        fields["compare_error"] = compare_error
+    if diff_paths:
+        fields["diff_paths"] = diff_paths
+    if extra:
+        fields.update(extra)
+    _log(log, WARNING if consistent is False else INFO, OP_EVENT, fields)
+
+
+def emit_stage_error(fields: dict[str, Any]) -> None:
+    """Emit ``migration.stage_error`` (level ``warning``)."""
+    _log(current(), WARNING, STAGE_ERROR_EVENT, fields)

@@ -1,0 +1,179 @@
+"""
+``Migrator``: the engine under the decorator, for code that wants the result
+types themselves, shaped like LaunchDarkly's ``ldclient.migrations.Migrator``.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from migratekit._config import check_provider
+from migratekit._engine import Engine, FailedResult, SideFn
+from migratekit._errors import ConfigurationError, ConfigurationTypeError
+from migratekit._events import SideRun, error_message
+from migratekit._types import (
+    ExecutionOrder,
+    MigrationConfig,
+    MigratorFn,
+    Operation,
+    OperationResult,
+    Result,
+    WriteResult,
+)
+
+__all__ = ["Migrator"]
+
+
+def _side(fn: MigratorFn) -> SideFn:
+    def call(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        result = fn(args[0])
+        if isinstance(result, Result):
+            if result.is_success():
+                return result.value
+            raise FailedResult(result.error or "failed", result.exception)
+        raise TypeError(
+            f"a Migrator side must return a migratekit.Result (got {type(result).__name__}); "
+            "return Result.success(value) or Result.fail(message)"
+        )
+
+    return call
+
+
+def _operation_result(run: SideRun) -> OperationResult[Any]:
+    if run.ok:
+        return OperationResult(run.origin, Result.success(run.value))
+    message = error_message(run.exception, run.error) or type(run.exception).__name__
+    return OperationResult(run.origin, Result.fail(message, run.exception))
+
+
+class Migrator:
+    """
+    Runs reads and writes of a migration and returns :class:`~migratekit.Result`
+    types instead of raising.
+
+    *read* and *write* give the two sides of each operation as
+    :class:`~migratekit.MigrationConfig` (sides take the payload and return a
+    ``Result``; an exception they raise becomes a failed result). The stage of
+    each call comes from *provider* (by default the process-wide one), asked
+    with the migration's name and the call's context. Emits the same events
+    as the decorator.
+    """
+
+    def __init__(
+        self,
+        read: MigrationConfig | None = None,
+        write: MigrationConfig | None = None,
+        *,
+        read_execution_order: ExecutionOrder = ExecutionOrder.SERIAL,
+        provider: Any = None,
+        check_ratio: int = 1,
+    ) -> None:
+        if read is None and write is None:
+            raise ConfigurationError(
+                "Migrator: give 'read', 'write' or both, each a "
+                "MigrationConfig(old, new, comparison=None)"
+            )
+        for option, config in (("read", read), ("write", write)):
+            if config is None:
+                continue
+            if not isinstance(config, MigrationConfig):
+                raise ConfigurationTypeError(
+                    f"Migrator: {option!r} must be a MigrationConfig (got {config!r} that is a "
+                    f"{type(config).__name__}); use MigrationConfig(old_fn, new_fn)"
+                )
+            for side in ("old", "new"):
+                if not callable(getattr(config, side)):
+                    raise ConfigurationTypeError(
+                        f"Migrator: {option}.{side} must be a callable taking the payload and "
+                        f"returning a Result (got {getattr(config, side)!r})"
+                    )
+        if write is not None and write.comparison is not None:
+            raise ConfigurationError(
+                "Migrator: 'write' has a comparison, but only reads are compared; "
+                "build it as MigrationConfig(old, new) without one"
+            )
+        if read is not None and read.comparison is not None and not callable(read.comparison):
+            raise ConfigurationTypeError(
+                f"Migrator: read.comparison must be a callable (got {read.comparison!r})"
+            )
+        if not isinstance(read_execution_order, ExecutionOrder):
+            raise ConfigurationTypeError(
+                "Migrator: 'read_execution_order' must be an ExecutionOrder (got "
+                f"{read_execution_order!r}); e.g. ExecutionOrder.SERIAL"
+            )
+        if isinstance(check_ratio, bool) or not isinstance(check_ratio, int) or check_ratio < 0:
+            raise ConfigurationTypeError(
+                f"Migrator: 'check_ratio' must be an int >= 0 (got {check_ratio!r}); "
+                "1 compares every read, N one read in N, 0 never"
+            )
+        if provider is not None:
+            check_provider("Migrator: 'provider'", provider)
+        self._read = read
+        self._write = write
+        self._order = read_execution_order
+        self._provider = provider
+        self._check_ratio = check_ratio
+        self._engines: dict[tuple[str, Operation], Engine] = {}
+        self._lock = threading.Lock()
+
+    def _engine(self, name: str, operation: Operation) -> Engine:
+        key = (name, operation)
+        engine = self._engines.get(key)
+        if engine is not None:
+            return engine
+        config = self._read if operation is Operation.READ else self._write
+        if config is None:
+            raise ConfigurationError(
+                f"Migrator.{operation.value}({name!r}): this Migrator was built without "
+                f"{operation.value!r}; pass {operation.value}=MigrationConfig(old, new)"
+            )
+        if not isinstance(name, str) or not name:
+            raise ConfigurationTypeError(
+                f"Migrator.{operation.value}: 'name' must be a non-empty str (got {name!r})"
+            )
+        with self._lock:
+            engine = self._engines.get(key)
+            if engine is None:
+                engine = Engine(
+                    name=name,
+                    operation=operation,
+                    old=_side(config.old),
+                    new=_side(config.new),
+                    compare=config.comparison,
+                    provider=self._provider,
+                    execution_order=self._order,
+                    check_ratio=self._check_ratio,
+                )
+                self._engines[key] = engine
+        return engine
+
+    def read(self, name: str, context: Any = None, payload: Any = None) -> OperationResult[Any]:
+        """
+        Read as the stage of migration *name* says; the authoritative side's result.
+
+        Never raises for a failure of a side: a failed read comes back as a
+        failed result carrying the exception.
+        """
+        engine = self._engine(name, Operation.READ)
+        plan = engine.plans[engine.stage(None, None, (payload,), {}, context)]
+        auth, _ = engine.run(plan, None, None, (payload,), {})
+        return _operation_result(auth)
+
+    def write(self, name: str, context: Any = None, payload: Any = None) -> WriteResult:
+        """
+        Write as the stage of migration *name* says: the authoritative side
+        first and, when it succeeded and the stage writes both, the other.
+        """
+        engine = self._engine(name, Operation.WRITE)
+        plan = engine.plans[engine.stage(None, None, (payload,), {}, context)]
+        auth, other = engine.run(plan, None, None, (payload,), {})
+        return WriteResult(
+            _operation_result(auth), None if other is None else _operation_result(other)
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"Migrator(read={self._read!r}, write={self._write!r}, "
+            f"read_execution_order={self._order}, check_ratio={self._check_ratio})"
+        )

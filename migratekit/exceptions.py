@@ -1,0 +1,10 @@
+"""The exceptions migratekit raises, for code that wants to catch them by kind."""
+
+from migratekit._errors import (
+    ConfigurationError,
+    ConfigurationTypeError,
+    MigrateKitError,
+    StageError,
+)
+
+__all__ = ["ConfigurationError", "ConfigurationTypeError", "MigrateKitError", "StageError"]

@@ -1,0 +1,26 @@
+"""Shared fixtures: every test starts from migratekit's defaults and a clean environment."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+import structlog
+
+import migratekit
+from migratekit import _events
+
+
+@pytest.fixture(autouse=True)
+def _fresh_migratekit(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Reset process-wide settings, stage variables and structlog around each test."""
+    for variable in list(os.environ):
+        if variable.startswith("MIGRATEKIT_"):
+            monkeypatch.delenv(variable)
+    migratekit.reset()
+    _events.reset_pipeline_failures()
+    structlog.reset_defaults()
+    yield
+    migratekit.reset()
+    structlog.reset_defaults()
