@@ -12,7 +12,15 @@ from migratekit._errors import ConfigurationTypeError, StageError
 from migratekit._providers import EnvStageProvider, parse_stage, require_stage
 from migratekit._types import Stage
 
-__all__ = ["aresolve_stage", "configure", "reset", "resolve_stage", "settings"]
+__all__ = [
+    "aresolve_stage",
+    "configure",
+    "report_stage_problem",
+    "reset",
+    "resolve_stage",
+    "settings",
+    "stage_failed",
+]
 
 
 class _Settings:
@@ -130,8 +138,23 @@ def stage_from_answer(provider: Any, name: str, answer: Any) -> Stage:
 
 
 def stage_failed(provider: Any, name: str, exc: Exception) -> Stage:
-    """Report *exc* from *provider* once, and return the default stage."""
+    """Report *exc* from *provider* once, and return the default stage to use instead."""
     default = settings.default_stage
+    report_stage_problem(provider, name, exc, default)
+    return default
+
+
+def report_stage_problem(provider: Any, name: str, exc: Exception, stage: Stage) -> None:
+    """
+    Emit ``migration.stage_error`` for *exc*, once per distinct failure, saying
+    that *stage* is used instead.
+
+    For providers that can still answer after a failure (a Redis provider
+    serving the last stage it knew): they report here and return that stage.
+    The same variable, key or file holding the same bad value is one failure,
+    whichever migration ran into it; without a ``source`` on the exception,
+    the failure is the provider's for this migration and this message.
+    """
     source = getattr(exc, "source", None)
     value = getattr(exc, "value", None)
     try:
@@ -139,9 +162,6 @@ def stage_failed(provider: Any, name: str, exc: Exception) -> Stage:
     except Exception:
         message = f"<{type(exc).__name__} whose str() raised>"
     shown_value = None if value is None else _short(value)
-    # The same variable holding the same bad value is one failure, whichever
-    # migration ran into it; without a source, the failure is the provider's
-    # answer for this migration.
     key: tuple[Any, ...] = (
         (source, shown_value, type(exc).__name__)
         if source is not None
@@ -149,7 +169,7 @@ def stage_failed(provider: Any, name: str, exc: Exception) -> Stage:
     )
     with _seen_lock:
         if key in _seen:
-            return default
+            return
         if len(_seen) >= _SEEN_LIMIT:
             _seen.clear()
         _seen.add(key)
@@ -161,10 +181,9 @@ def stage_failed(provider: Any, name: str, exc: Exception) -> Stage:
             "value": shown_value,
             "error": _events.error_message(exc, message),
             "exc_type": type(exc).__name__,
-            "stage": default.value,
+            "stage": stage.value,
         }
     )
-    return default
 
 
 def _short(value: object) -> str:
