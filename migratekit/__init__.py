@@ -9,8 +9,15 @@ the ``migration.*`` events to tell when the new side is ready.
 
 from migratekit._config import configure, reset
 from migratekit._decorator import MigrationProxy, migration
-from migratekit._errors import ConfigurationError, MigrateKitError, StageError
+from migratekit._errors import (
+    ConfigurationError,
+    MigrateKitError,
+    ShadowTimeoutError,
+    StageError,
+)
+from migratekit._instrument import Instrumentation, instrument
 from migratekit._migrator import Migrator
+from migratekit._pool import adrain, drain
 from migratekit._types import (
     ExecutionOrder,
     MigrationConfig,
@@ -28,6 +35,7 @@ from migratekit._version import __version__
 __all__ = [
     "ConfigurationError",
     "ExecutionOrder",
+    "Instrumentation",
     "MigrateKitError",
     "MigrationConfig",
     "MigrationProxy",
@@ -38,11 +46,15 @@ __all__ = [
     "OperationResult",
     "Origin",
     "Result",
+    "ShadowTimeoutError",
     "Stage",
     "StageError",
     "WriteResult",
     "__version__",
+    "adrain",
     "configure",
+    "drain",
+    "instrument",
     "migration",
     "reset",
 ]

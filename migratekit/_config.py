@@ -7,8 +7,8 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from migratekit import _events
-from migratekit._errors import ConfigurationTypeError, StageError
+from migratekit import _events, _pool
+from migratekit._errors import ConfigurationError, ConfigurationTypeError, StageError
 from migratekit._providers import EnvStageProvider, parse_stage, require_stage
 from migratekit._types import Stage
 
@@ -38,31 +38,60 @@ settings = _Settings()
 _UNSET: Any = object()
 
 
-def configure(*, provider: Any = _UNSET, default_stage: Stage | str = _UNSET) -> None:
+def configure(
+    *,
+    provider: Any = _UNSET,
+    default_stage: Stage | str = _UNSET,
+    shadow_workers: int = _UNSET,
+    shadow_queue_size: int = _UNSET,
+) -> None:
     """
     Set the process-wide defaults.
 
     *provider* answers the stage of every migration that was not given a
     provider of its own (by default an :class:`~migratekit.providers.EnvStageProvider`).
     *default_stage* is used when a provider has no answer or fails (by
-    default ``Stage.OFF``). Arguments left out keep their current value;
-    :func:`reset` restores the defaults.
+    default ``Stage.OFF``). *shadow_workers* (default 8) bounds the threads
+    that run PARALLEL, timed and background shadow reads, and
+    *shadow_queue_size* (default 1024) how many may be outstanding before
+    background shadows are dropped. Arguments left out keep their current
+    value; :func:`reset` restores the defaults.
     """
     if provider is not _UNSET:
-        check_provider("provider", provider)
+        check_provider("configure: 'provider'", provider)
     if default_stage is not _UNSET:
-        default_stage = require_stage("configure(default_stage=...)", default_stage)
-    # Assigned only once both are known to be good: a bad call changes nothing.
+        default_stage = require_stage("configure: 'default_stage'", default_stage)
+    workers, queue_size = _pool.pool_workers(), _pool.pool_queue_size()
+    if shadow_workers is not _UNSET:
+        workers = _positive_int("shadow_workers", shadow_workers)
+    if shadow_queue_size is not _UNSET:
+        queue_size = _positive_int("shadow_queue_size", shadow_queue_size)
+    # Assigned only once every argument is known to be good: a bad call changes nothing.
     if provider is not _UNSET:
         settings.provider = provider
     if default_stage is not _UNSET:
         settings.default_stage = default_stage
+    _pool.resize(workers, queue_size)
+
+
+def _positive_int(option: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigurationTypeError(
+            f"configure: {option!r} must be an int >= 1 (got {value!r} that is a "
+            f"{type(value).__name__}); e.g. {option}=8"
+        )
+    if value < 1:
+        raise ConfigurationError(
+            f"configure: {option!r} must be an int >= 1 (got {value!r}); e.g. {option}=8"
+        )
+    return value
 
 
 def reset() -> None:
     """Restore the process-wide defaults: environment variables, and ``Stage.OFF``."""
     settings.provider = EnvStageProvider()
     settings.default_stage = Stage.OFF
+    _pool.resize(_pool.DEFAULT_WORKERS, _pool.DEFAULT_QUEUE_SIZE)
     with _seen_lock:
         _seen.clear()
 

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import difflib
 import inspect
+import math
 from collections.abc import Callable
-from typing import Any, NoReturn, ParamSpec, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Literal, NoReturn, ParamSpec, TypeVar, overload
 
 import wrapt
 
@@ -22,7 +23,7 @@ from migratekit._errors import ConfigurationError, ConfigurationTypeError
 from migratekit._events import current, levels
 from migratekit._types import ExecutionOrder, Operation
 
-__all__ = ["MigrationProxy", "migration"]
+__all__ = ["MigrationProxy", "build", "migration"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -37,6 +38,8 @@ _OPTIONS = (
     "execution_order",
     "check_ratio",
     "context",
+    "shadow",
+    "shadow_timeout",
 )
 
 
@@ -171,7 +174,13 @@ def _fail_type(option: str, expected: str, given: Any, fix: str) -> NoReturn:
 # -- the proxy -------------------------------------------------------------------
 
 
-class MigrationProxy(wrapt.FunctionWrapper[Any, Any]):
+if TYPE_CHECKING:
+    _FunctionWrapper = wrapt.FunctionWrapper[Any, Any]
+else:  # wrapt's classes are subscriptable only from wrapt 2.5 on
+    _FunctionWrapper = wrapt.FunctionWrapper
+
+
+class MigrationProxy(_FunctionWrapper):
     """
     What ``@migration`` puts in place of the function it decorates: a wrapt
     ``FunctionWrapper`` that looks like the function (name, docstring,
@@ -320,6 +329,38 @@ def _check_ratio(options: dict[str, Any]) -> int:
     return ratio
 
 
+def _shadow(options: dict[str, Any], operation: Operation,
+            order: ExecutionOrder) -> tuple[str, float | None]:
+    shadow = options.get("shadow", "inline")
+    if shadow not in ("inline", "background"):
+        _fail("shadow", "'inline' or 'background'", shadow,
+              "'background' returns as soon as the authoritative read is done and "
+              "finishes the other read and the comparison off the caller's path")
+    timeout = options.get("shadow_timeout")
+    if timeout is not None:
+        fix = "give the seconds the non-authoritative read may take, e.g. shadow_timeout=0.05"
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
+            _fail_type("shadow_timeout", "a number of seconds > 0, or None", timeout, fix)
+        if not (0 < timeout < math.inf):
+            _fail("shadow_timeout", "a number of seconds > 0, or None", timeout, fix)
+    if operation is Operation.WRITE:
+        # A write's second side always runs to completion, in order, inside the
+        # call: anything else could leave the stores apart without anyone waiting.
+        if shadow != "inline" or timeout is not None:
+            option = "shadow" if shadow != "inline" else "shadow_timeout"
+            raise ConfigurationError(
+                f"@migration: {option!r} applies to reads only (got {option}="
+                f"{options[option]!r} on a write); a write runs its second side to completion "
+                "before the call returns; remove it"
+            )
+        if order is not ExecutionOrder.SERIAL:
+            raise ConfigurationError(
+                f"@migration: a write runs the authoritative side first, then the other "
+                f"(got execution_order={order}); remove execution_order from the write"
+            )
+    return shadow, None if timeout is None else float(timeout)
+
+
 def _context(options: dict[str, Any]) -> SideFn | None:
     context = options.get("context")
     if context is None:
@@ -330,7 +371,8 @@ def _context(options: dict[str, Any]) -> SideFn | None:
     return _plain_side(context)
 
 
-def _build(func: Any, operation: Operation, options: dict[str, Any]) -> MigrationProxy:
+def build(func: Any, operation: Operation, options: dict[str, Any]) -> MigrationProxy:
+    """Check *options* and put a migration in front of *func*; the proxy."""
     _check_known(options)
     operation = _operation(options, operation)
     function = _function(func)
@@ -352,6 +394,8 @@ def _build(func: Any, operation: Operation, options: dict[str, Any]) -> Migratio
     if provider is not None:
         check_provider("@migration: 'provider'", provider)
 
+    order = _execution_order(options)
+    shadow, shadow_timeout = _shadow(options, operation, order)
     engine = Engine(
         name=_name(options, function),
         operation=operation,
@@ -359,9 +403,11 @@ def _build(func: Any, operation: Operation, options: dict[str, Any]) -> Migratio
         new=new,
         compare=_compare(options, operation),
         provider=provider,
-        execution_order=_execution_order(options),
+        execution_order=order,
         check_ratio=_check_ratio(options),
         context=_context(options),
+        shadow=shadow,
+        shadow_timeout=shadow_timeout,
         old_awaits=old_awaits,
         new_awaits=new_awaits,
     )
@@ -400,6 +446,8 @@ class _Migration:
         execution_order: ExecutionOrder | str = ...,
         check_ratio: int = ...,
         context: Callable[..., Any] | None = ...,
+        shadow: Literal["inline", "background"] = ...,
+        shadow_timeout: float | None = ...,
     ) -> Callable[[Callable[P, R]], Callable[P, R]]: ...
 
     def __call__(self, func: Any = None, /, **options: Any) -> Any:
@@ -428,6 +476,8 @@ class _Migration:
         execution_order: ExecutionOrder | str = ...,
         check_ratio: int = ...,
         context: Callable[..., Any] | None = ...,
+        shadow: Literal["inline", "background"] = ...,
+        shadow_timeout: float | None = ...,
     ) -> Callable[[Callable[P, R]], Callable[P, R]]: ...
 
     def read(self, func: Any = None, /, **options: Any) -> Any:
@@ -473,10 +523,10 @@ class _Migration:
     def _decorate(func: Any, operation: Operation, options: dict[str, Any]) -> Any:
         if func is None:
             def decorator(f: Any) -> Any:
-                return _build(f, operation, options)
+                return build(f, operation, options)
 
             return decorator
-        return _build(func, operation, options)
+        return build(func, operation, options)
 
     def __repr__(self) -> str:
         return "<migratekit.migration>"

@@ -10,17 +10,22 @@ emit) live in plain functions they both call.
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import itertools
 import random
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Coroutine
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeoutError
 from time import perf_counter
 from typing import Any, NamedTuple
 
 from migratekit import _events
 from migratekit._config import aresolve_stage, resolve_stage, settings, stage_failed
 from migratekit._diff import diff_paths
+from migratekit._errors import ShadowTimeoutError
 from migratekit._events import SideRun
+from migratekit._pool import pool, pool_queue_size, spawn
 from migratekit._types import ExecutionOrder, Operation, Origin, Stage
 
 __all__ = ["Engine", "Plan", "SideFn", "plans_for"]
@@ -143,6 +148,7 @@ class Engine:
 
     __slots__ = (
         "_checks",
+        "background",
         "check_ratio",
         "compare",
         "context",
@@ -150,12 +156,14 @@ class Engine:
         "name",
         "new",
         "new_awaits",
+        "offloads",
         "old",
         "old_awaits",
         "operation",
         "operation_value",
         "plans",
         "provider",
+        "shadow_timeout",
     )
 
     def __init__(
@@ -172,6 +180,8 @@ class Engine:
         context: SideFn | None = None,
         old_awaits: bool | None = False,
         new_awaits: bool | None = False,
+        shadow: str = "inline",
+        shadow_timeout: float | None = None,
     ) -> None:
         self.name = name
         self.operation = operation
@@ -187,6 +197,16 @@ class Engine:
         self.check_ratio = check_ratio
         self.context = context
         self._checks = itertools.count()
+        reads = operation is Operation.READ
+        self.background = reads and shadow == "background"
+        self.shadow_timeout = shadow_timeout if reads else None
+        # Whether a read of both sides leaves the caller's thread (or task)
+        # for the non-authoritative side; decided once, asked once per call.
+        self.offloads = reads and (
+            self.background
+            or shadow_timeout is not None
+            or execution_order is ExecutionOrder.PARALLEL
+        )
 
     # -- what both runners share -------------------------------------------
 
@@ -272,17 +292,23 @@ class Engine:
         runs: list[SideRun],
         comparison: Comparison = NOT_COMPARED,
         call_id: str | None = None,
+        emitted: int = 0,
         **extra: Any,
     ) -> None:
-        """Emit the events of one call: a result per side that ran, then the op."""
+        """
+        Emit the events of one call: a result per side that ran, then the op.
+        The results of ``runs[:emitted]`` went out already, under *call_id*
+        (a background shadow reports its side after the call returned).
+        """
         op_wanted = info or (warning and comparison.consistent is False)
-        if not op_wanted and not (warning and any(not run.ok for run in runs)):
+        fresh = runs[emitted:] if emitted else runs
+        if not op_wanted and not (warning and any(not run.ok for run in fresh)):
             return
         if call_id is None:
             call_id = _events.new_call_id()
         name, operation, stage = self.name, self.operation_value, plan.stage.value
         authoritative = plan.authoritative
-        for run in runs:
+        for run in fresh:
             if info if run.ok else warning:
                 _events.emit_result(
                     log, call_id, name, operation, stage, run, run.origin is authoritative
@@ -337,8 +363,11 @@ class Engine:
             kwargs: dict[str, Any]) -> tuple[SideRun, SideRun | None]:
         """
         Carry out one call as *plan* says and emit its events; return the
-        authoritative run and the other one (``None`` when it did not run).
+        authoritative run and the other one (``None`` when it did not run, or
+        runs on in the background).
         """
+        if self.offloads and plan.other is not None:
+            return self.run_offloaded(plan, wrapped, instance, args, kwargs)
         log = _events.current()
         info, warning = _events.levels(log)
         stops = self.operation is Operation.WRITE
@@ -353,6 +382,8 @@ class Engine:
     async def arun(self, plan: Plan, wrapped: Any, instance: Any, args: tuple[Any, ...],
                    kwargs: dict[str, Any]) -> tuple[SideRun, SideRun | None]:
         """:meth:`run` for async code: each side that returns an awaitable is awaited."""
+        if self.offloads and plan.other is not None:
+            return await self.arun_offloaded(plan, wrapped, instance, args, kwargs)
         log = _events.current()
         info, warning = _events.levels(log)
         stops = self.operation is Operation.WRITE
@@ -364,6 +395,173 @@ class Engine:
             if stops and not run.ok:
                 break
         return self.finish(log, info, warning, plan, runs)
+
+
+    # -- reads whose other side leaves the caller: PARALLEL, timeouts, background
+    #
+    # The non-authoritative read runs on the shared pool (threads) or as a task
+    # (async). The caller waits for it only as long as the order says:
+    # PARALLEL waits for both (max, not sum), a timeout bounds the wait, and a
+    # background shadow is not waited for at all. When the pool is full the
+    # caller is never blocked: PARALLEL runs the shadow inline afterwards, a
+    # timed shadow is recorded as timed out, a background shadow is dropped.
+
+    def run_offloaded(self, plan: Plan, wrapped: Any, instance: Any, args: tuple[Any, ...],
+                      kwargs: dict[str, Any]) -> tuple[SideRun, SideRun | None]:
+        """:meth:`run` for a read of both sides that leaves the caller's thread."""
+        log = _events.current()
+        info, warning = _events.levels(log)
+        auth = plan.authoritative
+        other: Origin = plan.other  # type: ignore[assignment]
+        auth_side, other_side = self.side(auth), self.side(other)
+        timeout = self.shadow_timeout
+
+        def shadow() -> SideRun:
+            return invoke(other, other_side, wrapped, instance, args, kwargs)
+
+        if self.background:
+            first = invoke(auth, auth_side, wrapped, instance, args, kwargs)
+            call_id = self.emit_first(log, info, warning, plan, first)
+
+            def finish_later() -> None:
+                second = shadow()
+                if timeout is not None and second.latency > timeout:
+                    second = _timed_out(other, timeout, second.latency)
+                self.emit(log, info, warning, plan, [first, second],
+                          self.compare_runs((first, second)), call_id, emitted=1)
+
+            if pool().submit(finish_later) is None:
+                self.dropped(log, info, warning, plan, first, call_id)
+            return first, None
+
+        runs: list[SideRun] = []
+        if self.execution_order is ExecutionOrder.PARALLEL:
+            start = perf_counter()
+            future = pool().submit(shadow)
+            try:
+                first = invoke(auth, auth_side, wrapped, instance, args, kwargs)
+            except BaseException:
+                if future is not None:
+                    future.cancel()
+                raise
+            if future is None:
+                second = _no_worker(other) if timeout is not None else shadow()
+            else:
+                second = _wait(future, other, timeout, start)
+            runs = [first, second]
+        else:
+            for origin in self.order(plan):
+                if origin is auth:
+                    runs.append(invoke(auth, auth_side, wrapped, instance, args, kwargs))
+                else:
+                    start = perf_counter()
+                    future = pool().submit(shadow)
+                    runs.append(_no_worker(other) if future is None
+                                else _wait(future, other, timeout, start))
+        return self.finish(log, info, warning, plan, runs)
+
+    async def arun_offloaded(self, plan: Plan, wrapped: Any, instance: Any,
+                             args: tuple[Any, ...],
+                             kwargs: dict[str, Any]) -> tuple[SideRun, SideRun | None]:
+        """:meth:`run_offloaded` for async code: the other side is an asyncio task."""
+        log = _events.current()
+        info, warning = _events.levels(log)
+        auth = plan.authoritative
+        other: Origin = plan.other  # type: ignore[assignment]
+        auth_side, other_side = self.side(auth), self.side(other)
+        auth_awaits, other_awaits = self.awaits(auth), self.awaits(other)
+        timeout = self.shadow_timeout
+
+        def shadow() -> Coroutine[Any, Any, SideRun]:
+            return ainvoke(other, other_side, other_awaits, wrapped, instance, args, kwargs)
+
+        if self.background:
+            first = await ainvoke(auth, auth_side, auth_awaits, wrapped, instance, args, kwargs)
+            call_id = self.emit_first(log, info, warning, plan, first)
+
+            async def finish_later() -> None:
+                second = await _await_shadow(shadow(), other, timeout, perf_counter())
+                self.emit(log, info, warning, plan, [first, second],
+                          self.compare_runs((first, second)), call_id, emitted=1)
+
+            if not spawn(finish_later, pool_queue_size()):
+                self.dropped(log, info, warning, plan, first, call_id)
+            return first, None
+
+        runs: list[SideRun] = []
+        if self.execution_order is ExecutionOrder.PARALLEL:
+            start = perf_counter()
+            task = asyncio.get_running_loop().create_task(shadow())
+            try:
+                first = await ainvoke(auth, auth_side, auth_awaits,
+                                      wrapped, instance, args, kwargs)
+            except BaseException:
+                task.cancel()
+                raise
+            runs = [first, await _await_shadow(task, other, timeout, start)]
+        else:
+            for origin in self.order(plan):
+                if origin is auth:
+                    runs.append(await ainvoke(auth, auth_side, auth_awaits,
+                                              wrapped, instance, args, kwargs))
+                else:
+                    runs.append(await _await_shadow(shadow(), other, timeout, perf_counter()))
+        return self.finish(log, info, warning, plan, runs)
+
+    def emit_first(self, log: Any, info: bool, warning: bool, plan: Plan,
+                   first: SideRun) -> str | None:
+        """Emit the authoritative result of a background call now; the call's id."""
+        if not (info or warning):
+            return None
+        call_id = _events.new_call_id()
+        if info if first.ok else warning:
+            _events.emit_result(log, call_id, self.name, self.operation_value,
+                                plan.stage.value, first, True)
+        return call_id
+
+    def dropped(self, log: Any, info: bool, warning: bool, plan: Plan, first: SideRun,
+                call_id: str | None) -> None:
+        """A background shadow found the queue full: count it, and close the call's events."""
+        _events.shadow_dropped(log, warning, self.name)
+        self.emit(log, info, warning, plan, [first], NOT_COMPARED, call_id, emitted=1,
+                  shadow_dropped=True)
+
+
+def _timed_out(origin: Origin, timeout: float, waited: float) -> SideRun:
+    error = ShadowTimeoutError(f"the {origin.value} side did not answer within {timeout:g} s")
+    return SideRun(origin, False, None, error, waited)
+
+
+def _no_worker(origin: Origin) -> SideRun:
+    error = ShadowTimeoutError(
+        f"the {origin.value} side was not run: every shadow worker is busy and "
+        f"{pool_queue_size()} shadow reads are outstanding"
+    )
+    return SideRun(origin, False, None, error, 0.0)
+
+
+def _wait(future: Future[SideRun], origin: Origin, timeout: float | None,
+          start: float) -> SideRun:
+    """The run *future* holds, waiting at most until *timeout* after *start*."""
+    if timeout is None:
+        return future.result()
+    try:
+        return future.result(max(0.0, timeout - (perf_counter() - start)))
+    except FutureTimeoutError:
+        # The worker goes on with it; its answer, when it comes, is dropped.
+        future.cancel()
+        return _timed_out(origin, timeout, perf_counter() - start)
+
+
+async def _await_shadow(shadow: Awaitable[SideRun], origin: Origin, timeout: float | None,
+                        start: float) -> SideRun:
+    """Await the other side's run, at most until *timeout* after *start* (then cancel it)."""
+    if timeout is None:
+        return await shadow
+    try:
+        return await asyncio.wait_for(shadow, max(0.0, timeout - (perf_counter() - start)))
+    except asyncio.TimeoutError:
+        return _timed_out(origin, timeout, perf_counter() - start)
 
 
 class _ContextFunction:

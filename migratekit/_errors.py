@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-__all__ = ["ConfigurationError", "MigrateKitError", "StageError"]
+__all__ = [
+    "ConfigurationError",
+    "ConfigurationTypeError",
+    "MigrateKitError",
+    "ShadowTimeoutError",
+    "StageError",
+]
 
 
 class MigrateKitError(Exception):
@@ -40,3 +46,12 @@ class StageError(MigrateKitError):
         super().__init__(message)
         self.source = source
         self.value = value
+
+
+class ShadowTimeoutError(MigrateKitError, TimeoutError):
+    """
+    The non-authoritative side of a read did not answer within the
+    migration's ``shadow_timeout`` (or could not start: every shadow worker
+    was busy). It is never raised to the caller: it is the error of that
+    side's result, and the ``exc_type`` of its ``migration.result`` event.
+    """

@@ -16,6 +16,7 @@ import logging
 import os
 import secrets
 import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -229,6 +230,45 @@ def emit_op(
     if extra:
         fields.update(extra)
     _log(log, WARNING if consistent is False else INFO, OP_EVENT, fields)
+
+
+_drops_lock = threading.Lock()
+_drops: dict[str, list[float]] = {}  # migration -> [dropped since last event, total, last time]
+_DROP_EVENT_INTERVAL = 1.0
+
+
+def shadow_dropped(log: Any, warning: bool, migration: str) -> None:
+    """
+    Count a background shadow dropped because the queue was full, and emit
+    ``migration.shadow_dropped`` (warning) at most once a second per
+    migration, with how many were dropped since the last one: under overload
+    one event a second says it, where one per call would add to the load.
+    """
+    now = time.monotonic()
+    with _drops_lock:
+        counts = _drops.setdefault(migration, [0, 0, -_DROP_EVENT_INTERVAL])
+        counts[0] += 1
+        counts[1] += 1
+        if now - counts[2] < _DROP_EVENT_INTERVAL:
+            return
+        dropped, total = int(counts[0]), int(counts[1])
+        counts[0] = 0
+        counts[2] = now
+    if warning:
+        _log(log, WARNING, SHADOW_DROPPED_EVENT,
+             {"migration": migration, "dropped": dropped, "total": total})
+
+
+def dropped_shadows() -> dict[str, int]:
+    """How many background shadows each migration dropped in this process."""
+    with _drops_lock:
+        return {name: int(counts[1]) for name, counts in _drops.items()}
+
+
+def reset_dropped_shadows() -> None:
+    """Forget dropped-shadow counts (for tests)."""
+    with _drops_lock:
+        _drops.clear()
 
 
 def emit_stage_error(fields: dict[str, Any]) -> None:

@@ -4,7 +4,14 @@ from migratekit._errors import (
     ConfigurationError,
     ConfigurationTypeError,
     MigrateKitError,
+    ShadowTimeoutError,
     StageError,
 )
 
-__all__ = ["ConfigurationError", "ConfigurationTypeError", "MigrateKitError", "StageError"]
+__all__ = [
+    "ConfigurationError",
+    "ConfigurationTypeError",
+    "MigrateKitError",
+    "ShadowTimeoutError",
+    "StageError",
+]
