@@ -1,0 +1,177 @@
+"""Background shadows: the caller returns first, the shadow finishes later off its path."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterator
+
+import pytest
+from structlog.testing import capture_logs
+
+import migratekit
+from migratekit import _events, configure, migration
+from migratekit.providers import StaticStageProvider
+
+
+@pytest.fixture(autouse=True)
+def _shadow() -> Iterator[None]:
+    configure(provider=StaticStageProvider("shadow"))
+    _events.reset_dropped_shadows()
+    yield
+    assert migratekit.drain(10)
+
+
+def test_caller_returns_before_the_shadow_finishes() -> None:
+    """The call returns the old value while the new side is still blocked; events come after."""
+    release = threading.Event()
+    started = threading.Event()
+
+    def new(x: int) -> int:
+        started.set()
+        release.wait(10)
+        return x + 1
+
+    @migration(new=new, shadow="background", name="bg.read")
+    def read(x: int) -> int:
+        return x
+
+    with capture_logs() as logs:
+        assert read(1) == 1
+        assert started.wait(10)
+        assert [e["event"] for e in logs] == ["migration.result"]  # only the old side so far
+        release.set()
+        assert migratekit.drain(10)
+    events = [(e["event"], e.get("origin")) for e in logs]
+    assert events == [("migration.result", "old"), ("migration.result", "new"),
+                      ("migration.op", None)]
+    call_ids = {e["call_id"] for e in logs}
+    assert len(call_ids) == 1
+    op = logs[-1]
+    assert op["consistent"] is False
+    assert op["invoked"] == ["old", "new"]
+
+
+def test_a_full_queue_drops_the_shadow_and_counts_it() -> None:
+    """With the queue full, shadows are dropped without blocking, counted and reported."""
+    configure(shadow_workers=1, shadow_queue_size=2)
+    release = threading.Event()
+
+    def new(x: int) -> int:
+        release.wait(10)
+        return x
+
+    @migration(new=new, shadow="background", name="bg.drop")
+    def read(x: int) -> int:
+        return x
+
+    with capture_logs() as logs:
+        try:
+            results = [read(i) for i in range(5)]
+        finally:
+            release.set()
+        assert migratekit.drain(10)
+    assert results == [0, 1, 2, 3, 4]
+    assert _events.dropped_shadows() == {"bg.drop": 3}
+    dropped_ops = [e for e in logs if e["event"] == "migration.op" and e.get("shadow_dropped")]
+    assert len(dropped_ops) == 3
+    assert all(e["invoked"] == ["old"] for e in dropped_ops)
+    notices = [e for e in logs if e["event"] == "migration.shadow_dropped"]
+    assert notices
+    assert notices[0]["migration"] == "bg.drop"
+    assert notices[0]["log_level"] == "warning"
+    ops = [e for e in logs if e["event"] == "migration.op"]
+    assert len(ops) == 5  # exactly one per call, dropped or not
+
+
+def test_drain_times_out_while_a_shadow_hangs() -> None:
+    """drain(timeout) answers False while work is outstanding, True once it is done."""
+    release = threading.Event()
+
+    @migration(new=lambda x: release.wait(10) and x, shadow="background")
+    def read(x: int) -> int:
+        return x
+
+    assert read(1) == 1
+    assert migratekit.drain(0.01) is False
+    release.set()
+    assert migratekit.drain(10) is True
+
+
+def test_background_shadow_with_a_timeout_records_a_late_answer_as_an_error() -> None:
+    """A background shadow that answers after shadow_timeout is a ShadowTimeoutError result."""
+    gate = threading.Event()
+
+    def new(x: int) -> int:
+        gate.wait(0.2)  # times out on purpose: longer than shadow_timeout below
+        return x
+
+    @migration(new=new, shadow="background", shadow_timeout=0.01)
+    def read(x: int) -> int:
+        return x
+
+    with capture_logs() as logs:
+        assert read(1) == 1
+        assert migratekit.drain(10)
+    new_result = next(e for e in logs if e.get("origin") == "new")
+    assert new_result["exc_type"] == "ShadowTimeoutError"
+    assert next(e for e in logs if e["event"] == "migration.op")["consistent"] is None
+
+
+def test_background_keeps_structlog_contextvars() -> None:
+    """Events of a background shadow carry the caller's structlog contextvars."""
+    import structlog
+
+    @migration(new=lambda x: x, shadow="background")
+    def read(x: int) -> int:
+        return x
+
+    structlog.configure(processors=[structlog.contextvars.merge_contextvars,
+                                    structlog.testing.LogCapture()])
+    capture = structlog.get_config()["processors"][-1]
+    with structlog.contextvars.bound_contextvars(request_id="r-1"):
+        read(1)
+    assert migratekit.drain(10)
+    assert capture.entries
+    assert all(entry.get("request_id") == "r-1" for entry in capture.entries)
+
+
+async def test_async_background_returns_first_and_adrain_waits() -> None:
+    """Async: the caller gets the value while the new side is pending; adrain waits for it."""
+    release = asyncio.Event()
+
+    async def new(x: int) -> int:
+        await release.wait()
+        return x
+
+    @migration(new=new, shadow="background")
+    async def read(x: int) -> int:
+        return x
+
+    with capture_logs() as logs:
+        assert await read(1) == 1
+        assert [e["event"] for e in logs] == ["migration.result"]
+        assert await migratekit.adrain(0.01) is False
+        release.set()
+        assert await migratekit.adrain(10) is True
+    assert [e["event"] for e in logs] == ["migration.result", "migration.result", "migration.op"]
+    assert logs[-1]["consistent"] is True
+
+
+async def test_async_background_full_queue_drops() -> None:
+    """Async background shadows beyond the queue size are dropped and counted."""
+    configure(shadow_queue_size=1)
+    release = asyncio.Event()
+
+    async def new(x: int) -> int:
+        await release.wait()
+        return x
+
+    @migration(new=new, shadow="background", name="abg.drop")
+    async def read(x: int) -> int:
+        return x
+
+    assert [await read(i) for i in range(3)] == [0, 1, 2]
+    release.set()
+    assert await migratekit.adrain(10)
+    assert _events.dropped_shadows() == {"abg.drop": 2}
