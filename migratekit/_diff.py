@@ -3,8 +3,10 @@ Where two results differ, as paths (``"address.zip"``, ``"tags[2]"``), never val
 
 Used for the ``diff_paths`` field of ``migration.op`` when a comparison finds
 the two sides unequal. Only structure is reported: attribute names, and
-mapping keys that look like names. A key that could be data (a user id, an
-e-mail address, a number) is shown as ``[?]`` so that no value leaks into logs.
+mapping keys that look like field names (ASCII identifiers of at most 40
+characters with at most two digits: ``zip``, ``address_line2``). A key that
+could be data (a user id or handle, an e-mail address, a token, a number) is
+shown as ``[?]`` so that no value leaks into logs.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ __all__ = ["DIFF_PATHS_LIMIT", "diff_paths"]
 
 DIFF_PATHS_LIMIT = 10
 _MAX_DEPTH = 24
-_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_\-]{0,63}\Z")
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,39}\Z")
+_MAX_DIGITS = 2
 
 
 def diff_paths(old: Any, new: Any, limit: int = DIFF_PATHS_LIMIT) -> list[str]:
@@ -40,7 +43,11 @@ def diff_paths(old: Any, new: Any, limit: int = DIFF_PATHS_LIMIT) -> list[str]:
 
 
 def _key_path(prefix: str, key: object) -> str:
-    if isinstance(key, str) and _NAME.match(key):
+    if (
+        isinstance(key, str)
+        and _NAME.match(key)
+        and sum(c.isdigit() for c in key) <= _MAX_DIGITS
+    ):
         return f"{prefix}.{key}" if prefix else key
     return f"{prefix}[?]"
 
