@@ -7,10 +7,15 @@ default stage". It may raise: the caller of the migration never sees it (the
 default stage is used and a ``migration.stage_error`` event says why). Raise
 :class:`~migratekit.exceptions.StageError` with ``source`` and ``value`` to say
 where the bad answer came from.
+
+An ``async def aget_stage(name, context)`` is optional (see
+:class:`AsyncStageProvider`): async migrations await it when the provider has
+one, and call ``get_stage`` otherwise.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from collections.abc import Mapping
@@ -20,9 +25,11 @@ from migratekit._errors import ConfigurationError, ConfigurationTypeError, Stage
 from migratekit._types import Stage
 
 __all__ = [
+    "AsyncStageProvider",
     "EnvStageProvider",
     "StageProvider",
     "StaticStageProvider",
+    "context_key",
     "parse_stage",
     "require_stage",
 ]
@@ -34,14 +41,78 @@ class StageProvider(Protocol):
     Tells which stage a migration is in.
 
     ``get_stage`` is called on every call of a migration, so it should be
-    cheap; wrap a remote lookup in a cache. *context* is what the
-    migration's ``context=`` callable returned for this call (``None`` when
-    there is none), for providers that decide per user or per tenant.
+    cheap: a dictionary lookup, not a network round trip (wrap a remote
+    lookup in :class:`~migratekit.providers.CachedStageProvider`). *context*
+    is what the migration's ``context=`` callable returned for this call
+    (``None`` when there is none), for providers that decide per user or per
+    tenant; :func:`context_key` turns it into a string the usual way.
+
+    The answer is a :class:`~migratekit.Stage`, a stage name (any case), or
+    ``None`` for "no opinion": the process-wide default stage is used
+    (``migratekit.configure(default_stage=...)``, ``OFF`` unless set).
+
+    Failing is allowed and never reaches the caller of the migration: an
+    exception raised here, or an answer that is not a stage, gives the
+    default stage and one ``migration.stage_error`` event per distinct
+    failure. Raise :class:`~migratekit.exceptions.StageError` with a stable
+    message, a ``source`` (where the stage was looked for: a variable, a
+    file, a key; never a password) and the ``value`` found there: the same
+    source and value failing a million times make one event. A provider that
+    can still answer after a failure (a cache serving the last stage it knew)
+    reports the failure itself with ``migratekit._config.report_stage_problem``
+    and returns that stage.
     """
 
     def get_stage(self, name: str, context: Any = None) -> Stage | str | None:
         """The stage of migration *name*, a stage name, or ``None`` for the default."""
         ...  # pragma: no cover - protocol
+
+
+@runtime_checkable
+class AsyncStageProvider(StageProvider, Protocol):
+    """
+    A :class:`StageProvider` that can also answer without blocking an event loop.
+
+    ``async def`` migrations await ``aget_stage`` when the provider has it and
+    call ``get_stage`` otherwise, so a provider only needs this when its
+    lookup does I/O that it can do asynchronously. Answers and failures mean
+    what they mean for ``get_stage``.
+    """
+
+    async def aget_stage(self, name: str, context: Any = None) -> Stage | str | None:
+        """The stage of migration *name*, a stage name, or ``None`` for the default."""
+        ...  # pragma: no cover - protocol
+
+
+_KEY_FIELDS = ("targeting_key", "targetingKey", "key", "id")
+
+
+def context_key(context: Any) -> str | None:
+    """
+    The string that identifies a call's *context* (a user, a tenant), or
+    ``None`` when there is no context.
+
+    A ``str`` is used as it is; a mapping by its ``"targeting_key"``,
+    ``"targetingKey"``, ``"key"`` or ``"id"`` entry, the first present; an
+    object by its ``targeting_key``, ``key`` or ``id`` attribute; anything
+    else by ``str(context)``. Rollouts hash this key and feature-flag
+    services target by it, so it must be stable for one user or tenant.
+    """
+    if context is None or context.__class__ is str:
+        return context
+    if isinstance(context, str):
+        return str(context)
+    if isinstance(context, Mapping):
+        for field in _KEY_FIELDS:
+            value = context.get(field)
+            if value is not None:
+                return str(value)
+        return str(context)
+    for field in ("targeting_key", "key", "id"):
+        value = getattr(context, field, None)
+        if value is not None and not callable(value):
+            return str(value)
+    return str(context)
 
 
 _FOLDED: dict[str, Stage | None] = {}
@@ -117,20 +188,35 @@ class EnvStageProvider:
 
     def get_stage(self, name: str, context: Any = None) -> Stage | None:
         """The stage set for *name*, or ``None`` when no variable sets one."""
-        variable, key, global_key = self._keys(name)
-        environ = self._environ
-        if environ is None:
-            raw = _read_environ(key, variable)
-            if raw is None or not raw.strip():
-                variable = self.prefix
-                raw = _read_environ(global_key, variable)
-        else:
+        keys = self._names.get(name)
+        if keys is None:
+            keys = self._keys(name)
+        if self._environ is None:
+            environ = os.environ
+            try:
+                data = environ._data  # type: ignore[attr-defined]
+            except AttributeError:
+                return self._from_mapping(environ, keys[0])
+            raw = data.get(keys[1])
+            if raw is None:
+                raw = data.get(keys[2])
+                if raw is None:
+                    return None
+            # The raw bytes of a value seen before map straight to its stage;
+            # only a new value is decoded and parsed.
+            stage = _RAW_STAGES.get(raw)
+            if stage is not None:
+                return stage
+            return self._from_mapping(environ, keys[0])
+        return self._from_mapping(self._environ, keys[0])
+
+    def _from_mapping(self, environ: Mapping[str, str], variable: str) -> Stage | None:
+        raw = environ.get(variable)
+        if raw is None or not raw.strip():
+            variable = self.prefix
             raw = environ.get(variable)
-            if raw is None or not raw.strip():
-                variable = self.prefix
-                raw = environ.get(variable)
-        if raw is None:
-            return None
+            if raw is None:
+                return None
         stage = parse_stage(raw)
         if stage is None:
             if not raw.strip():
@@ -141,6 +227,9 @@ class EnvStageProvider:
                 source=variable,
                 value=raw,
             )
+        if len(_RAW_STAGES) < _FOLDED_LIMIT and environ is os.environ:
+            with contextlib.suppress(Exception):
+                _RAW_STAGES[os.environ.encodevalue(raw)] = stage  # type: ignore[attr-defined]
         return stage
 
     def __repr__(self) -> str:
@@ -148,10 +237,12 @@ class EnvStageProvider:
 
 
 # Reading os.environ through its Mapping interface encodes the key and decodes
-# the value on every lookup, which is most of the cost of a call in stage OFF.
-# The provider reads CPython's raw store with the key encoded once instead,
-# and falls back to the Mapping interface when os.environ is not the stdlib's
-# _Environ (replaced by a test, or another interpreter).
+# the value on every lookup, which was most of the cost of a call in stage
+# OFF. The provider reads CPython's raw store instead, with keys encoded once
+# and known values mapped from their raw bytes; it falls back to the Mapping
+# interface when os.environ is not the stdlib's _Environ (replaced by a test,
+# or another interpreter) and for every value it has not seen yet.
+_RAW_STAGES: dict[Any, Stage] = {}
 
 
 def _raw_key(variable: str) -> Any:
@@ -162,17 +253,6 @@ def _raw_key(variable: str) -> Any:
         return encode(variable)
     except Exception:
         return None
-
-
-def _read_environ(key: Any, variable: str) -> str | None:
-    environ = os.environ
-    data = getattr(environ, "_data", None)
-    if data is None or key is None:
-        return environ.get(variable)
-    raw = data.get(key)
-    if raw is None:
-        return None
-    return environ.decodevalue(raw)
 
 
 class StaticStageProvider:

@@ -1,0 +1,391 @@
+"""
+Providers made of other providers: a TTL cache, a fallback chain, a percentage rollout.
+
+Features are added by wrapping a provider rather than by growing options on
+each one: ``CachedStageProvider(OpenFeatureStageProvider(...), ttl=5)``,
+``FallbackStageProvider(FileStageProvider(path), EnvStageProvider())``.
+Each wrapper has an ``aget_stage`` that awaits the wrapped provider's own
+``aget_stage`` when it has one, so wrapping never makes an async provider block.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Mapping
+from time import monotonic
+from typing import Any
+
+from migratekit._config import check_provider, report_stage_problem, settings
+from migratekit._errors import ConfigurationError, ConfigurationTypeError, StageError
+from migratekit._providers import context_key, parse_stage, require_stage
+from migratekit._types import Stage
+
+__all__ = ["CachedStageProvider", "FallbackStageProvider", "PercentageRolloutProvider"]
+
+
+def answer_stage(provider: Any, name: str, answer: object) -> Stage | None:
+    """
+    *answer* from *provider* as a Stage, ``None`` for no opinion, or a
+    :class:`StageError` raised when it stands for neither.
+    """
+    if isinstance(answer, Stage):
+        return answer
+    if answer is None:
+        return None
+    if isinstance(answer, str):
+        stage = parse_stage(answer)
+        if stage is not None:
+            return stage
+    raise StageError(
+        f"{type(provider).__name__}.get_stage({name!r}) answered {answer!r}, which is not "
+        f"a stage; expected a Stage, one of {', '.join(s.value for s in Stage)}, or None",
+        value=answer,
+    )
+
+
+async def _aask(provider: Any, name: str, context: Any) -> Stage | str | None:
+    aget_stage = getattr(provider, "aget_stage", None)
+    if aget_stage is None:
+        answer: Stage | str | None = provider.get_stage(name, context)
+        return answer
+    answer = await aget_stage(name, context)
+    return answer
+
+
+class _Failure:
+    """A cached exception, raised again on every hit until the entry expires."""
+
+    __slots__ = ("exc",)
+
+    def __init__(self, exc: Exception) -> None:
+        self.exc = exc
+
+
+class CachedStageProvider:
+    """
+    Remembers the answers of *provider* for *ttl* seconds.
+
+    A fresh hit costs a dictionary lookup and a read of the monotonic clock,
+    so a remote provider (an HTTP flag service, a database) is asked at most
+    once per *ttl* per migration and context. Failures are remembered too:
+    during *ttl* the same exception is raised again without asking, so a dead
+    backend is not hammered (and is reported once, see :class:`StageProvider`).
+
+    Answers are kept per migration name and, when *per_context* is true (the
+    default), per :func:`~migratekit.providers.context_key` of the context;
+    pass ``per_context=False`` for a provider that ignores the context, so
+    that a million users share one entry. At most *maxsize* entries are kept;
+    when full, expired entries go first, then the oldest.
+    """
+
+    __slots__ = ("_cache", "_lock", "maxsize", "per_context", "provider", "ttl")
+
+    def __init__(
+        self,
+        provider: Any,
+        /,
+        *,
+        ttl: float = 1.0,
+        maxsize: int = 4096,
+        per_context: bool = True,
+    ) -> None:
+        check_provider("CachedStageProvider: 'provider'", provider)
+        if isinstance(ttl, bool) or not isinstance(ttl, (int, float)) or not ttl > 0:
+            raise ConfigurationError(
+                f"CachedStageProvider: 'ttl' must be a number of seconds above 0 (got {ttl!r}); "
+                "use e.g. ttl=1.0 to ask the wrapped provider at most once a second"
+            )
+        if isinstance(maxsize, bool) or not isinstance(maxsize, int) or maxsize < 1:
+            raise ConfigurationError(
+                f"CachedStageProvider: 'maxsize' must be an int of at least 1 (got {maxsize!r}); "
+                "it bounds how many (migration, context) answers are kept"
+            )
+        self.provider = provider
+        self.ttl = float(ttl)
+        self.maxsize = maxsize
+        self.per_context = per_context
+        # key -> (expiry on the monotonic clock, answer or _Failure)
+        self._cache: dict[Any, tuple[float, Any]] = {}
+        self._lock = threading.Lock()
+
+    def _key(self, name: str, context: Any) -> Any:
+        if context is None or not self.per_context:
+            return name
+        return (name, context_key(context))
+
+    def get_stage(self, name: str, context: Any = None) -> Stage | str | None:
+        """The wrapped provider's answer for *name*, from the cache while fresh."""
+        key = name if context is None or not self.per_context else (name, context_key(context))
+        entry = self._cache.get(key)
+        now = monotonic()
+        if entry is not None and now < entry[0]:
+            answer = entry[1]
+            if answer.__class__ is _Failure:
+                raise answer.exc.with_traceback(None)
+            return answer  # type: ignore[no-any-return]
+        try:
+            answer = self.provider.get_stage(name, context)
+        except Exception as exc:
+            self._store(key, now, _Failure(exc))
+            raise
+        self._store(key, now, answer)
+        return answer  # type: ignore[no-any-return]
+
+    async def aget_stage(self, name: str, context: Any = None) -> Stage | str | None:
+        """:meth:`get_stage`, awaiting the wrapped provider's ``aget_stage`` on a miss."""
+        key = self._key(name, context)
+        entry = self._cache.get(key)
+        now = monotonic()
+        if entry is not None and now < entry[0]:
+            return self._replay(entry[1])
+        try:
+            answer = await _aask(self.provider, name, context)
+        except Exception as exc:
+            self._store(key, now, _Failure(exc))
+            raise
+        self._store(key, now, answer)
+        return answer
+
+    @staticmethod
+    def _replay(answer: Any) -> Stage | str | None:
+        if answer.__class__ is _Failure:
+            # Without resetting the traceback, every raise of the same object
+            # would add frames to it, and the cached exception would grow.
+            raise answer.exc.with_traceback(None)
+        return answer  # type: ignore[no-any-return]
+
+    def _store(self, key: Any, now: float, answer: Any) -> None:
+        cache = self._cache
+        with self._lock:
+            if key not in cache and len(cache) >= self.maxsize:
+                expired = [k for k, (expiry, _) in cache.items() if expiry <= now]
+                for k in expired:
+                    del cache[k]
+                if len(cache) >= self.maxsize:
+                    # Dicts keep insertion order: the first key is the oldest.
+                    del cache[next(iter(cache))]
+            cache[key] = (now + self.ttl, answer)
+
+    def clear(self) -> None:
+        """Forget every cached answer: the next call of each migration asks again."""
+        with self._lock:
+            self._cache.clear()
+
+    def __repr__(self) -> str:
+        return f"CachedStageProvider({self.provider!r}, ttl={self.ttl!r})"
+
+
+class FallbackStageProvider:
+    """
+    Asks *providers* in order; the first that answers a stage wins.
+
+    A provider that answers ``None`` has no opinion and the next one is
+    asked. One that raises, or answers something that is not a stage, is
+    skipped too, and its failure is reported as a ``migration.stage_error``
+    event (once per distinct failure) naming the stage finally used. When
+    none answers, the default stage is used.
+
+    ``FallbackStageProvider(RedisStageProvider(url), FileStageProvider(path))``
+    keeps serving from a file when Redis has nothing to say.
+    """
+
+    __slots__ = ("providers",)
+
+    def __init__(self, *providers: Any) -> None:
+        if not providers:
+            raise ConfigurationError(
+                "FallbackStageProvider needs at least one provider (got none); pass them "
+                "in the order they should be asked, e.g. "
+                "FallbackStageProvider(FileStageProvider('stages.toml'), EnvStageProvider())"
+            )
+        for index, provider in enumerate(providers):
+            check_provider(f"FallbackStageProvider: provider #{index + 1}", provider)
+        self.providers: tuple[Any, ...] = providers
+
+    def get_stage(self, name: str, context: Any = None) -> Stage | None:
+        """The stage of the first provider that answers one, or ``None``."""
+        failures: list[tuple[Any, Exception]] | None = None
+        for provider in self.providers:
+            try:
+                stage = answer_stage(provider, name, provider.get_stage(name, context))
+            except Exception as exc:
+                if failures is None:
+                    failures = []
+                failures.append((provider, exc))
+                continue
+            if stage is not None:
+                if failures:
+                    _report_all(failures, name, stage)
+                return stage
+        if failures:
+            _report_all(failures, name, settings.default_stage)
+        return None
+
+    async def aget_stage(self, name: str, context: Any = None) -> Stage | None:
+        """:meth:`get_stage`, awaiting each provider's ``aget_stage`` when it has one."""
+        failures: list[tuple[Any, Exception]] | None = None
+        for provider in self.providers:
+            try:
+                stage = answer_stage(provider, name, await _aask(provider, name, context))
+            except Exception as exc:
+                if failures is None:
+                    failures = []
+                failures.append((provider, exc))
+                continue
+            if stage is not None:
+                if failures:
+                    _report_all(failures, name, stage)
+                return stage
+        if failures:
+            _report_all(failures, name, settings.default_stage)
+        return None
+
+    def __repr__(self) -> str:
+        return f"FallbackStageProvider({', '.join(repr(p) for p in self.providers)})"
+
+
+def _report_all(failures: list[tuple[Any, Exception]], name: str, stage: Stage) -> None:
+    for provider, exc in failures:
+        report_stage_problem(provider, name, exc, stage)
+
+
+_ORDER = {stage: index for index, stage in enumerate(Stage)}
+_BUCKETS = float(1 << 64)
+
+
+class PercentageRolloutProvider:
+    """
+    Moves a stable *percent* of contexts (users, tenants) to a later *stage*.
+
+    Each call's context key (:func:`~migratekit.providers.context_key`) is
+    hashed with the migration's name (BLAKE2b, the same in every process and
+    on every machine) into a point between 0 and 100; contexts below
+    *percent* get *stage*, the others what *base* says (the default stage
+    when *base* is ``None`` or has no opinion). So one user stays in one
+    stage from call to call, and raising *percent* from 10 to 20 keeps the
+    first 10% in and adds another 10%. Change *salt* to draw another set of
+    contexts.
+
+    A rollout only moves forward: a context whose base stage is already at or
+    past *stage* keeps it. Calls without a context stay on the base stage,
+    unless *percent* is 100.
+
+    *percent* is one number for every migration, or a mapping from migration
+    names (and ``"*"`` for the others) to numbers; names it does not list are
+    not rolled out. A failure of *base* is reported (once per distinct
+    failure) and the rollout still applies on top of the default stage.
+
+    ``PercentageRolloutProvider(RedisStageProvider(url), stage="live", percent=5)``.
+    """
+
+    __slots__ = ("_all", "_percents", "_salt", "base", "stage")
+
+    def __init__(
+        self,
+        base: Any = None,
+        /,
+        *,
+        stage: Stage | str,
+        percent: float | Mapping[str, float],
+        salt: str = "",
+    ) -> None:
+        if base is not None:
+            check_provider("PercentageRolloutProvider: 'base'", base)
+        self.base = base
+        self.stage = require_stage("PercentageRolloutProvider: 'stage'", stage)
+        if not isinstance(salt, str):
+            raise ConfigurationTypeError(
+                f"PercentageRolloutProvider: 'salt' must be a str (got {salt!r} that is a "
+                f"{type(salt).__name__}); any string, e.g. 'users-2024-06'"
+            )
+        self._salt = salt.encode()
+        self._all: float | None = None
+        self._percents: dict[str, float] = {}
+        if isinstance(percent, Mapping):
+            for key, value in percent.items():
+                if not isinstance(key, str):
+                    raise ConfigurationTypeError(
+                        "PercentageRolloutProvider: 'percent' mapping keys must be migration "
+                        f"names as str, or '*' (got {key!r} that is a {type(key).__name__})"
+                    )
+                self._percents[key] = _check_percent(f"percent[{key!r}]", value)
+        else:
+            self._all = _check_percent("percent", percent)
+
+    def percent_for(self, name: str) -> float:
+        """The percentage of contexts that migration *name* puts into :attr:`stage`."""
+        if self._all is not None:
+            return self._all
+        percents = self._percents
+        return percents.get(name, percents.get("*", 0.0))
+
+    def point(self, name: str, key: str) -> float:
+        """Where context *key* falls for migration *name*: a stable number in [0, 100)."""
+        digest = hashlib.blake2b(
+            name.encode() + b"\x00" + key.encode(), digest_size=8, key=self._salt
+        ).digest()
+        return int.from_bytes(digest, "big") / _BUCKETS * 100.0
+
+    def in_rollout(self, name: str, context: Any) -> bool:
+        """Whether *context* is among the contexts rolled out to :attr:`stage` for *name*."""
+        percent = self.percent_for(name)
+        if percent <= 0.0:
+            return False
+        if percent >= 100.0:
+            return True
+        key = context_key(context)
+        if key is None:
+            return False
+        return self.point(name, key) < percent
+
+    def get_stage(self, name: str, context: Any = None) -> Stage | None:
+        """:attr:`stage` for contexts in the rollout, the base stage for the others."""
+        base = self.base
+        if base is None:
+            return self._decide(name, context, None, None)
+        try:
+            stage = answer_stage(base, name, base.get_stage(name, context))
+        except Exception as exc:
+            return self._decide(name, context, None, exc)
+        return self._decide(name, context, stage, None)
+
+    async def aget_stage(self, name: str, context: Any = None) -> Stage | None:
+        """:meth:`get_stage`, awaiting the base provider's ``aget_stage`` when it has one."""
+        base = self.base
+        if base is None:
+            return self._decide(name, context, None, None)
+        try:
+            stage = answer_stage(base, name, await _aask(base, name, context))
+        except Exception as exc:
+            return self._decide(name, context, None, exc)
+        return self._decide(name, context, stage, None)
+
+    def _decide(
+        self, name: str, context: Any, base: Stage | None, failure: Exception | None
+    ) -> Stage | None:
+        current = settings.default_stage if base is None else base
+        answer = base
+        if _ORDER[self.stage] > _ORDER[current] and self.in_rollout(name, context):
+            answer = self.stage
+        if failure is not None:
+            report_stage_problem(
+                self.base, name, failure, settings.default_stage if answer is None else answer
+            )
+        return answer
+
+    def __repr__(self) -> str:
+        percent = self._all if self._all is not None else self._percents
+        return (
+            f"PercentageRolloutProvider({self.base!r}, stage={self.stage.value!r}, "
+            f"percent={percent!r})"
+        )
+
+
+def _check_percent(what: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 100:
+        raise ConfigurationError(
+            f"PercentageRolloutProvider: {what!s} must be a number from 0 to 100 "
+            f"(got {value!r}); e.g. percent=5 puts 5% of contexts into the later stage"
+        )
+    return float(value)

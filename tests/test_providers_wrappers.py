@@ -1,0 +1,353 @@
+"""Tests of the provider wrappers: CachedStageProvider, FallbackStageProvider, PercentageRolloutProvider."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pytest
+from structlog.testing import capture_logs
+
+import migratekit
+from migratekit import ConfigurationError, Stage, migration
+from migratekit._config import aresolve_stage, resolve_stage
+from migratekit.exceptions import StageError
+from migratekit.providers import (
+    AsyncStageProvider,
+    CachedStageProvider,
+    EnvStageProvider,
+    FallbackStageProvider,
+    PercentageRolloutProvider,
+    StageProvider,
+    StaticStageProvider,
+    context_key,
+)
+
+
+def stage_errors(logs: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    return [e for e in logs if e["event"] == "migration.stage_error"]
+
+
+def op_stages(logs: Sequence[Mapping[str, Any]]) -> list[str]:
+    return [e["stage"] for e in logs if e["event"] == "migration.op"]
+
+
+def decorated(name: str, provider: Any) -> Any:
+    """A read migration whose context is its argument."""
+
+    @migration(
+        new=lambda ctx=None: "new", name=name, provider=provider, context=lambda ctx=None: ctx
+    )
+    def read(ctx: Any = None) -> str:
+        return "old"
+
+    return read
+
+
+class Counting:
+    """A provider that counts its calls and answers, or raises, what it is told."""
+
+    def __init__(self, answer: Any = "shadow") -> None:
+        self.answer = answer
+        self.calls = 0
+
+    def get_stage(self, name: str, context: Any = None) -> Any:
+        self.calls += 1
+        if isinstance(self.answer, Exception):
+            raise self.answer
+        return self.answer
+
+
+class AsyncCounting(Counting):
+    """A Counting provider with an aget_stage that records that it was awaited."""
+
+    def __init__(self, answer: Any = "shadow") -> None:
+        super().__init__(answer)
+        self.awaited = 0
+
+    async def aget_stage(self, name: str, context: Any = None) -> Any:
+        self.awaited += 1
+        return self.get_stage(name, context)
+
+
+# --- the protocol and context_key ------------------------------------------------
+
+
+def test_protocols_recognise_sync_and_async_providers() -> None:
+    """StageProvider matches any get_stage; AsyncStageProvider needs aget_stage too."""
+    assert isinstance(Counting(), StageProvider)
+    assert not isinstance(Counting(), AsyncStageProvider)
+    assert isinstance(AsyncCounting(), AsyncStageProvider)
+
+
+def test_context_key_rules() -> None:
+    """A str is the key; a mapping gives targeting_key, key or id; an object its id; else str()."""
+
+    class User:
+        id = 42
+
+    assert context_key(None) is None
+    assert context_key("tenant-7") == "tenant-7"
+    assert context_key({"targeting_key": "a", "id": "b"}) == "a"
+    assert context_key({"targetingKey": "a2"}) == "a2"
+    assert context_key({"key": "k", "id": "i"}) == "k"
+    assert context_key({"id": 7}) == "7"
+    assert context_key(User()) == "42"
+    assert context_key(12) == "12"
+    assert context_key({"plan": "pro"}) == str({"plan": "pro"})
+
+
+# --- CachedStageProvider ---------------------------------------------------------
+
+
+def test_cache_asks_the_wrapped_provider_once_per_ttl() -> None:
+    """A thousand calls within the TTL ask the wrapped provider once."""
+    inner = Counting("live")
+    cached = CachedStageProvider(inner, ttl=3600)
+    read = decorated("users.get", cached)
+    for _ in range(1000):
+        assert read() == "new"
+    assert inner.calls == 1
+
+
+def test_cache_is_per_context_unless_told_otherwise() -> None:
+    """Contexts get their own entries; per_context=False shares one entry per migration."""
+    inner = Counting("shadow")
+    cached = CachedStageProvider(inner, ttl=3600)
+    for user in ("a", "b", "a", {"id": "b"}):
+        cached.get_stage("m", user)
+    assert inner.calls == 2
+    shared_inner = Counting("shadow")
+    shared = CachedStageProvider(shared_inner, ttl=3600, per_context=False)
+    for user in ("a", "b", "c"):
+        shared.get_stage("m", user)
+    assert shared_inner.calls == 1
+
+
+def test_cache_expires_entries() -> None:
+    """An entry past its TTL is asked again (TTL shortened by hand: no sleeping)."""
+    inner = Counting("shadow")
+    cached = CachedStageProvider(inner, ttl=3600)
+    cached.get_stage("m")
+    cached.ttl = -1.0  # every entry stored from now on is already expired
+    cached.clear()
+    cached.get_stage("m")
+    cached.get_stage("m")
+    assert inner.calls == 3
+
+
+def test_cache_remembers_failures_and_reports_once() -> None:
+    """A failing provider is asked once per TTL; the failure reaches no caller and makes one event."""
+    inner = Counting(StageError("backend down", source="backend://x"))
+    cached = CachedStageProvider(inner, ttl=3600)
+    read = decorated("users.get", cached)
+    with capture_logs() as logs:
+        results = [read() for _ in range(500)]
+    assert results == ["old"] * 500
+    assert inner.calls == 1
+    errors = stage_errors(logs)
+    assert len(errors) == 1
+    assert errors[0]["source"] == "backend://x"
+    assert errors[0]["stage"] == "off"
+
+
+def test_cache_is_bounded() -> None:
+    """No more than maxsize entries are kept, however many contexts come."""
+    cached = CachedStageProvider(Counting("live"), ttl=3600, maxsize=8)
+    for user in range(100):
+        cached.get_stage("m", f"user-{user}")
+    assert len(cached._cache) <= 8
+
+
+def test_cache_rejects_bad_options() -> None:
+    """ttl, maxsize and the provider are checked when the cache is made."""
+    with pytest.raises(ConfigurationError, match="'ttl' must be a number of seconds above 0"):
+        CachedStageProvider(Counting(), ttl=0)
+    with pytest.raises(ConfigurationError, match="'maxsize' must be an int"):
+        CachedStageProvider(Counting(), maxsize=0)
+    with pytest.raises(TypeError, match="must be a stage provider"):
+        CachedStageProvider(object())
+
+
+@pytest.mark.asyncio
+async def test_cache_awaits_an_async_provider() -> None:
+    """aget_stage awaits the wrapped aget_stage on a miss and serves hits from the cache."""
+    inner = AsyncCounting("rampdown")
+    cached = CachedStageProvider(inner, ttl=3600)
+    for _ in range(10):
+        assert await aresolve_stage(cached, "m", None) is Stage.RAMPDOWN
+    assert inner.awaited == 1
+
+
+# --- FallbackStageProvider -------------------------------------------------------
+
+
+def test_fallback_first_answer_wins() -> None:
+    """A provider with no opinion is passed over; the first stage found is used."""
+    chain = FallbackStageProvider(
+        StaticStageProvider({"other": "live"}), StaticStageProvider("shadow")
+    )
+    assert resolve_stage(chain, "users.get", None) is Stage.SHADOW
+    assert resolve_stage(chain, "other", None) is Stage.LIVE
+
+
+def test_fallback_skips_and_reports_a_failing_provider(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A raising provider and a garbage answer are skipped, each reported once with the stage used."""
+    monkeypatch.setenv("MIGRATEKIT_STAGE", "live")
+    failing = Counting(RuntimeError("flag service timed out"))
+    garbage = Counting(42)
+    chain = FallbackStageProvider(failing, garbage, EnvStageProvider())
+    read = decorated("users.get", chain)
+    with capture_logs() as logs:
+        results = [read() for _ in range(100)]
+    assert results == ["new"] * 100
+    errors = stage_errors(logs)
+    assert [e["provider"] for e in errors] == ["Counting", "Counting"]
+    assert {e["exc_type"] for e in errors} == {"RuntimeError", "StageError"}
+    assert all(e["stage"] == "live" for e in errors)
+
+
+def test_fallback_uses_the_default_when_none_answers() -> None:
+    """When every provider fails or has no opinion, the default stage is used."""
+    migratekit.configure(default_stage="dualwrite")
+    chain = FallbackStageProvider(Counting(None), Counting(ValueError("nope")))
+    with capture_logs() as logs:
+        assert resolve_stage(chain, "m", None) is Stage.DUALWRITE
+        assert resolve_stage(chain, "m", None) is Stage.DUALWRITE
+    errors = stage_errors(logs)
+    assert len(errors) == 1
+    assert errors[0]["stage"] == "dualwrite"
+
+
+def test_fallback_needs_providers() -> None:
+    """An empty chain, or a member that is not a provider, is refused at once."""
+    with pytest.raises(ConfigurationError, match="at least one provider"):
+        FallbackStageProvider()
+    with pytest.raises(TypeError, match="provider #2"):
+        FallbackStageProvider(Counting(), "shadow")
+
+
+@pytest.mark.asyncio
+async def test_fallback_awaits_async_members() -> None:
+    """aget_stage awaits members that have aget_stage and calls the others."""
+    first = AsyncCounting(None)
+    chain = FallbackStageProvider(first, StaticStageProvider("complete"))
+    assert await aresolve_stage(chain, "m", None) is Stage.COMPLETE
+    assert first.awaited == 1
+
+
+# --- PercentageRolloutProvider ---------------------------------------------------
+
+
+def test_rollout_share_is_close_to_the_percentage() -> None:
+    """About percent% of 10,000 users are in the later stage."""
+    rollout = PercentageRolloutProvider(stage="live", percent=10)
+    inside = sum(rollout.get_stage("users.get", f"user-{i}") is Stage.LIVE for i in range(10_000))
+    assert 800 <= inside <= 1200
+
+
+def test_rollout_is_stable_and_monotonic() -> None:
+    """A user keeps its stage across instances, and raising the percent only adds users."""
+    users = [f"user-{i}" for i in range(2000)]
+    ten = {
+        u for u in users if PercentageRolloutProvider(stage="live", percent=10).in_rollout("m", u)
+    }
+    again = {
+        u for u in users if PercentageRolloutProvider(stage="live", percent=10).in_rollout("m", u)
+    }
+    twenty = {
+        u for u in users if PercentageRolloutProvider(stage="live", percent=20).in_rollout("m", u)
+    }
+    assert ten == again
+    assert ten < twenty
+
+
+def test_rollout_hash_is_the_same_in_another_process() -> None:
+    """The point of a user does not depend on the process (no salted hash())."""
+    here = PercentageRolloutProvider(stage="live", percent=50).point("users.get", "user-1")
+    code = (
+        "from migratekit.providers import PercentageRolloutProvider as P;"
+        "print(repr(P(stage='live', percent=50).point('users.get', 'user-1')))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+        env={"PYTHONHASHSEED": "12345", "PATH": ""},
+    )
+    assert float(out.stdout) == here
+
+
+def test_rollout_depends_on_the_migration_and_salt() -> None:
+    """Another migration or another salt draws another set of users."""
+    users = [f"user-{i}" for i in range(1000)]
+    base = PercentageRolloutProvider(stage="live", percent=30)
+    salted = PercentageRolloutProvider(stage="live", percent=30, salt="again")
+    first = {u for u in users if base.in_rollout("a", u)}
+    assert first != {u for u in users if base.in_rollout("b", u)}
+    assert first != {u for u in users if salted.in_rollout("a", u)}
+
+
+def test_rollout_only_moves_forward_and_keeps_the_base_otherwise() -> None:
+    """Users past the rollout stage keep their stage; users outside get the base stage."""
+    ahead = PercentageRolloutProvider(StaticStageProvider("complete"), stage="live", percent=100)
+    assert ahead.get_stage("m", "u") is Stage.COMPLETE
+    behind = PercentageRolloutProvider(StaticStageProvider("shadow"), stage="live", percent=0)
+    assert behind.get_stage("m", "u") is Stage.SHADOW
+    no_base = PercentageRolloutProvider(stage="live", percent=0)
+    assert no_base.get_stage("m", "u") is None
+
+
+def test_rollout_without_context() -> None:
+    """A call without a context stays on the base stage, unless percent is 100."""
+    assert PercentageRolloutProvider(stage="live", percent=99.9).get_stage("m", None) is None
+    assert PercentageRolloutProvider(stage="live", percent=100).get_stage("m", None) is Stage.LIVE
+
+
+def test_rollout_percent_per_migration() -> None:
+    """A mapping sets the percent per migration, '*' for the others, 0 for unlisted."""
+    rollout = PercentageRolloutProvider(stage="shadow", percent={"a": 100, "*": 0})
+    assert rollout.get_stage("a", "u") is Stage.SHADOW
+    assert rollout.get_stage("b", "u") is None
+    assert PercentageRolloutProvider(stage="shadow", percent={"a": 100}).percent_for("c") == 0.0
+
+
+def test_rollout_through_a_decorated_method_with_a_failing_base() -> None:
+    """A failing base is reported once and the rollout still applies, without reaching the caller."""
+    rollout = PercentageRolloutProvider(Counting(RuntimeError("down")), stage="live", percent=50)
+    read = decorated("users.get", rollout)
+    users = [f"user-{i}" for i in range(200)]
+    with capture_logs() as logs:
+        results = {u: read(u) for u in users}
+    assert {u for u, r in results.items() if r == "new"} == {
+        u for u in users if rollout.in_rollout("users.get", u)
+    }
+    assert set(results.values()) == {"old", "new"}
+    errors = stage_errors(logs)
+    assert len(errors) == 1
+    assert errors[0]["exc_type"] == "RuntimeError"
+
+
+def test_rollout_rejects_bad_options() -> None:
+    """percent must be 0..100, stage a stage, salt a str."""
+    with pytest.raises(ConfigurationError, match="from 0 to 100"):
+        PercentageRolloutProvider(stage="live", percent=120)
+    with pytest.raises(ConfigurationError, match="from 0 to 100"):
+        PercentageRolloutProvider(stage="live", percent=True)
+    with pytest.raises(ConfigurationError, match="must name a stage"):
+        PercentageRolloutProvider(stage="lve", percent=5)
+    with pytest.raises(TypeError, match="'salt' must be a str"):
+        PercentageRolloutProvider(stage="live", percent=5, salt=3)  # type: ignore[arg-type]
+
+
+@pytest.mark.asyncio
+async def test_rollout_awaits_an_async_base() -> None:
+    """aget_stage awaits the base provider's aget_stage."""
+    base = AsyncCounting("dualwrite")
+    rollout = PercentageRolloutProvider(base, stage="live", percent=0)
+    assert await aresolve_stage(rollout, "m", "u") is Stage.DUALWRITE
+    assert base.awaited == 1
