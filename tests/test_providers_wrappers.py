@@ -1,4 +1,4 @@
-"""Tests of the provider wrappers: CachedStageProvider, FallbackStageProvider, PercentageRolloutProvider."""
+"""Tests of the provider wrappers: cache, fallback chain, percentage rollout."""
 
 from __future__ import annotations
 
@@ -139,7 +139,7 @@ def test_cache_expires_entries() -> None:
 
 
 def test_cache_remembers_failures_and_reports_once() -> None:
-    """A failing provider is asked once per TTL; the failure reaches no caller and makes one event."""
+    """A failing provider is asked once per TTL; no caller sees it; one event."""
     inner = Counting(StageError("backend down", source="backend://x"))
     cached = CachedStageProvider(inner, ttl=3600)
     read = decorated("users.get", cached)
@@ -194,7 +194,7 @@ def test_fallback_first_answer_wins() -> None:
 
 
 def test_fallback_skips_and_reports_a_failing_provider(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A raising provider and a garbage answer are skipped, each reported once with the stage used."""
+    """A raising provider and a garbage answer are skipped, each reported once."""
     monkeypatch.setenv("MIGRATEKIT_STAGE", "live")
     failing = Counting(RuntimeError("flag service timed out"))
     garbage = Counting(42)
@@ -317,7 +317,7 @@ def test_rollout_percent_per_migration() -> None:
 
 
 def test_rollout_through_a_decorated_method_with_a_failing_base() -> None:
-    """A failing base is reported once and the rollout still applies, without reaching the caller."""
+    """A failing base is reported once and the rollout still applies; no caller sees it."""
     rollout = PercentageRolloutProvider(Counting(RuntimeError("down")), stage="live", percent=50)
     read = decorated("users.get", rollout)
     users = [f"user-{i}" for i in range(200)]

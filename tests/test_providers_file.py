@@ -1,0 +1,229 @@
+"""Tests of FileStageProvider against real JSON and TOML files."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+from structlog.testing import capture_logs
+
+from migratekit import ConfigurationError, Stage, migration
+from migratekit._config import resolve_stage
+from migratekit.providers import FileStageProvider
+
+POLL_SECONDS = 30.0
+
+
+def stage_errors(logs: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    return [e for e in logs if e["event"] == "migration.stage_error"]
+
+
+def decorated(name: str, provider: Any) -> Any:
+    """A write migration: returns "new" when the new side is authoritative."""
+
+    @migration.write(new=lambda: "new", name=name, provider=provider)
+    def write() -> str:
+        return "old"
+
+    return write
+
+
+def write_json(path: Path, content: object) -> None:
+    """Write *content* atomically, the way the docs tell users to."""
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(json.dumps(content))
+    os.replace(temporary, path)
+
+
+def wait_for(provider: FileStageProvider, name: str, stage: Stage) -> Stage:
+    """Ask until *name* resolves to *stage* or the poll times out; returns the last answer."""
+    deadline = time.monotonic() + POLL_SECONDS
+    answer = resolve_stage(provider, name, None)
+    while answer is not stage and time.monotonic() < deadline:
+        time.sleep(0.02)
+        answer = resolve_stage(provider, name, None)
+    return answer
+
+
+def test_json_file_names_and_default(tmp_path: Path) -> None:
+    """Names listed get their stage, in any case; '*' sets the others."""
+    path = tmp_path / "stages.json"
+    write_json(path, {"users.get": "Shadow", "*": "dualwrite"})
+    provider = FileStageProvider(path)
+    assert resolve_stage(provider, "users.get", None) is Stage.SHADOW
+    assert resolve_stage(provider, "orders.save", None) is Stage.DUALWRITE
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="tomllib is in Python 3.11+")
+def test_toml_file_with_nested_tables(tmp_path: Path) -> None:
+    """TOML tables and dotted keys join with dots into migration names."""
+    path = tmp_path / "stages.toml"
+    path.write_text('"*" = "off"\n"users.get" = "live"\n\n[orders]\nsave = "rampdown"\n')
+    provider = FileStageProvider(path)
+    assert resolve_stage(provider, "users.get", None) is Stage.LIVE
+    assert resolve_stage(provider, "orders.save", None) is Stage.RAMPDOWN
+    assert resolve_stage(provider, "other", None) is Stage.OFF
+
+
+def test_file_without_default_gives_no_opinion(tmp_path: Path) -> None:
+    """A name the file does not list, without '*', gets the process default stage."""
+    path = tmp_path / "stages.json"
+    write_json(path, {"a": "live"})
+    assert FileStageProvider(path).get_stage("b") is None
+
+
+def test_change_is_picked_up_by_polling(tmp_path: Path) -> None:
+    """A rewritten file is read again within a few check intervals."""
+    path = tmp_path / "stages.json"
+    write_json(path, {"users.get": "off"})
+    provider = FileStageProvider(path, check_interval=0.05)
+    read = decorated("users.get", provider)
+    assert read() == "old"
+    write_json(path, {"users.get": "complete"})
+    assert wait_for(provider, "users.get", Stage.COMPLETE) is Stage.COMPLETE
+    assert read() == "new"
+
+
+def test_no_stat_per_call(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Between checks a call does not touch the file system."""
+    path = tmp_path / "stages.json"
+    write_json(path, {"users.get": "live"})
+    provider = FileStageProvider(path, check_interval=3600)
+    calls = []
+    real_stat = os.stat
+
+    def counting_stat(*args: Any, **kwargs: Any) -> Any:
+        calls.append(args)
+        return real_stat(*args, **kwargs)
+
+    monkeypatch.setattr(os, "stat", counting_stat)
+    for _ in range(1000):
+        assert provider.get_stage("users.get") is Stage.LIVE
+    monkeypatch.undo()
+    assert calls == []
+
+
+def test_same_size_rewrite_in_place_is_seen(tmp_path: Path) -> None:
+    """A value rewritten in place to one of the same length is read again."""
+    path = tmp_path / "stages.json"
+    path.write_text('{"m": "rampdown"}')
+    provider = FileStageProvider(path, check_interval=3600)
+    assert provider.get_stage("m") is Stage.RAMPDOWN
+    path.write_text('{"m": "complete"}')
+    provider.reload()
+    assert provider.get_stage("m") is Stage.COMPLETE
+
+
+def test_half_written_file_keeps_the_last_good_stages(tmp_path: Path) -> None:
+    """A truncated file keeps the last stages, with one event; the fixed file is read."""
+    path = tmp_path / "stages.json"
+    path.write_text('{"users.get": "live", "*": "shadow"}')
+    provider = FileStageProvider(path, check_interval=3600)
+    read = decorated("users.get", provider)
+    path.write_text('{"users.get": "comp')
+    provider.reload()
+    with capture_logs() as logs:
+        results = [read() for _ in range(200)]
+        other = resolve_stage(provider, "orders.save", None)
+    assert results == ["new"] * 200
+    assert other is Stage.SHADOW
+    errors = stage_errors(logs)
+    assert len(errors) == 1
+    assert errors[0]["source"] == str(path)
+    assert errors[0]["stage"] == "live"
+    assert "cannot be parsed" in errors[0]["error"]
+    assert "keeping the stages last read" in errors[0]["error"]
+    path.write_text('{"users.get": "complete"}')
+    provider.reload()
+    with capture_logs() as logs:
+        assert resolve_stage(provider, "users.get", None) is Stage.COMPLETE
+    assert stage_errors(logs) == []
+
+
+def test_invalid_value_gives_the_default_for_that_name_only(tmp_path: Path) -> None:
+    """A value that is not a stage: default for its name, one event naming file and key."""
+    path = tmp_path / "stages.json"
+    write_json(path, {"users.get": "banana", "orders.save": 3, "*": "live"})
+    provider = FileStageProvider(path)
+    with capture_logs() as logs:
+        for _ in range(50):
+            assert resolve_stage(provider, "users.get", None) is Stage.OFF
+            assert resolve_stage(provider, "orders.save", None) is Stage.OFF
+            assert resolve_stage(provider, "other", None) is Stage.LIVE
+    errors = stage_errors(logs)
+    assert sorted(e["value"] for e in errors) == ["3", "banana"]
+    assert {e["source"] for e in errors} == {f"{path} [users.get]", f"{path} [orders.save]"}
+
+
+def test_missing_file_gives_the_default_then_is_picked_up(tmp_path: Path) -> None:
+    """No file: default stage and one event; once created, its stages are used."""
+    path = tmp_path / "stages.json"
+    provider = FileStageProvider(path, check_interval=3600)
+    read = decorated("users.get", provider)
+    with capture_logs() as logs:
+        assert [read() for _ in range(100)] == ["old"] * 100
+    errors = stage_errors(logs)
+    assert len(errors) == 1
+    assert "does not exist" in errors[0]["error"]
+    assert "using the default stage" in errors[0]["error"]
+    write_json(path, {"users.get": "live"})
+    provider.reload()
+    assert read() == "new"
+
+
+def test_deleted_file_keeps_the_last_good_stages(tmp_path: Path) -> None:
+    """A file removed after a good read keeps its stages, with one event."""
+    path = tmp_path / "stages.json"
+    write_json(path, {"users.get": "live"})
+    provider = FileStageProvider(path, check_interval=3600)
+    path.unlink()
+    provider.reload()
+    with capture_logs() as logs:
+        assert resolve_stage(provider, "users.get", None) is Stage.LIVE
+    errors = stage_errors(logs)
+    assert len(errors) == 1
+    assert "does not exist" in errors[0]["error"]
+
+
+@pytest.mark.parametrize(
+    ("content", "words"),
+    [("", "is empty"), ("[1, 2]", "holds a list"), ("\xff\xfe garbage", "cannot be parsed")],
+)
+def test_unusable_content_keeps_the_last_good_stages(
+    tmp_path: Path, content: str, words: str
+) -> None:
+    """Empty, non-mapping or garbage content keeps the last good stages and says what is wrong."""
+    path = tmp_path / "stages.json"
+    write_json(path, {"m": "dualwrite"})
+    provider = FileStageProvider(path, check_interval=3600)
+    path.write_text(content)
+    provider.reload()
+    with capture_logs() as logs:
+        assert resolve_stage(provider, "m", None) is Stage.DUALWRITE
+    (error,) = stage_errors(logs)
+    assert words in error["error"]
+
+
+def test_bad_options_fail_at_once(tmp_path: Path) -> None:
+    """An unknown suffix, format or interval raises ConfigurationError naming the fix."""
+    with pytest.raises(ConfigurationError, match=r"ending in \.json or \.toml"):
+        FileStageProvider(tmp_path / "stages.yaml")
+    with pytest.raises(ConfigurationError, match="'format' must be 'json' or 'toml'"):
+        FileStageProvider(tmp_path / "stages", format="yaml")
+    with pytest.raises(ConfigurationError, match="'check_interval'"):
+        FileStageProvider(tmp_path / "stages.json", check_interval=-1)
+    with pytest.raises(TypeError, match="'path' must be a str or a path"):
+        FileStageProvider(42)  # type: ignore[arg-type]
+
+
+def test_format_can_be_named(tmp_path: Path) -> None:
+    """format='json' reads a file whatever its suffix."""
+    path = tmp_path / "stages.conf"
+    path.write_text('{"m": "live"}')
+    assert FileStageProvider(path, format="json").get_stage("m") is Stage.LIVE
