@@ -1,0 +1,244 @@
+"""Tests of RedisStageProvider against a real redis-server started by the tests."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+from structlog.testing import capture_logs
+
+from migratekit import ConfigurationError, Stage, migration
+from migratekit._config import resolve_stage
+from migratekit.providers import FallbackStageProvider, RedisStageProvider, StaticStageProvider
+from tests._redis import RedisServer, free_port, redis_binary, redis_server, require
+
+__all__ = ["redis_binary", "redis_server"]  # fixtures, imported to be found by pytest
+
+POLL_SECONDS = 30.0
+
+
+@pytest.fixture
+def redis_module() -> Any:
+    """The redis package; skipped (failed in CI) when it is not installed."""
+    try:
+        import redis
+    except ImportError:
+        require("redis", "the redis package is missing: pip install 'migratekit[redis]'")
+    return redis
+
+
+@pytest.fixture
+def password_server(redis_binary: str, tmp_path: Path) -> Iterator[RedisServer]:
+    """A running redis-server that requires a password."""
+    server = RedisServer(redis_binary, tmp_path, password="s3cret-pw")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.kill()
+
+
+def stage_errors(logs: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    return [e for e in logs if e["event"] == "migration.stage_error"]
+
+
+def decorated(name: str, provider: Any) -> Any:
+    """A write migration: returns "new" when the new side is authoritative."""
+
+    @migration.write(new=lambda: "new", name=name, provider=provider)
+    def write() -> str:
+        return "old"
+
+    return write
+
+
+def poll(check: Any) -> bool:
+    """Call *check* until it is true or the poll times out."""
+    deadline = time.monotonic() + POLL_SECONDS
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.05)
+    return bool(check())
+
+
+def test_reads_the_stage_of_a_name_and_the_default_key(redis_server: RedisServer) -> None:
+    """<prefix><name> sets one migration, <prefix>* the others; nothing set means no opinion."""
+    provider = RedisStageProvider(redis_server.url, ttl=3600)
+    assert provider.get_stage("users.get") is None
+    provider.set_stage("users.get", "Shadow")
+    provider.set_stage("*", Stage.DUALWRITE)
+    assert provider.get_stage("users.get") is Stage.SHADOW
+    assert provider.get_stage("orders.save") is Stage.DUALWRITE
+    assert provider.stages() == {"*": "dualwrite", "users.get": "shadow"}
+    provider.close()
+
+
+def test_one_process_sees_another_set_the_stage(redis_server: RedisServer) -> None:
+    """A stage set through one provider reaches another within its TTL."""
+    reader = RedisStageProvider(redis_server.url, ttl=0.05)
+    writer = RedisStageProvider(redis_server.url)
+    read = decorated("users.get", reader)
+    assert read() == "old"
+    writer.set_stage("users.get", "live")
+    assert poll(lambda: read() == "new")
+    assert writer.delete_stage("users.get") is True
+    assert poll(lambda: read() == "old")
+
+
+def test_cached_within_ttl(redis_server: RedisServer, redis_module: Any) -> None:
+    """Within the TTL the provider does not ask Redis again."""
+    provider = RedisStageProvider(redis_server.url, ttl=3600)
+    provider.set_stage("m", "live")
+    assert provider.get_stage("m") is Stage.LIVE
+    redis_module.Redis.from_url(redis_server.url).set(provider.key_for("m"), "off")
+    assert provider.get_stage("m") is Stage.LIVE
+
+
+def test_garbage_value_gives_the_default_once(
+    redis_server: RedisServer, redis_module: Any
+) -> None:
+    """A key holding no stage: default stage, one event naming key and value, caller unharmed."""
+    client = redis_module.Redis.from_url(redis_server.url)
+    client.set("migratekit:stage:users.get", b"banana\xff")
+    provider = RedisStageProvider(redis_server.url, ttl=0.01)
+    read = decorated("users.get", provider)
+    with capture_logs() as logs:
+        results = [read() for _ in range(200)]
+    assert results == ["old"] * 200
+    (error,) = stage_errors(logs)
+    assert error["source"].endswith("migratekit:stage:users.get")
+    assert error["value"].startswith("banana")
+    assert "is not a stage" in error["error"]
+    client.close()
+
+
+def test_killed_and_restarted_redis(redis_server: RedisServer, redis_module: Any) -> None:
+    """Killed: last stage kept (or default), one event each; restarted: recovers by itself."""
+    provider = RedisStageProvider(redis_server.url, ttl=0.05, timeout=0.5)
+    provider.set_stage("users.get", "live")
+    known = decorated("users.get", provider)
+    never_read = decorated("orders.save", provider)
+    assert known() == "new"
+
+    redis_server.kill()
+    with capture_logs() as logs:
+        deadline = time.monotonic() + 1.0
+        calls = 0
+        while time.monotonic() < deadline or calls < 20:
+            assert known() == "new"
+            assert never_read() == "old"
+            calls += 1
+            time.sleep(0.01)
+    errors = stage_errors(logs)
+    assert sorted((e["migration"], e["stage"]) for e in errors) == [
+        ("orders.save", "off"),
+        ("users.get", "live"),
+    ]
+    assert all("unreachable" in e["error"] for e in errors)
+
+    redis_server.start()  # same port, empty: it kept nothing on disk
+    client = redis_module.Redis.from_url(redis_server.url)
+    client.set("migratekit:stage:users.get", "complete")
+    client.set("migratekit:stage:orders.save", "shadow")
+    with capture_logs() as logs:
+        assert poll(lambda: resolve_stage(provider, "users.get", None) is Stage.COMPLETE)
+        assert poll(lambda: resolve_stage(provider, "orders.save", None) is Stage.SHADOW)
+    assert stage_errors(logs) == []
+    client.close()
+
+
+def test_unreachable_from_the_start_never_reaches_the_caller() -> None:
+    """Nothing listening: every call gets the default stage, one event, no exception."""
+    pytest.importorskip("redis")
+    provider = RedisStageProvider(f"redis://127.0.0.1:{free_port()}/0", ttl=0.05)
+    read = decorated("users.get", provider)
+    with capture_logs() as logs:
+        assert [read() for _ in range(100)] == ["old"] * 100
+    (error,) = stage_errors(logs)
+    assert error["stage"] == "off"
+    assert error["exc_type"] == "StageError"
+
+
+def test_fallback_takes_over_while_redis_is_down() -> None:
+    """Behind a fallback chain, a dead Redis is reported and the next provider answers."""
+    pytest.importorskip("redis")
+    chain = FallbackStageProvider(
+        RedisStageProvider(f"redis://127.0.0.1:{free_port()}/0"), StaticStageProvider("shadow")
+    )
+    with capture_logs() as logs:
+        assert resolve_stage(chain, "m", None) is Stage.SHADOW
+    (error,) = stage_errors(logs)
+    assert error["provider"] == "RedisStageProvider"
+    assert error["stage"] == "shadow"
+
+
+def test_password_in_url_is_used_and_never_shown(password_server: RedisServer) -> None:
+    """A password URL authenticates; repr, events and sources never show the password."""
+    provider = RedisStageProvider(password_server.url, ttl=0.05)
+    provider.set_stage("m", "rampdown")
+    assert provider.get_stage("m") is Stage.RAMPDOWN
+    assert "s3cret-pw" not in repr(provider)
+    wrong = RedisStageProvider(password_server.url.replace("s3cret-pw", "wrong-pw"))
+    with capture_logs() as logs:
+        assert resolve_stage(wrong, "m", None) is Stage.OFF
+    password_server.kill()
+    with capture_logs() as more:
+        assert poll(lambda: resolve_stage(provider, "m", None) is Stage.RAMPDOWN)
+        time.sleep(0.1)
+        assert resolve_stage(provider, "m", None) is Stage.RAMPDOWN
+    events = stage_errors(logs) + stage_errors(more)
+    assert len(events) == 2
+    assert all("pw" not in str(e) for e in events)
+    assert all(":***@" in e["source"] for e in events)
+
+
+def test_rediss_url_uses_tls_and_is_redacted(redis_module: Any) -> None:
+    """rediss:// makes a TLS connection class; the password is redacted."""
+    provider = RedisStageProvider("rediss://user:hunter2@127.0.0.1:1/0?password=hunter2")
+    assert "SSL" in provider.client.connection_pool.connection_class.__name__
+    assert "hunter2" not in provider.where
+    assert provider.where.startswith("rediss://user:***@127.0.0.1:1/0")
+
+
+def test_a_client_of_your_own(redis_server: RedisServer, redis_module: Any) -> None:
+    """A redis.Redis client answering bytes is accepted; its source names host and port."""
+    client = redis_module.Redis(host="127.0.0.1", port=redis_server.port)
+    client.set("app:stage:m", b"Live")
+    provider = RedisStageProvider(client, prefix="app:stage:")
+    assert provider.get_stage("m") is Stage.LIVE
+    assert provider.where == f"redis://127.0.0.1:{redis_server.port}/0"
+    assert provider.stages() == {"m": "Live"}
+    client.close()
+
+
+def test_prefix_with_glob_characters_is_listed_literally(redis_server: RedisServer) -> None:
+    """stages() matches the prefix literally, even with glob characters in it."""
+    odd = RedisStageProvider(redis_server.url, prefix="a*[x]:")
+    other = RedisStageProvider(redis_server.url, prefix="abc[x]:")
+    odd.set_stage("m", "live")
+    other.set_stage("n", "off")
+    assert odd.stages() == {"m": "live"}
+
+
+def test_bad_arguments_fail_at_once(redis_module: Any) -> None:
+    """A wrong scheme, a non-client, a bad ttl or stage raise ConfigurationError."""
+    with pytest.raises(ConfigurationError, match=r"redis://, rediss:// or unix://"):
+        RedisStageProvider("http://:pw@localhost:6379")
+    with pytest.raises(TypeError, match=r"expected a Redis URL or a redis\.Redis client"):
+        RedisStageProvider(42)  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError, match="'ttl' must be a number of seconds above 0"):
+        RedisStageProvider("redis://localhost", ttl=0)
+    with pytest.raises(ConfigurationError, match="must name a stage"):
+        RedisStageProvider("redis://localhost").set_stage("m", "banana")
+
+
+def test_missing_package_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without the redis package the error names pip install 'migratekit[redis]'."""
+    monkeypatch.setitem(sys.modules, "redis", None)
+    with pytest.raises(ConfigurationError, match=r"pip install 'migratekit\[redis\]'"):
+        RedisStageProvider("redis://localhost:6379/0")
