@@ -1,0 +1,3 @@
+"""
+migratekit's benchmarks: ``python -m benchmarks`` (see :mod:`benchmarks.run`).
+"""
