@@ -13,6 +13,7 @@ import difflib
 import inspect
 import math
 from collections.abc import Callable
+from time import perf_counter
 from typing import TYPE_CHECKING, Any, Literal, NoReturn, ParamSpec, TypeVar, overload
 
 import wrapt
@@ -20,7 +21,7 @@ import wrapt
 from migratekit._config import check_provider
 from migratekit._engine import Engine, SideFn, invoke
 from migratekit._errors import ConfigurationError, ConfigurationTypeError
-from migratekit._events import current, levels
+from migratekit._events import SideRun, current, levels
 from migratekit._types import ExecutionOrder, Operation
 
 __all__ = ["MigrationProxy", "build", "migration"]
@@ -214,16 +215,25 @@ class _Calls:
         self, wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Any:
         engine = self.engine
-        plan = engine.plans[engine.stage(wrapped, instance, args, kwargs)]
+        plan = engine.plan(wrapped, instance, args, kwargs)
         if plan.other is None:
             # One side: the hot path of OFF and COMPLETE, kept short. When the
-            # logger drops every level there is nothing to time or to emit, and
-            # the side is simply called.
+            # logger drops info events (as in production), a call that succeeds
+            # emits nothing, so the side is simply called; only a failure is
+            # timed and reported, at warning level.
             log = current()
             info, warning = levels(log)
             side = engine.side(plan.authoritative)
-            if not (info or warning):
-                return side(wrapped, instance, args, kwargs)
+            if not info:
+                start = perf_counter()
+                try:
+                    return side(wrapped, instance, args, kwargs)
+                except Exception as exc:
+                    if warning:
+                        failed = SideRun(plan.authoritative, False, None, exc,
+                                         perf_counter() - start)
+                        engine.emit(log, info, warning, plan, [failed])
+                    raise
             run = invoke(plan.authoritative, side, wrapped, instance, args, kwargs)
             engine.emit(log, info, warning, plan, [run])
         else:
@@ -235,7 +245,7 @@ class _Calls:
     async def acall(self, wrapped: Any, instance: Any, args: tuple[Any, ...],
                     kwargs: dict[str, Any]) -> Any:
         engine = self.engine
-        plan = engine.plans[await engine.astage(wrapped, instance, args, kwargs)]
+        plan = await engine.aplan(wrapped, instance, args, kwargs)
         run = (await engine.arun(plan, wrapped, instance, args, kwargs))[0]
         if run.ok:
             return run.value

@@ -21,7 +21,7 @@ from time import perf_counter
 from typing import Any, NamedTuple
 
 from migratekit import _events
-from migratekit._config import aresolve_stage, resolve_stage, settings, stage_failed
+from migratekit._config import aresolve_stage, settings, stage_failed, stage_from_answer
 from migratekit._diff import diff_paths
 from migratekit._errors import ShadowTimeoutError
 from migratekit._events import SideRun
@@ -135,6 +135,7 @@ class Comparison(NamedTuple):
 
 
 NOT_COMPARED = Comparison(None, None, None)
+CONSISTENT = Comparison(True, None, None)
 
 
 class Engine:
@@ -162,6 +163,7 @@ class Engine:
         "operation",
         "operation_value",
         "plans",
+        "plans_by_id",
         "provider",
         "shadow_timeout",
     )
@@ -187,6 +189,7 @@ class Engine:
         self.operation = operation
         self.operation_value = operation.value
         self.plans = plans_for(operation)
+        self.plans_by_id = {id(stage): plan for stage, plan in self.plans.items()}
         self.old = old
         self.new = new
         self.old_awaits = old_awaits
@@ -210,22 +213,36 @@ class Engine:
 
     # -- what both runners share -------------------------------------------
 
-    def stage(self, wrapped: Any, instance: Any, args: tuple[Any, ...],
-              kwargs: dict[str, Any], context: Any = None) -> Stage:
-        """The stage of this call, as the provider says; the default when it cannot."""
+    def plan(self, wrapped: Any, instance: Any, args: tuple[Any, ...],
+             kwargs: dict[str, Any], context: Any = None) -> Plan:
+        """
+        The plan of this call's stage, as the provider says; the default
+        stage's when it cannot say. Never raises an ``Exception``.
+        """
         provider = self.provider or settings.provider
         if self.context is not None:
             context = self.call_context(wrapped, instance, args, kwargs)
-        return resolve_stage(provider, self.name, context)
+        try:
+            answer = provider.get_stage(self.name, context)
+        except Exception as exc:
+            answer = stage_failed(provider, self.name, exc)
+        # Keyed by identity: Enum's __hash__ is written in Python and would
+        # cost more than the rest of this lookup. Anything that is not a Stage
+        # member (a name, None, garbage) misses and is interpreted.
+        plan = self.plans_by_id.get(id(answer))
+        if plan is None:
+            plan = self.plans_by_id[id(stage_from_answer(provider, self.name, answer))]
+        return plan
 
-    async def astage(self, wrapped: Any, instance: Any, args: tuple[Any, ...],
-                     kwargs: dict[str, Any]) -> Stage:
-        """:meth:`stage` for async code, for providers that have ``aget_stage``."""
+    async def aplan(self, wrapped: Any, instance: Any, args: tuple[Any, ...],
+                    kwargs: dict[str, Any]) -> Plan:
+        """:meth:`plan` for async code, for providers that have ``aget_stage``."""
         provider = self.provider or settings.provider
         context = None
         if self.context is not None:
             context = self.call_context(wrapped, instance, args, kwargs)
-        return await aresolve_stage(provider, self.name, context)
+        stage = await aresolve_stage(provider, self.name, context)
+        return self.plans_by_id[id(stage)]
 
     def call_context(self, wrapped: Any, instance: Any, args: tuple[Any, ...],
                      kwargs: dict[str, Any]) -> Any:
@@ -280,7 +297,7 @@ class Engine:
             # forgot to return) is no verdict: it counts as not compared.
             return Comparison(None, "TypeError", None)
         if verdict:
-            return Comparison(True, None, None)
+            return CONSISTENT
         return Comparison(False, None, _paths(old.value, new.value))
 
     def emit(
@@ -302,8 +319,14 @@ class Engine:
         """
         op_wanted = info or (warning and comparison.consistent is False)
         fresh = runs[emitted:] if emitted else runs
-        if not op_wanted and not (warning and any(not run.ok for run in fresh)):
-            return
+        if not op_wanted:
+            if not warning:
+                return
+            for run in fresh:
+                if not run.ok:
+                    break
+            else:
+                return
         if call_id is None:
             call_id = _events.new_call_id()
         name, operation, stage = self.name, self.operation_value, plan.stage.value

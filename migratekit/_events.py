@@ -81,8 +81,25 @@ def current() -> Any:
     return logger.bind()
 
 
+def _filtering_levels() -> dict[type, tuple[bool, bool]]:
+    # structlog.make_filtering_bound_logger(level) hands out one pre-built
+    # class per level, whose level is fixed: for those the answer is a dict
+    # lookup. Other loggers (stdlib's, whose level can change) are asked.
+    levels = (logging.NOTSET, logging.DEBUG, INFO, WARNING, logging.ERROR, logging.CRITICAL)
+    return {
+        structlog.make_filtering_bound_logger(level): (INFO >= level, WARNING >= level)
+        for level in levels
+    }
+
+
+_LEVELS_BY_CLASS = _filtering_levels()
+
+
 def levels(log: Any) -> tuple[bool, bool]:
     """Whether *log* would emit ``info`` and ``warning`` events right now."""
+    known = _LEVELS_BY_CLASS.get(type(log))
+    if known is not None:
+        return known
     enabled: Callable[[int], bool] | None = getattr(log, "is_enabled_for", None)
     if enabled is None:
         return True, True

@@ -156,7 +156,7 @@ class Migrator:
         failed result carrying the exception.
         """
         engine = self._engine(name, Operation.READ)
-        plan = engine.plans[engine.stage(None, None, (payload,), {}, context)]
+        plan = engine.plan(None, None, (payload,), {}, context)
         auth, _ = engine.run(plan, None, None, (payload,), {})
         return _operation_result(auth)
 
@@ -166,7 +166,7 @@ class Migrator:
         first and, when it succeeded and the stage writes both, the other.
         """
         engine = self._engine(name, Operation.WRITE)
-        plan = engine.plans[engine.stage(None, None, (payload,), {}, context)]
+        plan = engine.plan(None, None, (payload,), {}, context)
         auth, other = engine.run(plan, None, None, (payload,), {})
         return WriteResult(
             _operation_result(auth), None if other is None else _operation_result(other)
