@@ -106,6 +106,9 @@ class RedisStageProvider:
       an environment variable.
 
     ``rediss://`` URLs use TLS; a password may be given in the URL.
+
+    It has no ``aget_stage``: async migrations call ``get_stage``, which
+    blocks only on a refresh (once per *ttl*, at most *timeout* seconds).
     """
 
     def __init__(
