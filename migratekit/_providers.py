@@ -197,6 +197,8 @@ class EnvStageProvider:
                 data = environ._data  # type: ignore[attr-defined]
             except AttributeError:
                 return self._from_mapping(environ, keys[0])
+            if keys[1] is None:  # the key could not be encoded: ask the Mapping
+                return self._from_mapping(environ, keys[0])
             raw = data.get(keys[1])
             if raw is None:
                 raw = data.get(keys[2])
@@ -229,7 +231,7 @@ class EnvStageProvider:
             )
         if len(_RAW_STAGES) < _FOLDED_LIMIT and environ is os.environ:
             with contextlib.suppress(Exception):
-                _RAW_STAGES[os.environ.encodevalue(raw)] = stage  # type: ignore[attr-defined]
+                _RAW_STAGES[os.environ.encodevalue(raw)] = stage
         return stage
 
     def __repr__(self) -> str:
