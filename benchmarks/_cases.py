@@ -242,6 +242,9 @@ def migratekit_cases(logs: Logs, *, quick: bool) -> list[Case]:
             cases.append(Case(json_name, "migratekit, events as JSON", stmt, {"obj": obj},
                               logging="json", bare=refs[0], wrapt=refs[1],
                               before=logs.truncate, after=logs.checker(json_name)))
+    os.environ[variable("bench.noop.shadow")] = "shadow"
+    cases.append(Case(SHADOW_NOOP, "migratekit, events to a no-op pipeline", "obj.get(1)",
+                      {"obj": read_repo("bench.noop.shadow")}, logging="noop"))
     for stage in (Stage.OFF, Stage.SHADOW):
         name = f"bench.async.{stage.value}"
         os.environ[variable(name)] = stage.value
@@ -281,6 +284,8 @@ def _one_event() -> None:
 
 
 STRUCTLOG_SHADOW = "structlog alone: the 3 events of a SHADOW read"
+STRUCTLOG_SHADOW_NOOP = "structlog alone: the 3 events, no-op pipeline"
+SHADOW_NOOP = "read SHADOW, events to a no-op pipeline"
 
 
 def structlog_alone_cases(logs: Logs) -> list[Case]:
@@ -288,6 +293,8 @@ def structlog_alone_cases(logs: Logs) -> list[Case]:
     return [
         Case(STRUCTLOG_SHADOW, group, "emit()", {"emit": _shadow_read_events}, logging="json",
              before=logs.truncate, after=logs.checker(STRUCTLOG_SHADOW)),
+        Case(STRUCTLOG_SHADOW_NOOP, "structlog alone, no-op pipeline", "emit()",
+             {"emit": _shadow_read_events}, logging="noop"),
         Case("structlog alone: one event", group, "emit()", {"emit": _one_event},
              logging="json", before=logs.truncate,
              after=logs.checker("structlog alone: one event")),

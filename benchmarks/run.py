@@ -258,6 +258,14 @@ def _budgets(result: dict[str, Any]) -> list[Budget]:
         "DUALWRITE write, events dropped",
         _ratio(result, "write DUALWRITE, events dropped", _cases.WRAPT_WRITE), 3, "x wrapt"))
     budgets.append(_json_budget(result))
+    noop = _ratio(result, _cases.SHADOW_NOOP, _cases.WRAPT_READ)
+    alone = _ratio(result, _cases.STRUCTLOG_SHADOW_NOOP, _cases.WRAPT_READ)
+    if noop is not None and alone is not None:
+        budgets.append(Budget(
+            "no-op pipeline: migratekit's own cost per event beyond structlog's",
+            f"{(noop - alone) / 3:.2f}x wrapt", "(for reference)", "INFO",
+            "SHADOW read with every event let through to a pipeline without processors, "
+            "minus structlog alone on the same 3 events, per event"))
     budgets.extend(_latency_budgets(result["latency"]))
     budgets.extend(_thread_budgets(result["threads"]))
     budgets.extend(_memory_budgets(result["memory"]))
