@@ -41,6 +41,8 @@ _OPTIONS = (
     "context",
     "shadow",
     "shadow_timeout",
+    "log_values",
+    "log_arguments",
 )
 
 
@@ -371,6 +373,19 @@ def _shadow(options: dict[str, Any], operation: Operation,
     return shadow, None if timeout is None else float(timeout)
 
 
+def _log_hooks(options: dict[str, Any]) -> tuple[Callable[[Any], Any] | None, SideFn | None]:
+    log_values = options.get("log_values")
+    if log_values is not None and not callable(log_values):
+        _fail_type("log_values", "a callable that returns what events may say of a value",
+                   log_values, "e.g. log_values=lambda user: {'id': user['id']}")
+    log_arguments = options.get("log_arguments")
+    if log_arguments is not None and not callable(log_arguments):
+        _fail_type("log_arguments", "a callable taking the call's arguments and returning what "
+                   "events may say of them", log_arguments,
+                   "e.g. log_arguments=lambda self, user_id: {'user_id': user_id}")
+    return log_values, None if log_arguments is None else _plain_side(log_arguments)
+
+
 def _context(options: dict[str, Any]) -> SideFn | None:
     context = options.get("context")
     if context is None:
@@ -406,6 +421,7 @@ def build(func: Any, operation: Operation, options: dict[str, Any]) -> Migration
 
     order = _execution_order(options)
     shadow, shadow_timeout = _shadow(options, operation, order)
+    log_values, log_arguments = _log_hooks(options)
     engine = Engine(
         name=_name(options, function),
         operation=operation,
@@ -418,6 +434,8 @@ def build(func: Any, operation: Operation, options: dict[str, Any]) -> Migration
         context=_context(options),
         shadow=shadow,
         shadow_timeout=shadow_timeout,
+        log_values=log_values,
+        log_arguments=log_arguments,
         old_awaits=old_awaits,
         new_awaits=new_awaits,
     )
@@ -458,6 +476,8 @@ class _Migration:
         context: Callable[..., Any] | None = ...,
         shadow: Literal["inline", "background"] = ...,
         shadow_timeout: float | None = ...,
+        log_values: Callable[[Any], Any] | None = ...,
+        log_arguments: Callable[..., Any] | None = ...,
     ) -> Callable[[Callable[P, R]], Callable[P, R]]: ...
 
     def __call__(self, func: Any = None, /, **options: Any) -> Any:
@@ -488,6 +508,8 @@ class _Migration:
         context: Callable[..., Any] | None = ...,
         shadow: Literal["inline", "background"] = ...,
         shadow_timeout: float | None = ...,
+        log_values: Callable[[Any], Any] | None = ...,
+        log_arguments: Callable[..., Any] | None = ...,
     ) -> Callable[[Callable[P, R]], Callable[P, R]]: ...
 
     def read(self, func: Any = None, /, **options: Any) -> Any:
@@ -518,6 +540,8 @@ class _Migration:
         name: str | None = ...,
         provider: Any = ...,
         context: Callable[..., Any] | None = ...,
+        log_values: Callable[[Any], Any] | None = ...,
+        log_arguments: Callable[..., Any] | None = ...,
     ) -> Callable[[Callable[P, R]], Callable[P, R]]: ...
 
     def write(self, func: Any = None, /, **options: Any) -> Any:

@@ -25,7 +25,7 @@ from migratekit._config import aresolve_stage, settings, stage_failed, stage_fro
 from migratekit._diff import diff_paths
 from migratekit._errors import ShadowTimeoutError
 from migratekit._events import SideRun
-from migratekit._pool import pool, pool_queue_size, spawn
+from migratekit._pool import pool, pool_queue_size, spawn, track
 from migratekit._types import ExecutionOrder, Operation, Origin, Stage
 
 __all__ = ["Engine", "Plan", "SideFn", "plans_for"]
@@ -154,6 +154,8 @@ class Engine:
         "compare",
         "context",
         "execution_order",
+        "log_arguments",
+        "log_values",
         "name",
         "new",
         "new_awaits",
@@ -184,6 +186,8 @@ class Engine:
         new_awaits: bool | None = False,
         shadow: str = "inline",
         shadow_timeout: float | None = None,
+        log_values: Callable[[Any], Any] | None = None,
+        log_arguments: SideFn | None = None,
     ) -> None:
         self.name = name
         self.operation = operation
@@ -199,6 +203,8 @@ class Engine:
         self.execution_order = execution_order
         self.check_ratio = check_ratio
         self.context = context
+        self.log_values = log_values
+        self.log_arguments = log_arguments
         self._checks = itertools.count()
         reads = operation is Operation.READ
         self.background = reads and shadow == "background"
@@ -331,10 +337,12 @@ class Engine:
             call_id = _events.new_call_id()
         name, operation, stage = self.name, self.operation_value, plan.stage.value
         authoritative = plan.authoritative
+        redact = self.log_values
         for run in fresh:
             if info if run.ok else warning:
                 _events.emit_result(
-                    log, call_id, name, operation, stage, run, run.origin is authoritative
+                    log, call_id, name, operation, stage, run, run.origin is authoritative,
+                    _UNLOGGED if redact is None or not run.ok else _redacted(redact, run.value),
                 )
         if op_wanted:
             _events.emit_op(
@@ -358,9 +366,10 @@ class Engine:
             return plan.reversed
         return plan.both
 
-    def finish(self, log: Any, info: bool, warning: bool, plan: Plan,
-               runs: list[SideRun]) -> tuple[SideRun, SideRun | None]:
+    def finish(self, log: Any, info: bool, warning: bool, plan: Plan, runs: list[SideRun],
+               extra: dict[str, Any] | None = None) -> tuple[SideRun, SideRun | None]:
         """Compare the reads, emit the events; the authoritative run and the other."""
+        extra = extra or _NO_EXTRA
         if len(runs) == 2:
             first, second = runs
             comparison = (
@@ -368,12 +377,22 @@ class Engine:
                 if self.operation is Operation.READ
                 else NOT_COMPARED
             )
-            self.emit(log, info, warning, plan, runs, comparison)
+            self.emit(log, info, warning, plan, runs, comparison, **extra)
             if first.origin is plan.authoritative:
                 return first, second
             return second, first
-        self.emit(log, info, warning, plan, runs)
+        self.emit(log, info, warning, plan, runs, **extra)
         return runs[0], None
+
+    def arguments(self, wrapped: Any, instance: Any, args: tuple[Any, ...],
+                  kwargs: dict[str, Any]) -> dict[str, Any] | None:
+        """The op event's ``arguments`` field, when the migration opted in to logging them."""
+        if self.log_arguments is None:
+            return None
+        try:
+            return {"arguments": self.log_arguments(wrapped, instance, args, kwargs)}
+        except Exception as exc:
+            return {"arguments": f"<log_arguments raised {type(exc).__name__}>"}
 
     # -- the runners: the same loop, one calls and the other awaits ----------
     #
@@ -400,7 +419,8 @@ class Engine:
             runs.append(run)
             if stops and not run.ok:
                 break
-        return self.finish(log, info, warning, plan, runs)
+        return self.finish(log, info, warning, plan, runs,
+                           self.arguments(wrapped, instance, args, kwargs))
 
     async def arun(self, plan: Plan, wrapped: Any, instance: Any, args: tuple[Any, ...],
                    kwargs: dict[str, Any]) -> tuple[SideRun, SideRun | None]:
@@ -411,13 +431,45 @@ class Engine:
         info, warning = _events.levels(log)
         stops = self.operation is Operation.WRITE
         runs: list[SideRun] = []
+        extra = self.arguments(wrapped, instance, args, kwargs)
         for origin in self.order(plan):
-            run = await ainvoke(origin, self.side(origin), self.awaits(origin),
-                                wrapped, instance, args, kwargs)
+            if stops and runs:
+                run = await self._write_to_completion(
+                    log, info, warning, plan, runs, extra,
+                    ainvoke(origin, self.side(origin), self.awaits(origin),
+                            wrapped, instance, args, kwargs),
+                )
+            else:
+                run = await ainvoke(origin, self.side(origin), self.awaits(origin),
+                                    wrapped, instance, args, kwargs)
             runs.append(run)
             if stops and not run.ok:
                 break
-        return self.finish(log, info, warning, plan, runs)
+        return self.finish(log, info, warning, plan, runs, extra)
+
+    async def _write_to_completion(
+        self, log: Any, info: bool, warning: bool, plan: Plan, runs: list[SideRun],
+        extra: dict[str, Any] | None, second: Coroutine[Any, Any, SideRun],
+    ) -> SideRun:
+        """
+        Run the second side of a write so that cancelling the caller cannot
+        cut it in half: it runs as a shielded task, and when the caller is
+        cancelled it still finishes (and reports its events) while the caller
+        gets its CancelledError.
+        """
+        task = asyncio.get_running_loop().create_task(second)
+        try:
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            done_runs = list(runs)
+
+            def report(finished: asyncio.Task[SideRun]) -> None:
+                if not finished.cancelled() and finished.exception() is None:
+                    self.finish(log, info, warning, plan, [*done_runs, finished.result()], extra)
+
+            task.add_done_callback(report)
+            track(task)
+            raise
 
 
     # -- reads whose other side leaves the caller: PARALLEL, timeouts, background
@@ -446,15 +498,17 @@ class Engine:
             first = invoke(auth, auth_side, wrapped, instance, args, kwargs)
             call_id = self.emit_first(log, info, warning, plan, first)
 
+            extra = self.arguments(wrapped, instance, args, kwargs) or _NO_EXTRA
+
             def finish_later() -> None:
                 second = shadow()
                 if timeout is not None and second.latency > timeout:
                     second = _timed_out(other, timeout, second.latency)
                 self.emit(log, info, warning, plan, [first, second],
-                          self.compare_runs((first, second)), call_id, emitted=1)
+                          self.compare_runs((first, second)), call_id, emitted=1, **extra)
 
             if pool().submit(finish_later) is None:
-                self.dropped(log, info, warning, plan, first, call_id)
+                self.dropped(log, info, warning, plan, first, call_id, extra)
             return first, None
 
         runs: list[SideRun] = []
@@ -481,7 +535,8 @@ class Engine:
                     future = pool().submit(shadow)
                     runs.append(_no_worker(other) if future is None
                                 else _wait(future, other, timeout, start))
-        return self.finish(log, info, warning, plan, runs)
+        return self.finish(log, info, warning, plan, runs,
+                           self.arguments(wrapped, instance, args, kwargs))
 
     async def arun_offloaded(self, plan: Plan, wrapped: Any, instance: Any,
                              args: tuple[Any, ...],
@@ -502,13 +557,15 @@ class Engine:
             first = await ainvoke(auth, auth_side, auth_awaits, wrapped, instance, args, kwargs)
             call_id = self.emit_first(log, info, warning, plan, first)
 
+            extra = self.arguments(wrapped, instance, args, kwargs) or _NO_EXTRA
+
             async def finish_later() -> None:
                 second = await _await_shadow(shadow(), other, timeout, perf_counter())
                 self.emit(log, info, warning, plan, [first, second],
-                          self.compare_runs((first, second)), call_id, emitted=1)
+                          self.compare_runs((first, second)), call_id, emitted=1, **extra)
 
             if not spawn(finish_later, pool_queue_size()):
-                self.dropped(log, info, warning, plan, first, call_id)
+                self.dropped(log, info, warning, plan, first, call_id, extra)
             return first, None
 
         runs: list[SideRun] = []
@@ -529,7 +586,8 @@ class Engine:
                                               wrapped, instance, args, kwargs))
                 else:
                     runs.append(await _await_shadow(shadow(), other, timeout, perf_counter()))
-        return self.finish(log, info, warning, plan, runs)
+        return self.finish(log, info, warning, plan, runs,
+                           self.arguments(wrapped, instance, args, kwargs))
 
     def emit_first(self, log: Any, info: bool, warning: bool, plan: Plan,
                    first: SideRun) -> str | None:
@@ -538,16 +596,19 @@ class Engine:
             return None
         call_id = _events.new_call_id()
         if info if first.ok else warning:
-            _events.emit_result(log, call_id, self.name, self.operation_value,
-                                plan.stage.value, first, True)
+            redact = self.log_values
+            _events.emit_result(
+                log, call_id, self.name, self.operation_value, plan.stage.value, first, True,
+                _UNLOGGED if redact is None or not first.ok else _redacted(redact, first.value),
+            )
         return call_id
 
     def dropped(self, log: Any, info: bool, warning: bool, plan: Plan, first: SideRun,
-                call_id: str | None) -> None:
+                call_id: str | None, extra: dict[str, Any]) -> None:
         """A background shadow found the queue full: count it, and close the call's events."""
         _events.shadow_dropped(log, warning, self.name)
         self.emit(log, info, warning, plan, [first], NOT_COMPARED, call_id, emitted=1,
-                  shadow_dropped=True)
+                  shadow_dropped=True, **extra)
 
 
 def _timed_out(origin: Origin, timeout: float, waited: float) -> SideRun:
@@ -585,6 +646,18 @@ async def _await_shadow(shadow: Awaitable[SideRun], origin: Origin, timeout: flo
         return await asyncio.wait_for(shadow, max(0.0, timeout - (perf_counter() - start)))
     except asyncio.TimeoutError:
         return _timed_out(origin, timeout, perf_counter() - start)
+
+
+_NO_EXTRA: dict[str, Any] = {}
+_UNLOGGED: Any = _events.UNLOGGED
+
+
+def _redacted(redact: Callable[[Any], Any], value: Any) -> Any:
+    """What *redact* lets the events say of *value*; never the value itself when it fails."""
+    try:
+        return redact(value)
+    except Exception as exc:
+        return f"<log_values raised {type(exc).__name__}>"
 
 
 class _ContextFunction:

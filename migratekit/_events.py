@@ -34,6 +34,9 @@ SHADOW_DROPPED_EVENT = "migration.shadow_dropped"
 
 ERROR_MESSAGE_LIMIT = 200
 
+UNLOGGED: Any = object()
+"""Stands for "no value in this event": values are logged only through a hook."""
+
 logger = structlog.get_logger("migratekit")
 
 # The stdlib logger is the channel of last resort: it reports a structlog
@@ -87,7 +90,7 @@ def _filtering_levels() -> dict[type, tuple[bool, bool]]:
     # lookup. Other loggers (stdlib's, whose level can change) are asked.
     levels = (logging.NOTSET, logging.DEBUG, INFO, WARNING, logging.ERROR, logging.CRITICAL)
     return {
-        structlog.make_filtering_bound_logger(level): (INFO >= level, WARNING >= level)
+        structlog.make_filtering_bound_logger(level): (level <= INFO, level <= WARNING)
         for level in levels
     }
 
@@ -197,26 +200,28 @@ def emit_result(
     stage: str,
     run: SideRun,
     authoritative: bool,
+    value: Any = UNLOGGED,
 ) -> None:
-    """Emit ``migration.result`` for one side of one call."""
+    """
+    Emit ``migration.result`` for one side of one call. *value* is what the
+    migration's ``log_values`` hook let through, or :data:`UNLOGGED`.
+    """
     exc = run.exception
-    _log(
-        log,
-        INFO if run.ok else WARNING,
-        RESULT_EVENT,
-        {
-            "migration": migration,
-            "operation": operation,
-            "stage": stage,
-            "origin": run.origin.value,
-            "authoritative": authoritative,
-            "ok": run.ok,
-            "latency_ms": round(run.latency * 1000.0, 4),
-            "error": None if run.ok else error_message(exc, run.error),
-            "exc_type": None if exc is None else type(exc).__name__,
-            "call_id": call_id,
-        },
-    )
+    fields = {
+        "migration": migration,
+        "operation": operation,
+        "stage": stage,
+        "origin": run.origin.value,
+        "authoritative": authoritative,
+        "ok": run.ok,
+        "latency_ms": round(run.latency * 1000.0, 4),
+        "error": None if run.ok else error_message(exc, run.error),
+        "exc_type": None if exc is None else type(exc).__name__,
+        "call_id": call_id,
+    }
+    if value is not UNLOGGED:
+        fields["value"] = value
+    _log(log, INFO if run.ok else WARNING, RESULT_EVENT, fields)
 
 
 def emit_op(

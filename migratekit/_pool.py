@@ -168,13 +168,17 @@ if hasattr(os, "register_at_fork"):  # pragma: no branch
 _tasks: set[asyncio.Task[Any]] = set()
 
 
+def track(task: asyncio.Task[Any]) -> None:
+    """Keep *task* alive and count it as outstanding shadow work until it is done."""
+    _tasks.add(task)
+    task.add_done_callback(_tasks.discard)
+
+
 def spawn(coro_factory: Callable[[], Any], limit: int) -> bool:
     """Start ``coro_factory()`` as a task on the running loop; ``False`` when *limit* are out."""
     if len(_tasks) >= limit:
         return False
-    task = asyncio.get_running_loop().create_task(coro_factory())
-    _tasks.add(task)
-    task.add_done_callback(_tasks.discard)
+    track(asyncio.get_running_loop().create_task(coro_factory()))
     return True
 
 
