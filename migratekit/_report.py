@@ -274,13 +274,13 @@ class Timeline:
             if not ok:
                 values[6] += 1
 
-    def points(self) -> list[dict[str, float | None]]:
+    def points(self) -> list[dict[str, Any]]:
         """
         The bins in order: ``start``, ``end``, ``checks``, ``inconsistent``,
         ``consistency`` (or ``None`` without checks), ``old_mean_ms`` and
         ``new_mean_ms`` (or ``None``), ``old_count``, ``new_count``, ``new_errors``.
         """
-        out: list[dict[str, float | None]] = []
+        out: list[dict[str, Any]] = []
         for index in sorted(self._bins):
             checks, bad, n_old, sum_old, n_new, sum_new, errors = self._bins[index]
             out.append(
@@ -735,7 +735,7 @@ def _later(a: Entry, b: Entry) -> bool:
     return a.last_line > b.last_line
 
 
-def _timeline(entry: Entry) -> tuple[str, list[dict[str, float | None]]]:
+def _timeline(entry: Entry) -> tuple[str, list[dict[str, Any]]]:
     if entry.untimed == 0 and entry.last_time is not None:
         return "time", entry.time_timeline.points()
     return "line", entry.line_timeline.points()
@@ -1016,7 +1016,7 @@ class Report:
     stage_errors: list[dict[str, Any]]
     shadow_dropped: dict[str, int]
     thresholds: Thresholds
-    timelines: dict[tuple[str, str, str], tuple[str, list[dict[str, float | None]]]]
+    timelines: dict[tuple[str, str, str], tuple[str, list[dict[str, Any]]]]
     sources: list[str] = dataclasses.field(default_factory=list)
 
     @property

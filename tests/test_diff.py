@@ -1,0 +1,142 @@
+"""Tests of where two results differ (migratekit/_diff.py)."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, NamedTuple
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from migratekit._diff import DIFF_PATHS_LIMIT, diff_paths
+
+
+@dataclasses.dataclass
+class Address:
+    """A nested dataclass."""
+
+    city: str
+    zip: str
+
+
+@dataclasses.dataclass
+class User:
+    """A dataclass with a nested one and a list."""
+
+    name: str
+    address: Address
+    tags: list[str]
+
+
+class Point(NamedTuple):
+    """A named tuple."""
+
+    x: int
+    y: int
+
+
+def test_nested_mappings_and_sequences() -> None:
+    """Paths join keys with dots and indices with brackets."""
+    old = {"address": {"zip": "1", "city": "A"}, "tags": ["a", "b", "c"]}
+    new = {"address": {"zip": "2", "city": "A"}, "tags": ["a", "b", "x"]}
+    assert diff_paths(old, new) == ["address.zip", "tags[2]"]
+
+
+def test_dataclasses_and_named_tuples() -> None:
+    """Dataclass fields and named tuple fields are walked by name."""
+    old = User("Ada", Address("Lyon", "69001"), ["x"])
+    new = User("Ada", Address("Lyon", "69002"), ["x", "y"])
+    assert diff_paths(old, new) == ["address.zip", "tags[1]"]
+    assert diff_paths(Point(1, 2), Point(1, 3)) == ["y"]
+
+
+def test_missing_and_extra_keys() -> None:
+    """A key on one side only is a difference at that key."""
+    assert diff_paths({"a": 1}, {"a": 1, "b": 2}) == ["b"]
+    assert diff_paths({"a": 1, "b": 2}, {"a": 1}) == ["b"]
+
+
+def test_top_level_leaves_give_no_path() -> None:
+    """Two different scalars have no structure to tell where."""
+    assert diff_paths(1, 2) == []
+    assert diff_paths("a", "b") == []
+    assert diff_paths(None, {"a": 1}) == []
+
+
+def test_keys_that_could_be_data_are_hidden() -> None:
+    """Keys that do not look like names (ids, e-mail addresses) are shown as [?]."""
+    old = {"ada@example.org": {"score": 1}, 42: "x"}
+    new = {"ada@example.org": {"score": 2}, 42: "y"}
+    paths = diff_paths(old, new)
+    assert paths == ["[?].score", "[?]"]
+    assert all("ada" not in path and "42" not in path for path in paths)
+
+
+def test_limit() -> None:
+    """At most limit paths are given."""
+    old = {f"k{i}": i for i in range(50)}
+    new = {f"k{i}": -i - 1 for i in range(50)}
+    assert len(diff_paths(old, new)) == DIFF_PATHS_LIMIT
+    assert diff_paths(old, new, limit=3) == ["k0", "k1", "k2"]
+
+
+def test_equality_that_raises_is_a_difference() -> None:
+    """A leaf whose == raises counts as different, without raising."""
+
+    class Weird:
+        def __eq__(self, other: object) -> bool:
+            raise RuntimeError("no")
+
+        __hash__ = object.__hash__
+
+    assert diff_paths({"a": Weird()}, {"a": Weird()}) == ["a"]
+
+
+def test_cycles_end() -> None:
+    """A structure that contains itself does not recurse forever."""
+    old: list[Any] = [1]
+    old.append(old)
+    new: list[Any] = [2]
+    new.append(new)
+    paths = diff_paths(old, new)
+    assert paths[0] == "[0]"
+    assert len(paths) <= DIFF_PATHS_LIMIT
+
+
+_leaves = st.one_of(st.integers(), st.text(max_size=6), st.none(), st.booleans())
+_trees = st.recursive(
+    _leaves,
+    lambda inner: st.lists(inner, max_size=4)
+    | st.dictionaries(st.from_regex(r"[a-z]{1,6}", fullmatch=True), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+def _leaf_texts(tree: Any) -> list[str]:
+    if isinstance(tree, dict):
+        return [text for value in tree.values() for text in _leaf_texts(value)]
+    if isinstance(tree, list):
+        return [text for value in tree for text in _leaf_texts(value)]
+    return [tree] if isinstance(tree, str) and len(tree) >= 3 else []
+
+
+@given(_trees, _trees)
+def test_paths_never_hold_values(old: Any, new: Any) -> None:
+    """No leaf value appears in a path, equal trees give no path, and the limit holds."""
+    paths = diff_paths(old, new)
+    assert len(paths) <= DIFF_PATHS_LIMIT
+    if old == new:
+        assert paths == []
+    keys: set[Any] = set()
+    for tree in (old, new):
+        stack = [tree]
+        while stack:
+            node = stack.pop()
+            if isinstance(node, dict):
+                keys.update(node)
+                stack.extend(node.values())
+            elif isinstance(node, list):
+                stack.extend(node)
+    for text in _leaf_texts(old) + _leaf_texts(new):
+        if text not in keys and not text.isdigit():
+            assert all(text not in path.replace("[", ".").split(".") for path in paths)

@@ -1,0 +1,241 @@
+"""Tests of the ``migratekit report`` command (migratekit/_cli_report.py)."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from migratekit import _cli_report
+from migratekit._cli import main
+from tests.test_report import _calls, write_library_log
+
+_REQUIRED = {"migration", "stage", "operation", "calls", "consistency_checks", "inconsistent",
+             "errors", "latency_ms", "verdict"}
+
+
+@pytest.fixture
+def library_log(tmp_path: Path) -> Path:
+    """A log written by the library: reads in SHADOW, writes in DUALWRITE."""
+    path = tmp_path / "events.jsonl"
+    write_library_log(path)
+    with open(path, "ab") as out:
+        out.write(b"not json at all\n\n")
+    return path
+
+
+def test_text_report(library_log: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The text report has the table, the mismatch paths and the skipped lines."""
+    assert main(["report", str(library_log)]) == 0
+    out = capsys.readouterr().out
+    assert "MIGRATION" in out
+    assert "VERDICT" in out
+    assert "users.get" in out
+    assert "users.save" in out
+    assert "100% of mismatches differ at address.zip" in out
+    assert "skipped lines: 2 (1 blank, 1 other)" in out
+    header = next(line for line in out.splitlines() if line.startswith("MIGRATION"))
+    row = next(line for line in out.splitlines() if line.startswith("users.get"))
+    # Aligned: the CALLS column ends at the same place in the header and the row.
+    calls_end = header.index("CALLS") + len("CALLS")
+    assert row[calls_end - 2: calls_end] == "30"
+
+
+def test_json_shape(library_log: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--format json prints DESIGN.md's document, with every required key."""
+    assert main(["report", "--format", "json", str(library_log)]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document["skipped_lines"] == 2
+    entries = {(e["migration"], e["stage"], e["operation"]): e for e in document["migrations"]}
+    assert set(entries) == {("users.get", "shadow", "read"), ("users.save", "dualwrite", "write")}
+    for entry in entries.values():
+        assert set(entry) >= _REQUIRED
+        assert set(entry["errors"]) == {"old", "new"}
+        assert set(entry["latency_ms"]) == {"old", "new"}
+        for origin in ("old", "new"):
+            assert set(entry["latency_ms"][origin]) == {"p50", "p95", "p99"}
+        assert entry["verdict"].startswith(("ready", "hold"))
+    get = entries[("users.get", "shadow", "read")]
+    assert (get["calls"], get["consistency_checks"], get["inconsistent"]) == (30, 29, 6)
+    assert get["errors"] == {"old": 0, "new": 1}
+
+
+def test_json_origin_that_never_ran_is_null(tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    """An origin that never ran has latency null."""
+    path = tmp_path / "off.jsonl"
+    path.write_bytes(b"\n".join(_calls(5, stage="off", old_ms=1.5)) + b"\n")
+    assert main(["report", "--format", "json", str(path)]) == 0
+    (entry,) = json.loads(capsys.readouterr().out)["migrations"]
+    assert entry["latency_ms"]["new"] is None
+    assert entry["latency_ms"]["old"] == {"p50": 1.5, "p95": 1.5, "p99": 1.5}
+
+
+def test_check_exit_status(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--check exits 1 when the current stage is on hold, 0 when ready, 0 without --check."""
+    hold = tmp_path / "hold.jsonl"
+    hold.write_bytes(b"\n".join(_calls(1000, bad=50)) + b"\n")
+    ready = tmp_path / "ready.jsonl"
+    ready.write_bytes(b"\n".join(_calls(1000)) + b"\n")
+    assert main(["report", "--check", str(hold)]) == 1
+    assert main(["report", str(hold)]) == 0
+    assert main(["report", "--check", str(ready)]) == 0
+    assert main(["report", "--check", "--max-inconsistency", "10%", str(hold)]) == 0
+    assert main(["report", "--check", "--min-samples", "2000", str(ready)]) == 1
+
+
+def test_check_without_events_fails(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--check on a log without migratekit events is not a pass."""
+    empty = tmp_path / "empty.log"
+    empty.write_text("nothing here\n")
+    assert main(["report", "--check", str(empty)]) == 1
+    assert "no migratekit events" in capsys.readouterr().err
+
+
+def test_missing_file_exits_2_with_one_line(tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    """A file that cannot be read: exit 2, one line naming it."""
+    missing = tmp_path / "nope.jsonl"
+    assert main(["report", str(missing)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    lines = captured.err.splitlines()
+    assert len(lines) == 1
+    assert str(missing) in lines[0]
+    assert "No such file" in lines[0]
+
+
+def test_directory_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A directory given as a file is a one-line error too."""
+    assert main(["report", str(tmp_path)]) == 2
+    assert str(tmp_path) in capsys.readouterr().err
+
+
+def test_unreadable_file_in_a_subprocess_has_no_traceback(tmp_path: Path) -> None:
+    """Run as a program, an unreadable file gives status 2 and no traceback."""
+    good = tmp_path / "good.jsonl"
+    good.write_bytes(b"\n".join(_calls(3)) + b"\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "migratekit", "report", str(good), str(tmp_path / "gone.log")],
+        capture_output=True, text=True, timeout=60, check=False,
+    )
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().count("\n") == 0
+    assert "gone.log" in result.stderr
+
+
+def test_corrupt_gzip_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A gzip file cut short is reported as unreadable, not as a traceback."""
+    path = tmp_path / "events.jsonl.gz"
+    path.write_bytes(gzip.compress(b"\n".join(_calls(50)))[:60])
+    assert main(["report", str(path)]) == 2
+    assert "events.jsonl.gz" in capsys.readouterr().err
+
+
+def test_gzip_is_read(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A rotated, gzipped log is read like a plain one."""
+    path = tmp_path / "events.jsonl.gz"
+    path.write_bytes(gzip.compress(b"\n".join(_calls(12)) + b"\n"))
+    assert main(["report", "--format", "json", str(path)]) == 0
+    (entry,) = json.loads(capsys.readouterr().out)["migrations"]
+    assert entry["calls"] == 12
+
+
+def _stdin(monkeypatch: pytest.MonkeyPatch, data: bytes) -> None:
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data)))
+
+
+@pytest.mark.parametrize("argv", [["report"], ["report", "-"]])
+def test_reads_standard_input(argv: list[str], monkeypatch: pytest.MonkeyPatch,
+                              capsys: pytest.CaptureFixture[str]) -> None:
+    """With no file, or -, the report reads standard input."""
+    _stdin(monkeypatch, b"\n".join(_calls(7)) + b"\njunk\n")
+    assert main([*argv, "--format", "json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document["migrations"][0]["calls"] == 7
+    assert document["skipped_lines"] == 1
+
+
+def test_several_files_add_up(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Several files are read as one log."""
+    a, b = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    lines = _calls(10)
+    a.write_bytes(b"\n".join(lines[:12]) + b"\n")
+    b.write_bytes(b"\n".join(lines[12:]) + b"\n")
+    assert main(["report", "--format", "json", str(a), str(b)]) == 0
+    assert json.loads(capsys.readouterr().out)["migrations"][0]["calls"] == 10
+
+
+def test_html_outputs(library_log: Path, tmp_path: Path,
+                      capsys: pytest.CaptureFixture[str]) -> None:
+    """--format html prints the page; --html FILE writes it and still prints the text."""
+    assert main(["report", "--format", "html", str(library_log)]) == 0
+    page = capsys.readouterr().out
+    assert page.startswith("<!DOCTYPE html>")
+    target = tmp_path / "report.html"
+    assert main(["report", "--html", str(target), str(library_log)]) == 0
+    captured = capsys.readouterr()
+    assert "MIGRATION" in captured.out
+    assert target.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+    assert main(["report", "--html", str(tmp_path / "no" / "dir.html"), str(library_log)]) == 2
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        ("--max-inconsistency", "2", "between 0 and 1"),
+        ("--max-inconsistency", "lots", "expected a fraction"),
+        ("--min-samples", "-3", "below 0"),
+        ("--max-latency-ratio", "fast", "expected a ratio"),
+    ],
+)
+def test_bad_thresholds_are_explained(option: str, value: str, message: str,
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    """A bad threshold is a usage error that says what was expected."""
+    with pytest.raises(SystemExit) as exit_info:
+        main(["report", option, value])
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_fraction_accepts_percentages() -> None:
+    """Thresholds may be written 0.001 or 0.1%."""
+    assert _cli_report.fraction("0.1%") == pytest.approx(0.001)
+    assert _cli_report.fraction("0.001") == 0.001
+
+
+def test_progress_only_on_a_terminal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                     capsys: pytest.CaptureFixture[str]) -> None:
+    """Progress goes to standard error when it is a terminal and the input is large."""
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(b"\n".join(_calls(50)) + b"\n")
+    monkeypatch.setattr(_cli_report, "PROGRESS_MIN_BYTES", 1)
+    monkeypatch.setattr(_cli_report, "_PROGRESS_EVERY_LINES", 1)
+    monkeypatch.setattr(_cli_report, "_PROGRESS_INTERVAL", 0.0)
+    monkeypatch.setattr(_cli_report, "_stderr_is_tty", lambda: False)
+    assert main(["report", str(path)]) == 0
+    assert capsys.readouterr().err == ""
+    monkeypatch.setattr(_cli_report, "_stderr_is_tty", lambda: True)
+    assert main(["report", str(path)]) == 0
+    captured = capsys.readouterr()
+    assert "\rmigratekit report: " in captured.err
+    assert "lines" in captured.err
+    assert "migratekit report:" not in captured.out.splitlines()[1]
+
+
+def test_small_input_shows_no_progress(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    """Even on a terminal, a small file shows no progress."""
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(b"\n".join(_calls(50)) + b"\n")
+    monkeypatch.setattr(_cli_report, "_PROGRESS_EVERY_LINES", 1)
+    monkeypatch.setattr(_cli_report, "_PROGRESS_INTERVAL", 0.0)
+    monkeypatch.setattr(_cli_report, "_stderr_is_tty", lambda: True)
+    assert main(["report", str(path)]) == 0
+    assert capsys.readouterr().err == ""
