@@ -21,7 +21,7 @@ import wrapt
 from migratekit._config import check_provider
 from migratekit._engine import Engine, SideFn, invoke
 from migratekit._errors import ConfigurationError, ConfigurationTypeError
-from migratekit._events import SideRun, current, levels
+from migratekit._events import SideRun, state
 from migratekit._types import ExecutionOrder, Operation
 
 __all__ = ["MigrationProxy", "build", "migration"]
@@ -223,8 +223,7 @@ class _Calls:
             # logger drops info events (as in production), a call that succeeds
             # emits nothing, so the side is simply called; only a failure is
             # timed and reported, at warning level.
-            log = current()
-            info, warning = levels(log)
+            log, info, warning = state()
             side = engine.side(plan.authoritative)
             if not info:
                 start = perf_counter()

@@ -167,7 +167,9 @@ class Engine:
         "plans",
         "plans_by_id",
         "provider",
+        "randomized",
         "shadow_timeout",
+        "stops",
     )
 
     def __init__(
@@ -207,6 +209,10 @@ class Engine:
         self.log_arguments = log_arguments
         self._checks = itertools.count()
         reads = operation is Operation.READ
+        # A write stops at its first failure; a read whose order is RANDOM
+        # draws it per call. Both asked once per call, so decided here.
+        self.stops = not reads
+        self.randomized = reads and execution_order is ExecutionOrder.RANDOM
         self.background = reads and shadow == "background"
         self.shadow_timeout = shadow_timeout if reads else None
         # Whether a read of both sides leaves the caller's thread (or task)
@@ -410,26 +416,26 @@ class Engine:
         """
         if self.offloads and plan.other is not None:
             return self.run_offloaded(plan, wrapped, instance, args, kwargs)
-        log = _events.current()
-        info, warning = _events.levels(log)
-        stops = self.operation is Operation.WRITE
+        log, info, warning = _events.state()
+        stops = self.stops
         runs: list[SideRun] = []
-        for origin in self.order(plan):
-            run = invoke(origin, self.side(origin), wrapped, instance, args, kwargs)
+        for origin in plan.both if not self.randomized else self.order(plan):
+            run = invoke(origin, self.old if origin is OLD else self.new,
+                         wrapped, instance, args, kwargs)
             runs.append(run)
             if stops and not run.ok:
                 break
         return self.finish(log, info, warning, plan, runs,
-                           self.arguments(wrapped, instance, args, kwargs))
+                           None if self.log_arguments is None
+                           else self.arguments(wrapped, instance, args, kwargs))
 
     async def arun(self, plan: Plan, wrapped: Any, instance: Any, args: tuple[Any, ...],
                    kwargs: dict[str, Any]) -> tuple[SideRun, SideRun | None]:
         """:meth:`run` for async code: each side that returns an awaitable is awaited."""
         if self.offloads and plan.other is not None:
             return await self.arun_offloaded(plan, wrapped, instance, args, kwargs)
-        log = _events.current()
-        info, warning = _events.levels(log)
-        stops = self.operation is Operation.WRITE
+        log, info, warning = _events.state()
+        stops = self.stops
         runs: list[SideRun] = []
         extra = self.arguments(wrapped, instance, args, kwargs)
         for origin in self.order(plan):
@@ -484,8 +490,7 @@ class Engine:
     def run_offloaded(self, plan: Plan, wrapped: Any, instance: Any, args: tuple[Any, ...],
                       kwargs: dict[str, Any]) -> tuple[SideRun, SideRun | None]:
         """:meth:`run` for a read of both sides that leaves the caller's thread."""
-        log = _events.current()
-        info, warning = _events.levels(log)
+        log, info, warning = _events.state()
         auth = plan.authoritative
         other: Origin = plan.other  # type: ignore[assignment]
         auth_side, other_side = self.side(auth), self.side(other)
@@ -542,8 +547,7 @@ class Engine:
                              args: tuple[Any, ...],
                              kwargs: dict[str, Any]) -> tuple[SideRun, SideRun | None]:
         """:meth:`run_offloaded` for async code: the other side is an asyncio task."""
-        log = _events.current()
-        info, warning = _events.levels(log)
+        log, info, warning = _events.state()
         auth = plan.authoritative
         other: Origin = plan.other  # type: ignore[assignment]
         auth_side, other_side = self.side(auth), self.side(other)

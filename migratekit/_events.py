@@ -98,6 +98,15 @@ def _filtering_levels() -> dict[type, tuple[bool, bool]]:
 _LEVELS_BY_CLASS = _filtering_levels()
 
 
+def state() -> tuple[Any, bool, bool]:
+    """The logger for this call, and whether it emits ``info`` and ``warning`` events."""
+    log = logger.bind()
+    known = _LEVELS_BY_CLASS.get(type(log))
+    if known is None:
+        known = levels(log)
+    return log, known[0], known[1]
+
+
 def levels(log: Any) -> tuple[bool, bool]:
     """Whether *log* would emit ``info`` and ``warning`` events right now."""
     known = _LEVELS_BY_CLASS.get(type(log))
