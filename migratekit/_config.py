@@ -26,11 +26,15 @@ __all__ = [
 class _Settings:
     """The process-wide defaults; read on every call, so kept to plain attributes."""
 
-    __slots__ = ("default_stage", "provider")
+    __slots__ = ("default_stage", "forced", "provider")
 
     def __init__(self) -> None:
         self.provider: Any = EnvStageProvider()
         self.default_stage: Stage = Stage.OFF
+        # Stages forced by migratekit.testing.force_stage: {name: Stage}, with
+        # the key None for every migration. Asked before any provider, even a
+        # migration's own, so tests can force any migration.
+        self.forced: dict[str | None, Stage] | None = None
 
 
 settings = _Settings()
@@ -91,6 +95,7 @@ def reset() -> None:
     """Restore the process-wide defaults: environment variables, and ``Stage.OFF``."""
     settings.provider = EnvStageProvider()
     settings.default_stage = Stage.OFF
+    settings.forced = None
     _pool.resize(_pool.DEFAULT_WORKERS, _pool.DEFAULT_QUEUE_SIZE)
     with _seen_lock:
         _seen.clear()
@@ -123,6 +128,11 @@ def resolve_stage(provider: Any, name: str, context: Any) -> Stage:
     the default stage and one ``migration.stage_error`` event per distinct
     failure.
     """
+    forced = settings.forced
+    if forced is not None:
+        stage = forced.get(name) or forced.get(None)
+        if stage is not None:
+            return stage
     try:
         answer = provider.get_stage(name, context)
     except Exception as exc:
@@ -135,6 +145,11 @@ async def aresolve_stage(provider: Any, name: str, context: Any) -> Stage:
     :func:`resolve_stage` for async code: awaits ``provider.aget_stage`` when
     the provider has one, and calls ``get_stage`` otherwise.
     """
+    forced = settings.forced
+    if forced is not None:
+        stage = forced.get(name) or forced.get(None)
+        if stage is not None:
+            return stage
     aget_stage = getattr(provider, "aget_stage", None)
     if aget_stage is None:
         return resolve_stage(provider, name, context)

@@ -190,6 +190,12 @@ class MigrationProxy(_FunctionWrapper):
     signature, ``__wrapped__``) and runs the migration on each call.
     """
 
+    # wrapt's C __get__ looks this up on every attribute access of a subclass
+    # (repo.get), and raising AttributeError there when it is missing cost
+    # more than half of a call in stage OFF. Naming it makes binding as cheap
+    # as for a plain FunctionWrapper.
+    __bound_function_wrapper__ = wrapt.BoundFunctionWrapper
+
     def __init__(self, wrapped: Any, engine: Engine, is_async: bool) -> None:
         super().__init__(wrapped, _Calls(engine).acall if is_async else _Calls(engine).call)
         self._self_engine = engine

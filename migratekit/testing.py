@@ -26,7 +26,7 @@ from typing import Any
 import structlog
 
 from migratekit import _config
-from migratekit._providers import StaticStageProvider, require_stage
+from migratekit._providers import require_stage
 from migratekit._types import Stage
 
 __all__ = ["capture_events", "force_stage"]
@@ -97,35 +97,6 @@ def capture_events() -> Iterator[list[dict[str, Any]]]:
         structlog.configure(processors=processors)
 
 
-class _ForcedStage:
-    """Answers *stage* for the migration *name*, and asks *fallback* for the others."""
-
-    __slots__ = ("fallback", "name", "stage")
-
-    def __init__(self, name: str, stage: Stage, fallback: Any) -> None:
-        self.name = name
-        self.stage = stage
-        self.fallback = fallback
-
-    def get_stage(self, name: str, context: Any = None) -> Any:
-        """*stage* for the forced migration; the fallback's answer otherwise."""
-        if name == self.name:
-            return self.stage
-        return self.fallback.get_stage(name, context)
-
-    async def aget_stage(self, name: str, context: Any = None) -> Any:
-        """:meth:`get_stage` for async migrations, awaiting the fallback's when it has one."""
-        if name == self.name:
-            return self.stage
-        aget_stage = getattr(self.fallback, "aget_stage", None)
-        if aget_stage is None:
-            return self.fallback.get_stage(name, context)
-        return await aget_stage(name, context)
-
-    def __repr__(self) -> str:
-        return f"force_stage({self.stage.value!r}, name={self.name!r}, over {self.fallback!r})"
-
-
 @contextlib.contextmanager
 def force_stage(stage: Stage | str, name: Any = None) -> Iterator[None]:
     """
@@ -137,11 +108,10 @@ def force_stage(stage: Stage | str, name: Any = None) -> Iterator[None]:
     *name* is a migration's name (``"users.get"``) or a decorated function,
     whose ``migration_name`` is used.
 
-    It replaces the process-wide provider (``migratekit.configure``), so it
-    does not reach a migration that was given ``provider=`` on its
-    decorator; give that one a
-    :class:`~migratekit.providers.StaticStageProvider` in tests instead. It
-    applies to every thread while the block runs.
+    The forced stage comes before every provider, the process-wide one and
+    a migration's own ``provider=`` alike, and applies to every thread while
+    the block runs. Blocks nest: a stage forced for one name wins over one
+    forced for all.
 
     >>> import migratekit
     >>> from migratekit.testing import force_stage
@@ -168,12 +138,11 @@ def force_stage(stage: Stage | str, name: Any = None) -> Iterator[None]:
                 "e.g. force_stage('shadow', name='users.get')"
             )
         name = found
-    previous = _config.settings.provider
-    provider: Any = (
-        StaticStageProvider(forced) if name is None else _ForcedStage(name, forced, previous)
-    )
-    _config.configure(provider=provider)
+    previous = _config.settings.forced
+    # Blocks nest: an inner block adds to what the outer one forced, and
+    # leaving it puts the outer one's back.
+    _config.settings.forced = {**(previous or {}), name: forced}
     try:
         yield
     finally:
-        _config.configure(provider=previous)
+        _config.settings.forced = previous

@@ -137,3 +137,19 @@ def test_docstring_examples_run() -> None:
     results = doctest.testmod(migratekit.testing, optionflags=doctest.ELLIPSIS)
     assert results.attempted >= 10
     assert results.failed == 0
+
+
+def test_force_stage_reaches_a_migration_with_its_own_provider() -> None:
+    """A forced stage wins over a migration's own provider=, and nests by name."""
+    @migratekit.migration(new=lambda: "new", name="own.provider",
+                          provider=StaticStageProvider("off"))
+    def read() -> str:
+        return "old"
+
+    assert read() == "old"
+    with force_stage("complete"):
+        assert read() == "new"
+        with force_stage("off", name="own.provider"):
+            assert read() == "old"
+        assert read() == "new"
+    assert read() == "old"
