@@ -18,10 +18,11 @@ from typing import TYPE_CHECKING, Any, Literal, NoReturn, ParamSpec, TypeVar, ov
 
 import wrapt
 
+from migratekit import _events
 from migratekit._config import check_provider
-from migratekit._engine import Engine, SideFn, invoke
+from migratekit._engine import CONSISTENT, OLD, Engine, SideFn, invoke
 from migratekit._errors import ConfigurationError, ConfigurationTypeError
-from migratekit._events import SideRun, state
+from migratekit._events import LEVELS_BY_CLASS, SideRun, levels
 from migratekit._types import ExecutionOrder, Operation
 
 __all__ = ["MigrationProxy", "build", "migration"]
@@ -219,35 +220,76 @@ class _Calls:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
+    # The sync call comes in two shapes. When the logger emits info events,
+    # every call is reported, and the engine's runner does it all. When it
+    # does not (production: a filtering logger at WARNING), a call whose sides
+    # succeed and whose reads agree emits nothing, so the quiet path below
+    # runs the sides with no bookkeeping at all, and hands over to the
+    # engine's finish/emit only when something must be reported: a side that
+    # failed, reads that differ. tests/test_quiet_path.py checks that both
+    # shapes give the same outcome and the same warnings, stage by stage.
+
     def call(
         self, wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Any:
         engine = self.engine
         plan = engine.plan(wrapped, instance, args, kwargs)
-        if plan.other is None:
-            # One side: the hot path of OFF and COMPLETE, kept short. When the
-            # logger drops info events (as in production), a call that succeeds
-            # emits nothing, so the side is simply called; only a failure is
-            # timed and reported, at warning level.
-            log, info, warning = state()
-            side = engine.side(plan.authoritative)
-            if not info:
-                start = perf_counter()
-                try:
-                    return side(wrapped, instance, args, kwargs)
-                except Exception as exc:
-                    if warning:
-                        failed = SideRun(plan.authoritative, False, None, exc,
-                                         perf_counter() - start)
-                        engine.emit(log, info, warning, plan, [failed])
-                    raise
-            run = invoke(plan.authoritative, side, wrapped, instance, args, kwargs)
-            engine.emit(log, info, warning, plan, [run])
-        else:
+        log = _events.current()
+        known = LEVELS_BY_CLASS.get(type(log))
+        info, warning = known if known is not None else levels(log)
+        other = plan.other
+        if info or (other is not None and not engine.quiet_pair):
             run = engine.run(plan, wrapped, instance, args, kwargs)[0]
-        if run.ok:
-            return run.value
-        raise run.exception  # type: ignore[misc]  # the side's own exception object
+            if run.ok:
+                return run.value
+            raise run.exception  # type: ignore[misc]  # the side's own exception object
+
+        auth = plan.authoritative
+        first = engine.old if auth is OLD else engine.new
+        start = perf_counter()
+        if other is None:
+            try:
+                if first is _call_wrapped:  # old left out: the decorated function itself
+                    return wrapped(*args, **kwargs)
+                return first(wrapped, instance, args, kwargs)
+            except Exception as exc:
+                if warning:
+                    engine.emit(log, info, warning, plan,
+                                [SideRun(auth, False, None, exc, perf_counter() - start)])
+                raise
+        second = engine.new if auth is OLD else engine.old
+        try:
+            value = first(wrapped, instance, args, kwargs)
+        except Exception as exc:
+            failed = SideRun(auth, False, None, exc, perf_counter() - start)
+            if engine.stops:  # a write: the other side is never written after a failure
+                engine.finish(log, info, warning, plan, [failed])
+            else:  # a read runs the other side anyway: its result is still news
+                engine.finish(log, info, warning, plan,
+                              [failed, invoke(other, second, wrapped, instance, args, kwargs)])
+            raise
+        middle = perf_counter()
+        try:
+            other_value = second(wrapped, instance, args, kwargs)
+        except Exception as exc:
+            engine.finish(log, info, warning, plan, [
+                SideRun(auth, True, value, None, middle - start),
+                SideRun(other, False, None, exc, perf_counter() - middle),
+            ])
+            return value
+        if engine.stops or not (engine.check_ratio == 1 or engine.sampled()):
+            return value
+        comparison = (
+            engine.compare_values(value, other_value)
+            if auth is OLD
+            else engine.compare_values(other_value, value)
+        )
+        if comparison is not CONSISTENT and comparison.consistent is False and warning:
+            engine.emit(log, info, warning, plan, [
+                SideRun(auth, True, value, None, middle - start),
+                SideRun(other, True, other_value, None, perf_counter() - middle),
+            ], comparison)
+        return value
 
     async def acall(self, wrapped: Any, instance: Any, args: tuple[Any, ...],
                     kwargs: dict[str, Any]) -> Any:

@@ -167,6 +167,7 @@ class Engine:
         "plans",
         "plans_by_id",
         "provider",
+        "quiet_pair",
         "randomized",
         "shadow_timeout",
         "stops",
@@ -222,6 +223,9 @@ class Engine:
             or shadow_timeout is not None
             or execution_order is ExecutionOrder.PARALLEL
         )
+        # Whether a call of both sides can take the decorator's quiet path
+        # (serial, inline, nothing logged unless a side fails or reads differ).
+        self.quiet_pair = not (self.offloads or self.randomized or log_arguments is not None)
 
     # -- what both runners share -------------------------------------------
 
@@ -296,12 +300,16 @@ class Engine:
         old, new = (a, b) if a.origin is OLD else (b, a)
         if not (old.ok and new.ok) or not self.sampled():
             return NOT_COMPARED
+        return self.compare_values(old.value, new.value)
+
+    def compare_values(self, old_value: Any, new_value: Any) -> Comparison:
+        """``compare(old_value, new_value)`` as a :class:`Comparison`, never raising."""
         compare = self.compare
         try:
             if compare is None:
-                verdict: Any = old.value == new.value
+                verdict: Any = old_value == new_value
             else:
-                verdict = compare(old.value, new.value)
+                verdict = compare(old_value, new_value)
         except Exception as exc:
             return Comparison(None, type(exc).__name__, None)
         if verdict is True or verdict is False:
@@ -314,7 +322,7 @@ class Engine:
             return Comparison(None, "TypeError", None)
         if verdict:
             return CONSISTENT
-        return Comparison(False, None, _paths(old.value, new.value))
+        return Comparison(False, None, _paths(old_value, new_value))
 
     def emit(
         self,

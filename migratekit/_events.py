@@ -73,15 +73,27 @@ def new_call_id() -> str:
     return f"{_prefix}-{next(_counter)}"
 
 
+_finalized: tuple[Any, Any] = (None, None)
+
+
 def current() -> Any:
     """
     The bound logger to use for this call.
 
-    With ``cache_logger_on_first_use=True`` this is the same object every time
-    and costs one function call; without it structlog assembles a new one, as
-    it would for any other log call.
+    Without ``cache_logger_on_first_use`` structlog assembles a new logger for
+    every call, as it would for any other log call. With it, structlog
+    replaces the proxy's ``bind`` by one that always returns the same
+    logger; that logger is remembered here, so that finding it costs an
+    attribute lookup instead of a call.
     """
-    return logger.bind()
+    global _finalized  # noqa: PLW0603 - a one-entry cache, replaced whole
+    bind = logger.bind
+    if bind is _finalized[0]:
+        return _finalized[1]
+    log = bind()
+    if "bind" in vars(logger):  # finalized by structlog: bind() answers `log` from now on
+        _finalized = (bind, log)
+    return log
 
 
 def _filtering_levels() -> dict[type, tuple[bool, bool]]:
@@ -95,13 +107,13 @@ def _filtering_levels() -> dict[type, tuple[bool, bool]]:
     }
 
 
-_LEVELS_BY_CLASS = _filtering_levels()
+LEVELS_BY_CLASS = _filtering_levels()
 
 
 def state() -> tuple[Any, bool, bool]:
     """The logger for this call, and whether it emits ``info`` and ``warning`` events."""
-    log = logger.bind()
-    known = _LEVELS_BY_CLASS.get(type(log))
+    log = current()
+    known = LEVELS_BY_CLASS.get(type(log))
     if known is None:
         known = levels(log)
     return log, known[0], known[1]
@@ -109,7 +121,7 @@ def state() -> tuple[Any, bool, bool]:
 
 def levels(log: Any) -> tuple[bool, bool]:
     """Whether *log* would emit ``info`` and ``warning`` events right now."""
-    known = _LEVELS_BY_CLASS.get(type(log))
+    known = LEVELS_BY_CLASS.get(type(log))
     if known is not None:
         return known
     enabled: Callable[[int], bool] | None = getattr(log, "is_enabled_for", None)

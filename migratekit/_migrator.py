@@ -102,8 +102,13 @@ class Migrator:
                 "Migrator: 'read_execution_order' must be an ExecutionOrder (got "
                 f"{read_execution_order!r}); e.g. ExecutionOrder.SERIAL"
             )
-        if isinstance(check_ratio, bool) or not isinstance(check_ratio, int) or check_ratio < 0:
+        if isinstance(check_ratio, bool) or not isinstance(check_ratio, int):
             raise ConfigurationTypeError(
+                f"Migrator: 'check_ratio' must be an int >= 0 (got {check_ratio!r} that is a "
+                f"{type(check_ratio).__name__}); 1 compares every read, N one read in N, 0 never"
+            )
+        if check_ratio < 0:
+            raise ConfigurationError(
                 f"Migrator: 'check_ratio' must be an int >= 0 (got {check_ratio!r}); "
                 "1 compares every read, N one read in N, 0 never"
             )

@@ -22,5 +22,9 @@ def _fresh_migratekit(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     _events.reset_pipeline_failures()
     structlog.reset_defaults()
     yield
+    migratekit.drain(10)
     migratekit.reset()
     structlog.reset_defaults()
+    # A test that configured cache_logger_on_first_use=True made structlog
+    # pin migratekit's logger to that configuration; unpin it for the next.
+    vars(_events.logger).pop("bind", None)
