@@ -22,7 +22,7 @@ from migratekit import _events
 from migratekit._config import check_provider
 from migratekit._engine import CONSISTENT, OLD, Engine, SideFn, invoke
 from migratekit._errors import ConfigurationError, ConfigurationTypeError
-from migratekit._events import LEVELS_BY_CLASS, SideRun, levels
+from migratekit._events import SideRun
 from migratekit._types import ExecutionOrder, Operation
 
 __all__ = ["MigrationProxy", "build", "migration"]
@@ -198,7 +198,7 @@ class MigrationProxy(_FunctionWrapper):
     __bound_function_wrapper__ = wrapt.BoundFunctionWrapper
 
     def __init__(self, wrapped: Any, engine: Engine, is_async: bool) -> None:
-        super().__init__(wrapped, _Calls(engine).acall if is_async else _Calls(engine).call)
+        super().__init__(wrapped, _async_call(engine) if is_async else _sync_call(engine))
         self._self_engine = engine
 
     @property
@@ -212,40 +212,39 @@ class MigrationProxy(_FunctionWrapper):
         return self._self_engine.operation
 
 
-class _Calls:
-    """The wrapper functions wrapt calls, bound to one migration's engine."""
+# The sync call comes in two shapes. When the logger emits info events, every
+# call is reported, and the engine's runner does it all. When it does not
+# (production: a filtering logger at WARNING), a call whose sides succeed and
+# whose reads agree emits nothing, so the quiet path below runs the sides with
+# no bookkeeping at all, and hands over to the engine's finish/emit only when
+# something must be reported: a side that failed, reads that differ.
+# tests/test_quiet_path.py checks that both shapes give the same outcome and
+# the same warnings, stage by stage.
+#
+# Both wrappers are closures made once per migration: what does not change
+# between calls is a local of the closure, not an attribute looked up per call.
 
-    __slots__ = ("engine",)
 
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
+def _sync_call(engine: Engine) -> SideFn:
+    plan_for = engine.plan
+    run_all = engine.run
+    old, new = engine.old, engine.new
+    stops, quiet_pair = engine.stops, engine.quiet_pair
+    every_call = engine.check_ratio == 1
+    state = _events.state
 
-    # The sync call comes in two shapes. When the logger emits info events,
-    # every call is reported, and the engine's runner does it all. When it
-    # does not (production: a filtering logger at WARNING), a call whose sides
-    # succeed and whose reads agree emits nothing, so the quiet path below
-    # runs the sides with no bookkeeping at all, and hands over to the
-    # engine's finish/emit only when something must be reported: a side that
-    # failed, reads that differ. tests/test_quiet_path.py checks that both
-    # shapes give the same outcome and the same warnings, stage by stage.
-
-    def call(
-        self, wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
-    ) -> Any:
-        engine = self.engine
-        plan = engine.plan(wrapped, instance, args, kwargs)
-        log = _events.current()
-        known = LEVELS_BY_CLASS.get(type(log))
-        info, warning = known if known is not None else levels(log)
+    def call(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        plan = plan_for(wrapped, instance, args, kwargs)
+        log, info, warning = state()
         other = plan.other
-        if info or (other is not None and not engine.quiet_pair):
-            run = engine.run(plan, wrapped, instance, args, kwargs)[0]
+        if info or (other is not None and not quiet_pair):
+            run = run_all(plan, wrapped, instance, args, kwargs)[0]
             if run.ok:
                 return run.value
             raise run.exception  # type: ignore[misc]  # the side's own exception object
 
         auth = plan.authoritative
-        first = engine.old if auth is OLD else engine.new
+        first = old if auth is OLD else new
         start = perf_counter()
         if other is None:
             try:
@@ -257,12 +256,12 @@ class _Calls:
                     engine.emit(log, info, warning, plan,
                                 [SideRun(auth, False, None, exc, perf_counter() - start)])
                 raise
-        second = engine.new if auth is OLD else engine.old
+        second = new if auth is OLD else old
         try:
             value = first(wrapped, instance, args, kwargs)
         except Exception as exc:
             failed = SideRun(auth, False, None, exc, perf_counter() - start)
-            if engine.stops:  # a write: the other side is never written after a failure
+            if stops:  # a write: the other side is never written after a failure
                 engine.finish(log, info, warning, plan, [failed])
             else:  # a read runs the other side anyway: its result is still news
                 engine.finish(log, info, warning, plan,
@@ -277,7 +276,7 @@ class _Calls:
                 SideRun(other, False, None, exc, perf_counter() - middle),
             ])
             return value
-        if engine.stops or not (engine.check_ratio == 1 or engine.sampled()):
+        if stops or not (every_call or engine.sampled()):
             return value
         comparison = (
             engine.compare_values(value, other_value)
@@ -291,14 +290,19 @@ class _Calls:
             ], comparison)
         return value
 
-    async def acall(self, wrapped: Any, instance: Any, args: tuple[Any, ...],
+    return call
+
+
+def _async_call(engine: Engine) -> Callable[..., Any]:
+    async def acall(wrapped: Any, instance: Any, args: tuple[Any, ...],
                     kwargs: dict[str, Any]) -> Any:
-        engine = self.engine
         plan = await engine.aplan(wrapped, instance, args, kwargs)
         run = (await engine.arun(plan, wrapped, instance, args, kwargs))[0]
         if run.ok:
             return run.value
         raise run.exception  # type: ignore[misc]
+
+    return acall
 
 
 # -- the decorator -----------------------------------------------------------------

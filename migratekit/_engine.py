@@ -246,9 +246,11 @@ class Engine:
             answer = provider.get_stage(self.name, context)
         except Exception as exc:
             answer = stage_failed(provider, self.name, exc)
+        if answer is None:  # no opinion: the default stage
+            answer = settings.default_stage
         # Keyed by identity: Enum's __hash__ is written in Python and would
         # cost more than the rest of this lookup. Anything that is not a Stage
-        # member (a name, None, garbage) misses and is interpreted.
+        # member (a name, garbage) misses and is interpreted.
         plan = self.plans_by_id.get(id(answer))
         if plan is None:
             plan = self.plans_by_id[id(stage_from_answer(provider, self.name, answer))]

@@ -110,13 +110,29 @@ def _filtering_levels() -> dict[type, tuple[bool, bool]]:
 LEVELS_BY_CLASS = _filtering_levels()
 
 
+_fixed_state: tuple[Any, tuple[Any, bool, bool] | None] = (None, None)
+
+
 def state() -> tuple[Any, bool, bool]:
-    """The logger for this call, and whether it emits ``info`` and ``warning`` events."""
+    """
+    The logger for this call, and whether it emits ``info`` and ``warning`` events.
+
+    A logger that structlog finalized and whose levels are fixed (a
+    filtering bound logger) gives the same answer on every call, so that
+    answer is kept, and found again by one attribute lookup.
+    """
+    global _fixed_state  # noqa: PLW0603 - a one-entry cache, replaced whole
+    bind = logger.bind
+    if bind is _fixed_state[0]:
+        return _fixed_state[1]  # type: ignore[return-value]
     log = current()
     known = LEVELS_BY_CLASS.get(type(log))
     if known is None:
-        known = levels(log)
-    return log, known[0], known[1]
+        return (log, *levels(log))
+    answer = (log, known[0], known[1])
+    if "bind" in vars(logger):
+        _fixed_state = (bind, answer)
+    return answer
 
 
 def levels(log: Any) -> tuple[bool, bool]:
