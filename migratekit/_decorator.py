@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal, NoReturn, ParamSpec, TypeVar, ov
 import wrapt
 
 from migratekit import _events
-from migratekit._config import check_provider
+from migratekit._config import check_provider, settings, stage_failed
 from migratekit._engine import CONSISTENT, OLD, Engine, SideFn, invoke
 from migratekit._errors import ConfigurationError, ConfigurationTypeError
 from migratekit._events import SideRun
@@ -225,8 +225,9 @@ class MigrationProxy(_FunctionWrapper):
 # between calls is a local of the closure, not an attribute looked up per call.
 
 
-def _sync_call(engine: Engine) -> SideFn:
-    plan_for = engine.plan
+def _sync_call(engine: Engine) -> SideFn:  # noqa: PLR0915 - the hot path, kept in one piece
+    plan_for, plan_of, plans_by_id = engine.plan, engine.plan_of, engine.plans_by_id
+    name, own_provider, simple = engine.name, engine.provider, engine.context is None
     run_all = engine.run
     old, new = engine.old, engine.new
     stops, quiet_pair = engine.stops, engine.quiet_pair
@@ -234,8 +235,25 @@ def _sync_call(engine: Engine) -> SideFn:
     state = _events.state
 
     def call(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        plan = plan_for(wrapped, instance, args, kwargs)
-        log, info, warning = state()
+        # Engine.plan, inlined for a migration without context= and no forced
+        # stage: the provider is asked once, and the rare answers that are not
+        # a Stage member go to the engine.
+        if simple and settings.forced is None:
+            provider = own_provider or settings.provider
+            try:
+                answer = provider.get_stage(name, None)
+            except Exception as exc:
+                answer = stage_failed(provider, name, exc)
+            plan = plans_by_id.get(id(answer)) or plan_of(provider, answer)
+        else:
+            plan = plan_for(wrapped, instance, args, kwargs)
+        # _events.state(), inlined: while structlog keeps the same finalized
+        # logger, its answer is the one cached there.
+        fixed = _events.fixed_state
+        if _events.logger.bind is fixed[0]:
+            log, info, warning = fixed[1]
+        else:
+            log, info, warning = state()
         other = plan.other
         if info or (other is not None and not quiet_pair):
             run = run_all(plan, wrapped, instance, args, kwargs)[0]

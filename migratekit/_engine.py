@@ -235,26 +235,31 @@ class Engine:
         The plan of this call's stage, as the provider says; the default
         stage's when it cannot say. Never raises an ``Exception``.
         """
-        if settings.forced is not None:
-            forced = settings.forced.get(self.name) or settings.forced.get(None)
+        defaults = settings
+        if defaults.forced is not None:
+            forced = defaults.forced.get(self.name) or defaults.forced.get(None)
             if forced is not None:
                 return self.plans_by_id[id(forced)]
-        provider = self.provider or settings.provider
+        provider = self.provider or defaults.provider
         if self.context is not None:
             context = self.call_context(wrapped, instance, args, kwargs)
         try:
             answer = provider.get_stage(self.name, context)
         except Exception as exc:
             answer = stage_failed(provider, self.name, exc)
-        if answer is None:  # no opinion: the default stage
-            answer = settings.default_stage
         # Keyed by identity: Enum's __hash__ is written in Python and would
         # cost more than the rest of this lookup. Anything that is not a Stage
-        # member (a name, garbage) misses and is interpreted.
+        # member (None, a name, garbage) misses and is interpreted.
         plan = self.plans_by_id.get(id(answer))
         if plan is None:
-            plan = self.plans_by_id[id(stage_from_answer(provider, self.name, answer))]
+            plan = self.plan_of(provider, answer)
         return plan
+
+    def plan_of(self, provider: Any, answer: Any) -> Plan:
+        """The plan for what *provider* answered when it was not a Stage member."""
+        if answer is None:  # no opinion: the default stage
+            return self.plans_by_id[id(settings.default_stage)]
+        return self.plans_by_id[id(stage_from_answer(provider, self.name, answer))]
 
     async def aplan(self, wrapped: Any, instance: Any, args: tuple[Any, ...],
                     kwargs: dict[str, Any]) -> Plan:

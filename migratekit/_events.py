@@ -110,7 +110,8 @@ def _filtering_levels() -> dict[type, tuple[bool, bool]]:
 LEVELS_BY_CLASS = _filtering_levels()
 
 
-_fixed_state: tuple[Any, tuple[Any, bool, bool] | None] = (None, None)
+fixed_state: tuple[Any, tuple[Any, bool, bool]] = (None, (None, False, False))
+"""(structlog's finalized ``bind``, the state it stands for): see :func:`state`."""
 
 
 def state() -> tuple[Any, bool, bool]:
@@ -121,17 +122,17 @@ def state() -> tuple[Any, bool, bool]:
     filtering bound logger) gives the same answer on every call, so that
     answer is kept, and found again by one attribute lookup.
     """
-    global _fixed_state  # noqa: PLW0603 - a one-entry cache, replaced whole
+    global fixed_state  # noqa: PLW0603 - a one-entry cache, replaced whole
     bind = logger.bind
-    if bind is _fixed_state[0]:
-        return _fixed_state[1]  # type: ignore[return-value]
+    if bind is fixed_state[0]:
+        return fixed_state[1]
     log = current()
     known = LEVELS_BY_CLASS.get(type(log))
     if known is None:
         return (log, *levels(log))
     answer = (log, known[0], known[1])
     if "bind" in vars(logger):
-        _fixed_state = (bind, answer)
+        fixed_state = (bind, answer)
     return answer
 
 

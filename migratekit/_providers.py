@@ -191,17 +191,16 @@ class EnvStageProvider:
         keys = self._names.get(name)
         if keys is None:
             keys = self._keys(name)
-        if self._environ is None:
+        variable, key, global_key = keys
+        if self._environ is None and key is not None:
             environ = os.environ
             try:
                 data = environ._data  # type: ignore[attr-defined]
             except AttributeError:
-                return self._from_mapping(environ, keys[0])
-            if keys[1] is None:  # the key could not be encoded: ask the Mapping
-                return self._from_mapping(environ, keys[0])
-            raw = data.get(keys[1])
+                return self._from_mapping(environ, variable)
+            raw = data.get(key)
             if raw is None:
-                raw = data.get(keys[2])
+                raw = data.get(global_key)
                 if raw is None:
                     return None
             # The raw bytes of a value seen before map straight to its stage;
@@ -209,8 +208,8 @@ class EnvStageProvider:
             stage = _RAW_STAGES.get(raw)
             if stage is not None:
                 return stage
-            return self._from_mapping(environ, keys[0])
-        return self._from_mapping(self._environ, keys[0])
+            return self._from_mapping(environ, variable)
+        return self._from_mapping(self._environ or os.environ, variable)
 
     def _from_mapping(self, environ: Mapping[str, str], variable: str) -> Stage | None:
         raw = environ.get(variable)
