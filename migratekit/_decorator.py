@@ -13,6 +13,7 @@ import difflib
 import inspect
 import math
 from collections.abc import Callable
+from functools import partial
 from time import perf_counter
 from typing import TYPE_CHECKING, Any, Literal, NoReturn, ParamSpec, TypeVar, overload
 
@@ -225,7 +226,11 @@ class MigrationProxy(_FunctionWrapper):
 # between calls is a local of the closure, not an attribute looked up per call.
 
 
-def _sync_call(engine: Engine) -> SideFn:  # noqa: PLR0915 - the hot path, kept in one piece
+def _no_getter() -> None:
+    return None
+
+
+def _sync_call(engine: Engine) -> SideFn:  # noqa: PLR0915 - see call() below
     plan_for, plan_of, plans_by_id = engine.plan, engine.plan_of, engine.plans_by_id
     name, own_provider, simple = engine.name, engine.provider, engine.context is None
     run_all = engine.run
@@ -234,17 +239,36 @@ def _sync_call(engine: Engine) -> SideFn:  # noqa: PLR0915 - the hot path, kept 
     every_call = engine.check_ratio == 1
     state = _events.state
 
-    def call(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    # A provider may offer stage_getter(name): get_stage(name, None) with the
+    # lookups that depend only on the name done once. The provider last seen
+    # and its getter are kept here, as one tuple so that threads never see
+    # one without the other.
+    seen: tuple[Any, Callable[[], Any]] = (None, _no_getter)
+
+    def getter(provider: Any) -> Callable[[], Any]:
+        nonlocal seen
+        make = getattr(provider, "stage_getter", None)
+        get = make(name) if make is not None else partial(provider.get_stage, name, None)
+        seen = (provider, get)
+        return get
+
+    def call(  # noqa: PLR0915 - the hot path, kept in one piece: a call less per request
+        wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
         # Engine.plan, inlined for a migration without context= and no forced
         # stage: the provider is asked once, and the rare answers that are not
         # a Stage member go to the engine.
         if simple and settings.forced is None:
             provider = own_provider or settings.provider
+            known = seen
             try:
-                answer = provider.get_stage(name, None)
+                answer = (known[1] if provider is known[0] else getter(provider))()
             except Exception as exc:
                 answer = stage_failed(provider, name, exc)
-            plan = plans_by_id.get(id(answer)) or plan_of(provider, answer)
+            plan = plans_by_id.get(id(answer))
+            if plan is None:
+                plan = (plans_by_id[id(settings.default_stage)] if answer is None
+                        else plan_of(provider, answer))
         else:
             plan = plan_for(wrapped, instance, args, kwargs)
         # _events.state(), inlined: while structlog keeps the same finalized

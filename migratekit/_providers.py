@@ -18,7 +18,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol, runtime_checkable
 
 from migratekit._errors import ConfigurationError, ConfigurationTypeError, StageError
@@ -210,6 +210,35 @@ class EnvStageProvider:
                 return stage
             return self._from_mapping(environ, variable)
         return self._from_mapping(self._environ or os.environ, variable)
+
+    def stage_getter(self, name: str) -> Callable[[], Stage | None]:
+        """
+        ``get_stage(name, None)`` as a function of no arguments, with the
+        variables of *name* looked up once: what the decorator calls per call
+        when this is its provider (the optional fast path of providers).
+        """
+        variable, key, global_key = self._keys(name)
+        if self._environ is not None or key is None:
+            return lambda: self.get_stage(name)
+        from_mapping = self._from_mapping
+
+        def get() -> Stage | None:
+            environ = os.environ
+            try:
+                data = environ._data  # type: ignore[attr-defined]
+            except AttributeError:
+                return from_mapping(environ, variable)
+            raw = data.get(key)
+            if raw is None:
+                raw = data.get(global_key)
+                if raw is None:
+                    return None
+            stage = _RAW_STAGES.get(raw)
+            if stage is not None:
+                return stage
+            return from_mapping(environ, variable)
+
+        return get
 
     def _from_mapping(self, environ: Mapping[str, str], variable: str) -> Stage | None:
         raw = environ.get(variable)
