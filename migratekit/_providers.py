@@ -158,7 +158,7 @@ class EnvStageProvider:
     ``migration.stage_error`` event names the variable and its value.
     """
 
-    __slots__ = ("_environ", "_names", "prefix")
+    __slots__ = ("_environ", "_getters", "prefix")
 
     def __init__(
         self, prefix: str = "MIGRATEKIT_STAGE", *, environ: Mapping[str, str] | None = None
@@ -172,72 +172,60 @@ class EnvStageProvider:
         self.prefix = prefix
         self._environ = environ
         # name -> (variable, its key in os.environ's raw store, global key)
-        self._names: dict[str, tuple[str, Any, Any]] = {}
+        # name -> its getter (see stage_getter); as many as there are migrations
+        self._getters: dict[str, Callable[[], Stage | None]] = {}
 
     def variable_for(self, name: str) -> str:
         """The environment variable that sets the stage of migration *name*."""
         return f"{self.prefix}_{_NOT_NAME.sub('_', name.upper())}"
 
-    def _keys(self, name: str) -> tuple[str, Any, Any]:
-        keys = self._names.get(name)
-        if keys is None:
-            variable = self.variable_for(name)
-            keys = (variable, _raw_key(variable), _raw_key(self.prefix))
-            self._names[name] = keys
-        return keys
-
     def get_stage(self, name: str, context: Any = None) -> Stage | None:
         """The stage set for *name*, or ``None`` when no variable sets one."""
-        keys = self._names.get(name)
-        if keys is None:
-            keys = self._keys(name)
-        variable, key, global_key = keys
-        if self._environ is None and key is not None:
-            environ = os.environ
-            try:
-                data = environ._data  # type: ignore[attr-defined]
-            except AttributeError:
-                return self._from_mapping(environ, variable)
-            raw = data.get(key)
-            if raw is None:
-                raw = data.get(global_key)
-                if raw is None:
-                    return None
-            # The raw bytes of a value seen before map straight to its stage;
-            # only a new value is decoded and parsed.
-            stage = _RAW_STAGES.get(raw)
-            if stage is not None:
-                return stage
-            return self._from_mapping(environ, variable)
-        return self._from_mapping(self._environ or os.environ, variable)
+        get = self._getters.get(name)
+        if get is None:
+            get = self.stage_getter(name)
+        return get()
 
     def stage_getter(self, name: str) -> Callable[[], Stage | None]:
         """
         ``get_stage(name, None)`` as a function of no arguments, with the
-        variables of *name* looked up once: what the decorator calls per call
+        variables of *name* worked out once: what the decorator calls per call
         when this is its provider (the optional fast path of providers).
         """
-        variable, key, global_key = self._keys(name)
-        if self._environ is not None or key is None:
-            return lambda: self.get_stage(name)
+        get = self._getters.get(name)
+        if get is not None:
+            return get
+        variable = self.variable_for(name)
+        key, global_key = _raw_key(variable), _raw_key(self.prefix)
         from_mapping = self._from_mapping
+        environ_given = self._environ
 
-        def get() -> Stage | None:
-            environ = os.environ
-            try:
-                data = environ._data  # type: ignore[attr-defined]
-            except AttributeError:
-                return from_mapping(environ, variable)
-            raw = data.get(key)
-            if raw is None:
-                raw = data.get(global_key)
+        if environ_given is not None or key is None or global_key is None:
+
+            def get() -> Stage | None:
+                return from_mapping(environ_given or os.environ, variable)
+
+        else:
+
+            def get() -> Stage | None:
+                environ = os.environ
+                try:
+                    data = environ._data  # type: ignore[attr-defined]
+                except AttributeError:
+                    return from_mapping(environ, variable)
+                raw = data.get(key)
                 if raw is None:
-                    return None
-            stage = _RAW_STAGES.get(raw)
-            if stage is not None:
-                return stage
-            return from_mapping(environ, variable)
+                    raw = data.get(global_key)
+                    if raw is None:
+                        return None
+                # The raw bytes of a value seen before map straight to its
+                # stage; only a new value is decoded and parsed.
+                stage = _RAW_STAGES.get(raw)
+                if stage is not None:
+                    return stage
+                return from_mapping(environ, variable)
 
+        self._getters[name] = get
         return get
 
     def _from_mapping(self, environ: Mapping[str, str], variable: str) -> Stage | None:
