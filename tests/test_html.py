@@ -110,3 +110,104 @@ def test_page_renders_in_headless_chromium(tmp_path: Path) -> None:
     assert "users.get" in dom
     assert len(re.findall(r"<svg\b", dom)) == 3
     assert "address.zip" in dom
+
+
+# -- tables and charts at their edges ------------------------------------------------------------
+
+
+def _stamped(lines: list[bytes], start: float, step: float) -> list[bytes]:
+    """*lines* with epoch timestamps from *start*, *step* seconds apart."""
+    out = []
+    for index, line in enumerate(lines):
+        event = json.loads(line)
+        event["timestamp"] = start + index * step
+        out.append(json.dumps(event).encode())
+    return out
+
+
+def _svgs(page: str) -> list[str]:
+    return re.findall(r"<svg.*?</svg>", page, flags=re.S)
+
+
+def test_off_stage_shows_dashes_for_the_new_side() -> None:
+    """In OFF the new side never ran: its errors and latencies show a dash; no line is drawn."""
+    page = render(_report(_calls(20, stage="off", old_ms=3.0)))
+    assert '<td class="n">0 / \u2013</td>' in page
+    assert '<td class="n">3 / \u2013</td>' in page
+    assert "Where the sides differ" not in page
+    (latency,) = _svgs(page)
+    assert latency.count("<polyline") == 1
+    assert 'stroke="#5b7083"' in latency
+    assert 'stroke="#e0662b"' not in latency
+
+
+@pytest.mark.parametrize(("step", "unit"), [(0.5, "s"), (20.0, "m"), (400.0, "h")])
+def test_time_axis_labels_fit_the_span(step: float, unit: str) -> None:
+    """The time axis counts seconds, minutes or hours since the first event, by the span."""
+    lines = _stamped(_calls(30, stage="off") + _calls(30, bad=3), 1_700_000_000.0, step)
+    page = render(_report(lines))
+    labels = re.findall(r">\+([0-9.]+)([smh])</text>", page)
+    assert ("0", "s") in labels
+    assert {found_unit for number, found_unit in labels if number != "0"} == {unit}
+    assert "time since 2023-11-14 22:13:20 UTC" in page
+
+
+def test_two_stages_share_one_chart_of_at_most_60_bins() -> None:
+    """Two stages in sequence are drawn on one axis, each line with no more than 60 points."""
+    lines = _stamped(_calls(300, stage="off") + _calls(300, bad=30), 1_700_000_000.0, 1.0)
+    page = render(_report(lines))
+    consistency, latency = _svgs(page)
+    assert ">OFF</text>" in latency
+    assert ">SHADOW</text>" in latency
+    assert consistency.count("<polyline") == 1
+    assert latency.count("<polyline") == 3  # old in OFF, old and new in SHADOW
+    for points in re.findall(r'<polyline points="([^"]*)"', page):
+        assert 2 <= len(points.split()) <= 60
+
+
+def test_one_timed_event_is_a_dot() -> None:
+    """A single stamped event draws a dot, not a line."""
+    page = render(_report(_stamped(_calls(1, stage="off"), 1_700_000_000.0, 0.0)))
+    (latency,) = _svgs(page)
+    assert latency.count("<circle") == 1
+    assert "<polyline" not in latency
+
+
+def test_zero_latencies_get_a_unit_scale() -> None:
+    """Latencies that are all 0 ms still give a y axis, from 0 to 1."""
+    page = render(_report(_calls(10, stage="off", old_ms=0.0)))
+    (latency,) = _svgs(page)
+    assert ">1</text>" in latency
+    assert ">0</text>" in latency
+
+
+def test_slow_latencies_get_a_round_scale() -> None:
+    """A y axis for latencies of 150 ms tops at a round 200."""
+    page = render(_report(_calls(10, stage="off", old_ms=150.0)))
+    (latency,) = _svgs(page)
+    assert ">200</text>" in latency
+    assert '<td class="n">150 / \u2013</td>' in page
+
+
+def test_unrepresentable_first_time_is_named_plainly() -> None:
+    """A timestamp beyond the calendar does not break the page: the axis says 'first event'."""
+    page = render(_report(_stamped(_calls(5, stage="off"), 1e20, 1e6)))
+    assert "time since the first event" in page
+
+
+def test_narrow_stage_band_has_no_label() -> None:
+    """A stage too narrow on the axis to hold its name is drawn without one."""
+    lines = _calls(400, stage="off") + _calls(1, bad=0)
+    page = render(_report(lines))
+    latency = _svgs(page)[-1]
+    assert ">OFF</text>" in latency
+    assert ">SHADOW</text>" not in latency
+    assert latency.count('fill="' + "#") >= 2
+
+
+def test_stamped_and_unstamped_stages_chart_by_line() -> None:
+    """When one stage's events carry no timestamps, the chart runs over log lines."""
+    lines = _stamped(_calls(20, stage="off"), 1_700_000_000.0, 1.0) + _calls(20, bad=2)
+    page = render(_report(lines))
+    assert "log line" in page
+    assert "time since" not in page

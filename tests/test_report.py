@@ -654,3 +654,134 @@ def test_fuzz_never_raises(lines: list[bytes]) -> None:
     json.dumps(report.to_json())
     format_text(report)
     _html.render(report)
+
+
+# -- edges of reading and judging ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (" 2024-01-02T05:04:05+0200", 1704164645.0),
+        ("2024-01-02 00:34:05-0230", 1704164645.0),
+        ("2024-01-02 03:04:05 UTC", 1704164645.0),
+    ],
+)
+def test_parse_timestamp_forms_the_fast_parser_refuses(value: str, expected: float) -> None:
+    """Stamps the C ISO parser refuses (a leading blank, ' UTC') are read by the pattern."""
+    assert parse_timestamp(value) == pytest.approx(expected, abs=1e-6)
+
+
+def test_out_of_order_timestamps_keep_the_span() -> None:
+    """Lines whose stamps go back in time still give the earliest first and latest last."""
+    aggregator = Aggregator()
+    aggregator.feed([_line(call_id="a", timestamp="2024-01-02T03:04:10Z"),
+                     _line(call_id="b", timestamp="2024-01-02T03:04:05Z"),
+                     _line(call_id="c", timestamp="2024-01-02T03:04:07Z")])
+    (entry,) = aggregator.report().to_json()["migrations"]
+    assert entry["first_timestamp"] == pytest.approx(1704164645.0)
+    assert entry["last_timestamp"] == pytest.approx(1704164650.0)
+
+
+def test_rolled_back_stage_is_current() -> None:
+    """After a rollback from LIVE to SHADOW, SHADOW is the current stage, not LIVE."""
+    aggregator = Aggregator()
+    aggregator.feed([_line(stage="live", call_id="l", timestamp="2024-01-02T03:00:00Z"),
+                     _line(stage="shadow", call_id="s", timestamp="2024-01-02T04:00:00Z")])
+    current = {e.stage: e.current for e in aggregator.report().entries}
+    assert current == {"shadow": True, "live": False}
+
+
+def test_too_many_diff_paths_are_grouped_as_other() -> None:
+    """Beyond 256 distinct mismatch paths, the rest are counted under '(other paths)'."""
+    lines = [_line(call_id=f"d-{i}", consistent=False, diff_paths=[f"field{i}"])
+             for i in range(300)]
+    lines.append(_line(call_id="again", consistent=False, diff_paths=["field0"]))
+    aggregator = Aggregator()
+    aggregator.feed(lines)
+    (entry,) = aggregator.report().to_json()["migrations"]
+    paths = {item["path"]: item["count"] for item in entry["diff_paths"]}
+    assert len(paths) == 257
+    assert paths["field0"] == 2
+    assert paths["(other paths)"] == 300 - 256
+    assert sum(paths.values()) == 301
+
+
+def _stage_error(migration: str, value: str) -> bytes:
+    return json.dumps({"event": "migration.stage_error", "migration": migration,
+                       "provider": "EnvStageProvider", "source": "MIGRATEKIT_STAGE",
+                       "value": value, "exc_type": "StageError", "stage": "off",
+                       "error": "not a stage"}).encode()
+
+
+def test_stage_errors_are_grouped_and_bounded() -> None:
+    """Repeated stage errors add up in one row; distinct ones are kept up to 256 rows."""
+    aggregator = Aggregator()
+    aggregator.feed([_stage_error("m", "bogus")] * 3)
+    aggregator.feed([_stage_error("m", f"v{i}") for i in range(300)])
+    rows = aggregator.report().stage_errors
+    assert len(rows) == 256
+    assert rows[0]["value"] == "bogus"
+    assert rows[0]["count"] == 3
+    assert aggregator.events == 303
+
+
+def test_shadow_drops_are_bounded_per_migration() -> None:
+    """Dropped-shadow counts are kept for at most 256 migrations; known ones keep counting."""
+    aggregator = Aggregator()
+    aggregator.feed([json.dumps({"event": "migration.shadow_dropped", "migration": f"m{i}",
+                                 "dropped": 2}).encode() for i in range(300)])
+    aggregator.feed([json.dumps({"event": "migration.shadow_dropped", "migration": "m0",
+                                 "dropped": 5}).encode()])
+    dropped = aggregator.report().shadow_dropped
+    assert len(dropped) == 256
+    assert dropped["m0"] == 7
+    assert "m299" not in dropped
+
+
+def test_feed_line_skips_an_overlong_line() -> None:
+    """A line longer than MAX_LINE_BYTES given to feed_line is counted as too long, not read."""
+    from migratekit._report import MAX_LINE_BYTES
+
+    aggregator = Aggregator()
+    huge = _line()[:-1] + b" " * MAX_LINE_BYTES + b"}"
+    aggregator.feed_line(huge)
+    aggregator.too_long()
+    report = aggregator.report()
+    assert report.skipped == {"too_long": 2}
+    assert report.lines == 2
+    assert report.entries == []
+
+
+def test_slow_latencies_print_without_decimals() -> None:
+    """Latencies of 100 ms and more show as whole milliseconds in the text report."""
+    aggregator = Aggregator()
+    aggregator.feed(_calls(5, old_ms=150.4, new_ms=250.6))
+    text = format_text(aggregator.report())
+    assert "150 / 251" in text
+    assert "251 ms vs 150 ms" in text
+
+
+def test_few_compare_errors_do_not_hold() -> None:
+    """Comparisons that raised, but under the inconsistency limit, do not hold the migration."""
+    entry = _verdict(_calls(2000, compare_errors=1))
+    assert entry.compare_errors == 1
+    assert entry.ready, entry.verdict
+    assert "comparisons raised" not in entry.verdict
+
+
+def test_new_side_errors_alone_hold_complete() -> None:
+    """In COMPLETE, where only the new side runs, its error rate alone holds the migration."""
+    entry = _verdict(_calls(2000, stage="complete", new_errors=100))
+    assert not entry.ready
+    assert "new side 5.0% errors (limit 1.0%)" in entry.verdict
+    fine = _verdict(_calls(2000, stage="complete", new_errors=1))
+    assert fine.ready, fine.verdict
+
+
+def test_ready_without_new_results_names_only_comparisons() -> None:
+    """A log holding only comparisons (results filtered out) is judged on them alone."""
+    lines = [line for line in _calls(1500) if b'"migration.op"' in line]
+    entry = _verdict(lines)
+    assert entry.ready, entry.verdict
+    assert entry.verdict == "ready for LIVE (1,500 comparisons, 0% inconsistent)"

@@ -239,3 +239,140 @@ def test_small_input_shows_no_progress(tmp_path: Path, monkeypatch: pytest.Monke
     monkeypatch.setattr(_cli_report, "_stderr_is_tty", lambda: True)
     assert main(["report", str(path)]) == 0
     assert capsys.readouterr().err == ""
+
+
+# -- inputs that are not plain files, and terminals that are not there ---------------------------
+
+
+def test_text_stdin_without_a_buffer_is_read(monkeypatch: pytest.MonkeyPatch,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    """A replaced sys.stdin with no binary buffer (a StringIO) is still read, with progress."""
+    text = b"\n".join(_calls(6)).decode() + "\n"
+    monkeypatch.setattr(sys, "stdin", io.StringIO(text))
+    monkeypatch.setattr(_cli_report, "_PROGRESS_EVERY_LINES", 1)
+    monkeypatch.setattr(_cli_report, "_PROGRESS_INTERVAL", 0.0)
+    monkeypatch.setattr(_cli_report, "_stderr_is_tty", lambda: True)
+    assert main(["report", "--format", "json"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["migrations"][0]["calls"] == 6
+    assert "\rmigratekit report: 0 B, " in captured.err
+    assert "%" not in captured.err
+
+
+def test_stdin_and_a_file_together(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """`report - FILE` adds standard input and the file; the sources name both."""
+    lines = _calls(10)
+    _stdin(monkeypatch, b"\n".join(lines[:12]) + b"\n")
+    path = tmp_path / "b.jsonl"
+    path.write_bytes(b"\n".join(lines[12:]) + b"\n")
+    report = _cli_report.build_report(["-", str(path)])
+    assert report.sources == ["standard input", str(path)]
+    assert report.entries[0].calls == 10
+    assert main(["report", "--format", "json", "-", str(path)]) == 0
+    capsys.readouterr()
+
+
+def test_overlong_line_in_a_file_is_counted(tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    """A line over the length limit is skipped as too long; the lines around it are read."""
+    lines = _calls(4)
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(lines[0] + b"\n" + b"x" * ((1 << 20) + 10) + b"\n"
+                     + b"\n".join(lines[1:]) + b"\n")
+    assert main(["report", "--format", "json", str(path)]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document["skipped"] == {"too_long": 1}
+    assert document["migrations"][0]["calls"] == 4
+
+
+def test_progress_is_throttled(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                               capsys: pytest.CaptureFixture[str]) -> None:
+    """Progress is written at most once per interval: within the first one, nothing."""
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(b"\n".join(_calls(50)) + b"\n")
+    monkeypatch.setattr(_cli_report, "PROGRESS_MIN_BYTES", 1)
+    monkeypatch.setattr(_cli_report, "_PROGRESS_EVERY_LINES", 1)
+    monkeypatch.setattr(_cli_report, "_PROGRESS_INTERVAL", 3600.0)
+    monkeypatch.setattr(_cli_report, "_stderr_is_tty", lambda: True)
+    assert main(["report", str(path)]) == 0
+    assert capsys.readouterr().err == ""
+
+
+def test_fifo_is_read_with_progress(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """A named pipe (`report <(zcat log.gz)`) is read; progress copes with its lack of tell()."""
+    import os
+    import threading
+
+    if not hasattr(os, "mkfifo"):
+        pytest.skip("no named pipes here")
+    fifo = tmp_path / "events.fifo"
+    os.mkfifo(fifo)
+    data = b"\n".join(_calls(8)) + b"\n"
+
+    def write() -> None:
+        with open(fifo, "wb") as out:
+            out.write(data)
+
+    writer = threading.Thread(target=write, daemon=True)
+    writer.start()
+    monkeypatch.setattr(_cli_report, "PROGRESS_MIN_BYTES", 0)
+    monkeypatch.setattr(_cli_report, "_PROGRESS_EVERY_LINES", 1)
+    monkeypatch.setattr(_cli_report, "_PROGRESS_INTERVAL", 0.0)
+    monkeypatch.setattr(_cli_report, "_stderr_is_tty", lambda: True)
+    try:
+        assert main(["report", "--format", "json", str(fifo)]) == 0
+    finally:
+        writer.join(timeout=10)
+    assert not writer.is_alive()
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["migrations"][0]["calls"] == 8
+    assert "\rmigratekit report: 0 B, " in captured.err
+
+
+def test_unreadable_device_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    """A file that opens but cannot be read (an I/O error) exits 2 with one line."""
+    path = Path("/proc/self/mem")
+    if not path.exists():
+        pytest.skip("needs Linux /proc")
+    assert main(["report", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"migratekit report: cannot read {path}: ")
+    assert err.count("\n") == 1
+
+
+class _NoTerminal:
+    """A replaced sys.stderr: writes go to a list; isatty is missing or raises."""
+
+    def __init__(self, closed: bool) -> None:
+        self.closed_file = closed
+        self.written: list[str] = []
+
+    def write(self, text: str) -> int:
+        self.written.append(text)
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+    def __getattr__(self, name: str) -> object:
+        if name == "isatty" and self.closed_file:
+            def isatty() -> bool:
+                raise ValueError("I/O operation on closed file")
+            return isatty
+        raise AttributeError(name)
+
+
+@pytest.mark.parametrize("closed", [False, True])
+def test_stderr_that_cannot_say_is_no_terminal(closed: bool, library_log: Path,
+                                               monkeypatch: pytest.MonkeyPatch,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    """A replaced or closed stderr counts as no terminal: no progress, the report still runs."""
+    stderr = _NoTerminal(closed)
+    monkeypatch.setattr(sys, "stderr", stderr)
+    assert _cli_report._stderr_is_tty() is False
+    monkeypatch.setattr(_cli_report, "PROGRESS_MIN_BYTES", 1)
+    assert main(["report", str(library_log)]) == 0
+    assert "MIGRATION" in capsys.readouterr().out
+    assert stderr.written == []
