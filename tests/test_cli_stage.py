@@ -194,3 +194,37 @@ def test_console_script_runs() -> None:
         done.stdout
         == "users.get: complete  (from MIGRATEKIT_STAGE='complete', EnvStageProvider)\n"
     )
+
+
+def test_redis_json_and_text_forms(
+    capsys: pytest.CaptureFixture[str], redis_server: RedisServer
+) -> None:
+    """set, get and list in both formats, on an empty Redis and after a set."""
+    url = redis_server.url
+    status, out, _ = run(capsys, "list", "--redis", url)
+    assert (status, out) == (0, f"no stages under 'migratekit:stage:' at {url}\n")
+    status, out, _ = run(capsys, "list", "--redis", url, "--format", "json")
+    assert (status, json.loads(out)) == (0, {"stages": {}})
+    status, out, _ = run(capsys, "get", "users.get", "--redis", url)
+    assert (status, out) == (0, f"users.get: unset  ({url} migratekit:stage:users.get)\n")
+    status, out, _ = run(capsys, "set", "users.get", "LIVE", "--redis", url, "--format", "json")
+    assert status == 0
+    assert json.loads(out) == {"migration": "users.get", "stage": "live", "previous": None}
+    status, out, _ = run(capsys, "set", "users.get", "off", "--redis", url, "--format", "json")
+    assert json.loads(out)["previous"] == "live"
+    status, out, _ = run(capsys, "get", "users.get", "--redis", url)
+    assert (status, out) == (0, f"users.get: off  ({url} migratekit:stage:users.get)\n")
+    status, out, _ = run(capsys, "list", "--redis", url, "--format", "json")
+    assert json.loads(out) == {"stages": {"users.get": "off"}}
+
+
+@pytest.mark.parametrize("argv", [["get", "users.get"], ["list"]])
+def test_redis_unreachable_get_and_list(capsys: pytest.CaptureFixture[str],
+                                        argv: list[str]) -> None:
+    """get and list on an unreachable Redis exit 2 with one line that hides the password."""
+    pytest.importorskip("redis")
+    url = f"redis://:pw@127.0.0.1:{free_port()}/0"
+    status, out, err = run(capsys, *argv, "--redis", url)
+    assert (status, out) == (2, "")
+    assert err.startswith("migratekit stage: cannot reach Redis at redis://:***@127.0.0.1:")
+    assert len(err.splitlines()) == 1

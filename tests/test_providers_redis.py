@@ -242,3 +242,129 @@ def test_missing_package_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setitem(sys.modules, "redis", None)
     with pytest.raises(ConfigurationError, match=r"pip install 'migratekit\[redis\]'"):
         RedisStageProvider("redis://localhost:6379/0")
+
+
+# -- URLs, clients of your own, listing, and a refresh in progress -------------------------------
+
+
+def test_unparsable_url_is_a_configuration_error(redis_module: Any) -> None:
+    """A URL that cannot be parsed is refused at once, and the message does not repeat it."""
+    with pytest.raises(ConfigurationError, match="<unparsable Redis URL>") as info:
+        RedisStageProvider("redis://:pw@[::1/0")
+    assert ":pw@" not in str(info.value)
+
+
+def test_query_without_password_is_kept(redis_module: Any) -> None:
+    """A URL query without a password is shown as given; only a password would be hidden."""
+    provider = RedisStageProvider("redis://localhost:6379/0?db=1&client_name=app")
+    assert provider.where == "redis://localhost:6379/0?db=1&client_name=app"
+
+
+def test_prefix_must_be_a_string(redis_module: Any) -> None:
+    """A prefix that is not a str is a TypeError naming the argument."""
+    with pytest.raises(TypeError, match="'prefix' must be a str"):
+        RedisStageProvider("redis://localhost", prefix=b"app:")  # type: ignore[arg-type]
+
+
+def test_unix_socket_client_is_named_by_its_path(redis_module: Any) -> None:
+    """A client on a Unix socket is named unix://PATH?db=N."""
+    client = redis_module.Redis(unix_socket_path="/run/redis/redis.sock", db=2)
+    assert RedisStageProvider(client).where == "unix:///run/redis/redis.sock?db=2"
+
+
+def test_client_like_object_is_named_by_its_class(redis_server: RedisServer,
+                                                  redis_module: Any) -> None:
+    """A wrapper with mget but no connection pool is accepted and named by its class."""
+
+    class Wrapper:
+        def __init__(self) -> None:
+            self.inner = redis_module.Redis.from_url(redis_server.url)
+
+        def mget(self, keys: list[str]) -> Any:
+            return self.inner.mget(keys)
+
+    wrapper = Wrapper()
+    wrapper.inner.set("migratekit:stage:m", "shadow")
+    provider = RedisStageProvider(wrapper)  # type: ignore[arg-type]  # duck-typed at run time
+    assert provider.where == "<Wrapper>"
+    assert provider.get_stage("m") is Stage.SHADOW
+    wrapper.inner.close()
+
+
+def test_stages_stops_at_the_limit(redis_server: RedisServer) -> None:
+    """stages(limit=N) lists at most N migrations."""
+    provider = RedisStageProvider(redis_server.url)
+    for name in ("a", "b", "c", "d"):
+        provider.set_stage(name, "live")
+    listed = provider.stages(limit=2)
+    assert len(listed) == 2
+    assert set(listed) <= {"a", "b", "c", "d"}
+    assert set(listed.values()) == {"live"}
+
+
+def test_key_deleted_while_listing_is_left_out(redis_server: RedisServer,
+                                               redis_module: Any) -> None:
+    """A key removed between listing the keys and reading them is not listed."""
+
+    class Racing(redis_module.Redis):  # type: ignore[misc]
+        def mget(self, keys: Any, *args: Any) -> Any:
+            self.delete("migratekit:stage:gone")
+            return super().mget(keys, *args)
+
+    client = Racing(host="127.0.0.1", port=redis_server.port)
+    provider = RedisStageProvider(client)
+    provider.set_stage("kept", "live")
+    provider.set_stage("gone", "off")
+    assert provider.stages() == {"kept": "live"}
+    client.close()
+
+
+def test_stale_stage_served_while_another_thread_refreshes(redis_server: RedisServer,
+                                                            redis_module: Any) -> None:
+    """While one thread waits on Redis for a refresh, others get the last stage at once."""
+    import threading
+
+    entered, release = threading.Event(), threading.Event()
+
+    class Slow(redis_module.Redis):  # type: ignore[misc]
+        slow = False
+
+        def mget(self, keys: Any, *args: Any) -> Any:
+            if self.slow and threading.current_thread() is not threading.main_thread():
+                entered.set()
+                release.wait(POLL_SECONDS)
+            return super().mget(keys, *args)
+
+    client = Slow(host="127.0.0.1", port=redis_server.port)
+    provider = RedisStageProvider(client, ttl=0.01)
+    provider.set_stage("m", "shadow")
+    assert provider.get_stage("m") is Stage.SHADOW
+    client.set("migratekit:stage:m", "live")
+    assert poll(lambda: provider._cache["m"][0] < time.monotonic())
+    client.slow = True
+    answers: list[Any] = []
+    refresher = threading.Thread(target=lambda: answers.append(provider.get_stage("m")))
+    refresher.start()
+    try:
+        assert entered.wait(POLL_SECONDS)
+        assert provider.get_stage("m") is Stage.SHADOW
+    finally:
+        release.set()
+        refresher.join(POLL_SECONDS)
+    assert not refresher.is_alive()
+    assert answers == [Stage.LIVE]
+    client.close()
+
+
+def test_explain_with_redis_gone_keeps_the_cached_stage(redis_server: RedisServer) -> None:
+    """`stage NAME` after Redis died: the cached stage, its source named by the * key."""
+    from migratekit._explain import explain_stage
+
+    provider = RedisStageProvider(redis_server.url, ttl=3600, timeout=0.2)
+    provider.set_stage("m", "shadow")
+    assert provider.get_stage("m") is Stage.SHADOW
+    redis_server.kill()
+    explanation = explain_stage(provider, "m")
+    assert explanation.stage is Stage.SHADOW
+    assert explanation.provider == "RedisStageProvider"
+    assert explanation.source == f"{provider.where} migratekit:stage:*"

@@ -351,3 +351,133 @@ async def test_rollout_awaits_an_async_base() -> None:
     rollout = PercentageRolloutProvider(base, stage="live", percent=0)
     assert await aresolve_stage(rollout, "m", "u") is Stage.DUALWRITE
     assert base.awaited == 1
+
+
+# --- edges: async caching and failures, eviction order, reprs -----------------------
+
+
+@pytest.mark.asyncio
+async def test_async_cache_keys_by_context_unless_told_otherwise() -> None:
+    """aget_stage caches per context key by default, and per name with per_context=False."""
+    inner = AsyncCounting("live")
+    cached = CachedStageProvider(inner, ttl=3600)
+    for user in ("u1", "u2", "u1", {"id": "u2"}):
+        assert await cached.aget_stage("m", user) == "live"
+    assert inner.awaited == 2
+    shared_inner = AsyncCounting("live")
+    shared = CachedStageProvider(shared_inner, ttl=3600, per_context=False)
+    for user in ("u1", "u2", "u3"):
+        assert await shared.aget_stage("m", user) == "live"
+    assert shared_inner.awaited == 1
+
+
+@pytest.mark.asyncio
+async def test_async_cache_remembers_failures() -> None:
+    """A failing async provider is awaited once per TTL; the same exception is raised again."""
+    boom = StageError("backend down", source="backend://x")
+    inner = AsyncCounting(boom)
+    cached = CachedStageProvider(inner, ttl=3600)
+    for _ in range(3):
+        with pytest.raises(StageError, match="backend down") as info:
+            await cached.aget_stage("m")
+        assert info.value is boom
+    assert inner.awaited == 1
+    with capture_logs() as logs:
+        assert await aresolve_stage(cached, "m", None) is Stage.OFF
+    assert [e["source"] for e in stage_errors(logs)] == ["backend://x"]
+
+
+def test_full_cache_drops_expired_entries_before_the_oldest() -> None:
+    """When full, expired entries are dropped first; a fresh old entry survives."""
+    inner = Counting("shadow")
+    cached = CachedStageProvider(inner, ttl=3600, maxsize=2)
+    cached.get_stage("a")
+    cached.ttl = -1.0  # "b" is stored already expired
+    cached.get_stage("b")
+    cached.ttl = 3600.0
+    cached.get_stage("c")
+    assert set(cached._cache) == {"a", "c"}
+    calls = inner.calls
+    cached.get_stage("a")
+    assert inner.calls == calls
+    cached.get_stage("d")  # full of fresh entries: the oldest, "a", goes
+    assert set(cached._cache) == {"c", "d"}
+
+
+def test_wrappers_show_what_they_wrap() -> None:
+    """The reprs of the wrappers name the providers and settings inside them."""
+    static = StaticStageProvider("live")
+    assert repr(CachedStageProvider(static, ttl=2)) == (
+        "CachedStageProvider(StaticStageProvider('live'), ttl=2.0)")
+    assert repr(FallbackStageProvider(static, StaticStageProvider({"m": "off"}))) == (
+        "FallbackStageProvider(StaticStageProvider('live'), StaticStageProvider({'m': 'off'}))")
+    rollout = PercentageRolloutProvider(static, stage="complete", percent=5)
+    assert repr(rollout).startswith(
+        "PercentageRolloutProvider(StaticStageProvider('live'), stage='complete', ")
+    assert "5" in repr(rollout)
+    per_name = PercentageRolloutProvider(stage="live", percent={"m": 10})
+    assert "{'m': 10" in repr(per_name)
+
+
+def test_fallback_where_nobody_has_an_opinion_is_no_opinion() -> None:
+    """Members that all answer None make the chain answer None, with nothing reported."""
+    chain = FallbackStageProvider(Counting(None), StaticStageProvider({"other": "live"}))
+    with capture_logs() as logs:
+        assert chain.get_stage("m") is None
+    assert stage_errors(logs) == []
+
+
+def test_fallback_skips_a_string_that_names_no_stage() -> None:
+    """A member answering a string that is no stage is skipped and reported with its value."""
+    chain = FallbackStageProvider(Counting("banana"), StaticStageProvider("shadow"))
+    with capture_logs() as logs:
+        assert resolve_stage(chain, "m", None) is Stage.SHADOW
+    (error,) = stage_errors(logs)
+    assert (error["value"], error["stage"], error["exc_type"]) == ("banana", "shadow",
+                                                                  "StageError")
+
+
+@pytest.mark.asyncio
+async def test_async_fallback_skips_failures_and_reports_them() -> None:
+    """aget_stage skips a failing member for the next, and reports it with the stage used."""
+    failing = AsyncCounting(RuntimeError("flag service timed out"))
+    chain = FallbackStageProvider(failing, StaticStageProvider("rampdown"))
+    with capture_logs() as logs:
+        assert await aresolve_stage(chain, "m", None) is Stage.RAMPDOWN
+    (error,) = stage_errors(logs)
+    assert (error["exc_type"], error["stage"]) == ("RuntimeError", "rampdown")
+    assert failing.awaited == 1
+
+
+@pytest.mark.asyncio
+async def test_async_fallback_all_failing_uses_the_default() -> None:
+    """When every member fails in aget_stage, the default stage is used and reported."""
+    assert await FallbackStageProvider(AsyncCounting(None)).aget_stage("m") is None
+    migratekit.configure(default_stage="dualwrite")
+    chain = FallbackStageProvider(AsyncCounting(ValueError("one")), Counting(KeyError("two")))
+    with capture_logs() as logs:
+        assert await chain.aget_stage("m") is None
+        assert await aresolve_stage(chain, "m", None) is Stage.DUALWRITE
+    errors = stage_errors(logs)
+    assert sorted(e["exc_type"] for e in errors) == ["KeyError", "ValueError"]
+    assert {e["stage"] for e in errors} == {"dualwrite"}
+
+
+def test_rollout_percent_keys_must_be_names() -> None:
+    """A percent mapping keyed by something other than a str is a TypeError."""
+    with pytest.raises(TypeError, match="mapping keys must be migration names"):
+        PercentageRolloutProvider(stage="live", percent={1: 50})  # type: ignore[dict-item]
+
+
+@pytest.mark.asyncio
+async def test_async_rollout_without_base_and_over_a_failing_base() -> None:
+    """aget_stage: no base means the default stage below; a failing base is reported."""
+    alone = PercentageRolloutProvider(stage="live", percent=100)
+    assert await aresolve_stage(alone, "m", "u") is Stage.LIVE
+    assert await PercentageRolloutProvider(stage="live", percent=0).aget_stage("m", "u") is None
+    failing = AsyncCounting(RuntimeError("base down"))
+    rollout = PercentageRolloutProvider(failing, stage="shadow", percent=100)
+    with capture_logs() as logs:
+        assert await aresolve_stage(rollout, "m", "u") is Stage.SHADOW
+    (error,) = stage_errors(logs)
+    assert (error["exc_type"], error["stage"]) == ("RuntimeError", "shadow")
