@@ -227,3 +227,58 @@ def test_format_can_be_named(tmp_path: Path) -> None:
     path = tmp_path / "stages.conf"
     path.write_text('{"m": "live"}')
     assert FileStageProvider(path, format="json").get_stage("m") is Stage.LIVE
+
+
+# --- files that cannot be read, unchanged files, repr ------------------------------------
+
+
+def test_path_through_a_file_cannot_be_read(tmp_path: Path) -> None:
+    """A path whose folder is a file gives the default stage and says it cannot be read."""
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("x")
+    provider = FileStageProvider(blocker / "stages.json")
+    with capture_logs() as logs:
+        assert resolve_stage(provider, "m", None) is Stage.OFF
+    (error,) = stage_errors(logs)
+    assert "cannot be read (Not a directory)" in error["error"]
+    assert error["value"] == "Not a directory"
+
+
+def test_directory_instead_of_a_file_keeps_the_last_good_stages(tmp_path: Path) -> None:
+    """A folder where the file was: the stages last read are kept, and the reason is told."""
+    path = tmp_path / "stages.json"
+    write_json(path, {"m": "live"})
+    provider = FileStageProvider(path, check_interval=3600)
+    assert provider.get_stage("m") is Stage.LIVE
+    path.unlink()
+    path.mkdir()
+    provider.reload()
+    with capture_logs() as logs:
+        assert resolve_stage(provider, "m", None) is Stage.LIVE
+    (error,) = stage_errors(logs)
+    assert "cannot be read (Is a directory); keeping the stages last read" in error["error"]
+
+
+def test_unchanged_file_is_not_read_again(tmp_path: Path) -> None:
+    """A file whose size, time and inode are unchanged is not read again on a check."""
+    path = tmp_path / "stages.json"
+    path.write_text('{"m": "rampdown"}')
+    old = time.time() - 3600
+    os.utime(path, (old, old))
+    provider = FileStageProvider(path, check_interval=3600)
+    assert provider.get_stage("m") is Stage.RAMPDOWN
+    stat = os.stat(path)
+    path.write_text('{"m": "complete"}')  # same size, same inode
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    provider.reload()
+    assert provider.get_stage("m") is Stage.RAMPDOWN
+    os.utime(path, None)
+    provider.reload()
+    assert provider.get_stage("m") is Stage.COMPLETE
+
+
+def test_repr_names_the_file(tmp_path: Path) -> None:
+    """The repr of a file provider names its absolute path."""
+    path = tmp_path / "stages.json"
+    write_json(path, {})
+    assert repr(FileStageProvider(path)) == f"FileStageProvider({str(path)!r})"

@@ -240,3 +240,66 @@ def test_flagd_in_process_file_mode(tmp_path: Path) -> None:
         assert error["value"] == "banana"
     finally:
         flagd.shutdown()
+
+
+# --- flag keys that are wrong, many names, repr, contexts without a class ------------------
+
+
+def test_flag_key_of_the_wrong_kind_is_refused() -> None:
+    """flag_key that is neither a template nor a callable is a TypeError at once."""
+    with pytest.raises(TypeError, match="'flag_key' must be a str with '\\{name\\}' in it"):
+        OpenFeatureStageProvider(flag_key=42)  # type: ignore[arg-type]
+
+
+def test_flag_key_callable_returning_no_str_gives_the_default() -> None:
+    """A flag_key callable that returns no str: a TypeError from key_for, the default per call."""
+    provider = in_memory({})
+    provider.flag_key = lambda name: 42  # type: ignore[assignment, return-value]
+    with pytest.raises(TypeError, match=r"flag_key\('m'\) returned 42"):
+        provider.key_for("m")
+    with capture_logs() as logs:
+        assert resolve_stage(provider, "m", None) is Stage.OFF
+    assert [e["exc_type"] for e in stage_errors(logs)] == ["ConfigurationTypeError"]
+
+
+def test_many_migration_names_all_get_their_flag() -> None:
+    """Past the bound of remembered flag keys, names still map to their own flags."""
+    provider = in_memory({"m-5000": InMemoryFlag("a", {"a": "live"})})
+    keys = [provider.key_for(f"m-{i}") for i in range(5001)]
+    assert keys[4999] == "m-4999"
+    assert provider.get_stage("m-5000") is Stage.LIVE
+    assert len(provider._keys) <= 4096
+
+
+def test_repr_shows_the_template_or_a_callable() -> None:
+    """The repr shows the flag key template, or <callable> for a function."""
+    assert repr(OpenFeatureStageProvider(flag_key="mig-{name}")) == (
+        "OpenFeatureStageProvider(flag_key='mig-{name}')")
+    assert repr(OpenFeatureStageProvider(flag_key=str.upper)) == (
+        "OpenFeatureStageProvider(flag_key='<callable>')")
+
+
+def test_evaluation_context_of_a_mapping() -> None:
+    """evaluation_context: the targeting key from the context, plain entries as attributes."""
+    from migratekit._openfeature_provider import evaluation_context
+
+    made = evaluation_context({"id": "u-1", "plan": "pro", "targeting_key": "t", "obj": object()})
+    assert isinstance(made, EvaluationContext)
+    assert made.targeting_key == "t"
+    assert made.attributes == {"id": "u-1", "plan": "pro"}
+
+
+def test_unnamed_openfeature_provider_is_named_openfeature() -> None:
+    """A client whose provider cannot say its name: the event source says 'OpenFeature'."""
+
+    class Client:
+        def get_string_details(self, key: str, default: str, context: Any) -> Any:
+            return api.get_client(f"nothing-{uuid.uuid4().hex}").get_string_details(
+                key, default, context)
+
+    provider = OpenFeatureStageProvider(Client())  # type: ignore[arg-type]
+    api.set_provider(InMemoryProvider({"m": InMemoryFlag("a", {"a": "banana"})}))
+    with capture_logs() as logs:
+        assert resolve_stage(provider, "m", None) is Stage.OFF
+    (error,) = stage_errors(logs)
+    assert error["source"] == "openfeature:OpenFeature flag m"
