@@ -265,10 +265,10 @@ def _sync_call(engine: Engine) -> SideFn:  # noqa: PLR0915 - see call() below
                 answer = (known[1] if provider is known[0] else getter(provider))()
             except Exception as exc:
                 answer = stage_failed(provider, name, exc)
-            plan = plans_by_id.get(id(answer))
-            if plan is None:
-                plan = (plans_by_id[id(settings.default_stage)] if answer is None
-                        else plan_of(provider, answer))
+            if answer is None:  # no opinion: the default stage
+                plan = plans_by_id[id(settings.default_stage)]
+            else:
+                plan = plans_by_id.get(id(answer)) or plan_of(provider, answer)
         else:
             plan = plan_for(wrapped, instance, args, kwargs)
         # _events.state(), inlined: while structlog keeps the same finalized

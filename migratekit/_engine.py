@@ -360,7 +360,7 @@ class Engine:
                 return
         if call_id is None:
             call_id = _events.new_call_id()
-        name, operation, stage = self.name, self.operation_value, plan.stage.value
+        name, operation, stage = self.name, self.operation_value, plan.stage._value_
         authoritative = plan.authoritative
         redact = self.log_values
         for run in fresh:
@@ -621,7 +621,7 @@ class Engine:
         if info if first.ok else warning:
             redact = self.log_values
             _events.emit_result(
-                log, call_id, self.name, self.operation_value, plan.stage.value, first, True,
+                log, call_id, self.name, self.operation_value, plan.stage._value_, first, True,
                 _UNLOGGED if redact is None or not first.ok else _redacted(redact, first.value),
             )
         return call_id

@@ -249,7 +249,7 @@ def emit_result(
         "migration": migration,
         "operation": operation,
         "stage": stage,
-        "origin": run.origin.value,
+        "origin": run.origin._value_,  # the value, without Enum's descriptor
         "authoritative": authoritative,
         "ok": run.ok,
         "latency_ms": round(run.latency * 1000.0, 4),
@@ -279,7 +279,7 @@ def emit_op(
         "migration": migration,
         "operation": operation,
         "stage": stage,
-        "invoked": [origin.value for origin in invoked],
+        "invoked": [origin._value_ for origin in invoked],
         "consistent": consistent,
         "call_id": call_id,
     }
