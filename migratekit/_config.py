@@ -15,6 +15,7 @@ from migratekit._types import Stage
 __all__ = [
     "aresolve_stage",
     "configure",
+    "forget_stage_problems",
     "report_stage_problem",
     "reset",
     "resolve_stage",
@@ -228,6 +229,20 @@ def report_stage_problem(provider: Any, name: str, exc: Exception, stage: Stage)
             "stage": stage.value,
         }
     )
+
+
+def forget_stage_problems(source_prefix: str) -> None:
+    """
+    Forget the reported failures whose ``source`` starts with *source_prefix*,
+    so that the same failure is reported again when it comes back: a
+    provider calls it when its backend has recovered, and the next outage
+    gets an event of its own.
+    """
+    with _seen_lock:
+        stale = [key for key in _seen
+                 if isinstance(key[0], str) and key[0].startswith(source_prefix)]
+        for key in stale:
+            _seen.discard(key)
 
 
 def _short(value: object) -> str:

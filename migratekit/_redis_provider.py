@@ -11,7 +11,7 @@ from time import monotonic
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from migratekit._config import report_stage_problem, settings
+from migratekit._config import forget_stage_problems, report_stage_problem, settings
 from migratekit._errors import ConfigurationError, ConfigurationTypeError, StageError
 from migratekit._providers import parse_stage, require_stage
 from migratekit._types import Stage
@@ -216,6 +216,10 @@ class RedisStageProvider:
                 answer = self._unreachable(name, key)
             else:
                 self._down_until = 0.0
+                if self._down_kind:
+                    # Back up: the next outage is news again.
+                    self._down_kind = ""
+                    forget_stage_problems(self.where)
                 answer = self._parse(name, key, raw, raw_default)
         self._cache[name] = (now + self.ttl, answer)
         return answer

@@ -151,6 +151,12 @@ def test_killed_and_restarted_redis(redis_server: RedisServer, redis_module: Any
     assert stage_errors(logs) == []
     client.close()
 
+    redis_server.kill()  # a second outage, after the recovery, is reported again
+    with capture_logs() as logs:
+        assert poll(lambda: known() == "new" and bool(stage_errors(logs)))
+    assert [e["migration"] for e in stage_errors(logs)] == ["users.get"]
+    assert stage_errors(logs)[0]["stage"] == "complete"
+
 
 def test_unreachable_from_the_start_never_reaches_the_caller() -> None:
     """Nothing listening: every call gets the default stage, one event, no exception."""
