@@ -234,6 +234,8 @@ def _stage_errors(report: Report) -> str:
             for item in report.stage_errors
         )
         parts.append("</tbody></table>")
+        if report.stage_errors_other:
+            parts.append(f"<p>and {report.stage_errors_other:,} more, of kinds not listed</p>")
     if report.shadow_dropped:
         parts.append("<h2>Background shadows dropped</h2><ul>")
         parts.extend(

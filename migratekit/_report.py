@@ -723,6 +723,7 @@ class Aggregator:
             events=self.events,
             skipped=dict(self.skipped),
             stage_errors=stage_errors,
+            stage_errors_other=self.stage_errors_other,
             shadow_dropped=dict(self.shadow_dropped),
             thresholds=thresholds,
             timelines={entry.key: _timeline(entry) for entry in ordered},
@@ -1018,6 +1019,8 @@ class Report:
     thresholds: Thresholds
     timelines: dict[tuple[str, str, str], tuple[str, list[dict[str, Any]]]]
     sources: list[str] = dataclasses.field(default_factory=list)
+    stage_errors_other: int = 0
+    """Stage errors beyond the distinct kinds kept in :attr:`stage_errors`."""
 
     @property
     def skipped_lines(self) -> int:
@@ -1038,6 +1041,7 @@ class Report:
             "events": self.events,
             "skipped": dict(sorted(self.skipped.items())),
             "stage_errors": [dict(item) for item in self.stage_errors],
+            "stage_errors_other": self.stage_errors_other,
             "shadow_dropped": dict(self.shadow_dropped),
             "thresholds": dataclasses.asdict(self.thresholds),
         }
@@ -1161,6 +1165,9 @@ def format_text(report: Report) -> str:
                 f"  {item['migration']}: {item['count']:,} x {item['exc_type']} from "
                 f"{item['provider']}{source}, used {str(item['stage']).upper()}"
             )
+        if report.stage_errors_other:
+            out.append(f"  and {report.stage_errors_other:,} more, of kinds not listed "
+                       f"(only the first {len(report.stage_errors):,} kinds are kept)")
     if report.shadow_dropped:
         out.append("")
         out.append("Background shadows dropped (queue full):")

@@ -719,11 +719,19 @@ def test_stage_errors_are_grouped_and_bounded() -> None:
     aggregator = Aggregator()
     aggregator.feed([_stage_error("m", "bogus")] * 3)
     aggregator.feed([_stage_error("m", f"v{i}") for i in range(300)])
-    rows = aggregator.report().stage_errors
+    report = aggregator.report()
+    rows = report.stage_errors
     assert len(rows) == 256
     assert rows[0]["value"] == "bogus"
     assert rows[0]["count"] == 3
     assert aggregator.events == 303
+    # The ones past the bound are not lost: counted, and said in every format.
+    assert report.stage_errors_other == 300 - 255
+    assert report.to_json()["stage_errors_other"] == 45
+    assert "and 45 more, of kinds not listed" in format_text(report)
+    from migratekit._html import render
+
+    assert "and 45 more, of kinds not listed" in render(report)
 
 
 def test_shadow_drops_are_bounded_per_migration() -> None:
