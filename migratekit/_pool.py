@@ -16,6 +16,7 @@ outstanding shadow work finish first.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import os
 import queue
@@ -107,6 +108,7 @@ class ShadowPool:
 
 
 _pool: ShadowPool | None = None
+_retired: list[ShadowPool] = []  # replaced by resize() with work still outstanding
 _pool_lock = threading.Lock()
 _pool_size = (DEFAULT_WORKERS, DEFAULT_QUEUE_SIZE)
 
@@ -134,7 +136,10 @@ def resize(workers: int, queue_size: int) -> None:
         _pool_size = (workers, queue_size)
         if _pool is not None and (_pool.workers, _pool.queue_size) != _pool_size:
             # The old pool's workers finish what they hold and then idle; new
-            # work goes to a pool of the new size.
+            # work goes to a pool of the new size. drain() still waits for the
+            # old one until its work is done.
+            if _pool.outstanding:
+                _retired.append(_pool)
             _pool = None
 
 
@@ -152,6 +157,7 @@ def _after_fork() -> None:
     # A child process inherits the pool object but none of its threads.
     global _pool, _pool_lock  # noqa: PLW0603
     _pool = None
+    _retired.clear()
     _pool_lock = threading.Lock()
 
 
@@ -190,10 +196,18 @@ def drain(timeout: float | None = None) -> bool:
     Call it at shutdown, and in tests before looking at the events of
     background shadows. In async code use :func:`adrain`.
     """
+    deadline = None if timeout is None else time.monotonic() + timeout
+    for old in list(_retired):
+        remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+        if not old.drain(remaining):
+            return False
+        with contextlib.suppress(ValueError):  # another thread may have removed it
+            _retired.remove(old)
     current = _pool
     if current is None:
         return True
-    return current.drain(timeout)
+    remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+    return current.drain(remaining)
 
 
 async def adrain(timeout: float | None = None) -> bool:
@@ -211,7 +225,7 @@ async def adrain(timeout: float | None = None) -> bool:
         if remaining is not None and remaining <= 0:
             return False
         await asyncio.wait(mine, timeout=remaining)
-    if _pool is None or not _pool.outstanding:
+    if not _retired and (_pool is None or not _pool.outstanding):
         return True
     remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
     return await asyncio.to_thread(drain, remaining)

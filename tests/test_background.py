@@ -175,3 +175,25 @@ async def test_async_background_full_queue_drops() -> None:
     release.set()
     assert await migratekit.adrain(10)
     assert _events.dropped_shadows() == {"abg.drop": 2}
+
+
+def test_drain_waits_for_work_of_a_pool_replaced_by_configure() -> None:
+    """Resizing the pool while shadows run: drain() still waits for the old pool's work."""
+    release = threading.Event()
+    finished: list[int] = []
+
+    def new(x: int) -> int:
+        release.wait(10)
+        finished.append(x)
+        return x
+
+    @migration(new=new, shadow="background")
+    def read(x: int) -> int:
+        return x
+
+    assert read(1) == 1
+    configure(shadow_workers=2)  # a new pool; the first one still holds the shadow
+    assert migratekit.drain(0.01) is False
+    release.set()
+    assert migratekit.drain(10) is True
+    assert finished == [1]
