@@ -264,8 +264,15 @@ def _migration_charts(report: Report) -> list[str]:
         kind = "time" if kinds == {"time"} else "line"
         series: list[tuple[str, list[dict[str, Any]]]] = []
         for entry, timeline in zip(entries, timelines, strict=True):
-            if timeline and timeline[0] == kind and timeline[1]:
-                series.append((entry.stage, timeline[1]))
+            if not timeline:
+                continue
+            # A stage with timestamps, charted by line because another lacks
+            # them, is drawn from its line timeline rather than left out.
+            points = (timeline[1] if timeline[0] == kind
+                      else report.line_timelines.get(
+                          (entry.migration, entry.stage, entry.operation), []))
+            if points:
+                series.append((entry.stage, points))
         if not series:
             continue
         series.sort(key=lambda item: STAGES.index(item[0]))

@@ -727,6 +727,7 @@ class Aggregator:
             shadow_dropped=dict(self.shadow_dropped),
             thresholds=thresholds,
             timelines={entry.key: _timeline(entry) for entry in ordered},
+            line_timelines={entry.key: entry.line_timeline.points() for entry in ordered},
         )
 
 
@@ -1021,6 +1022,10 @@ class Report:
     sources: list[str] = dataclasses.field(default_factory=list)
     stage_errors_other: int = 0
     """Stage errors beyond the distinct kinds kept in :attr:`stage_errors`."""
+    line_timelines: dict[tuple[str, str, str], list[dict[str, Any]]] = dataclasses.field(
+        default_factory=dict
+    )
+    """Every entry's timeline by log line, for charts that mix timed and untimed stages."""
 
     @property
     def skipped_lines(self) -> int:

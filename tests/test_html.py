@@ -211,3 +211,7 @@ def test_stamped_and_unstamped_stages_chart_by_line() -> None:
     page = render(_report(lines))
     assert "log line" in page
     assert "time since" not in page
+    # Both stages are drawn, the stamped one too, from its position in the log.
+    _, latency = _svgs(page)
+    assert ">OFF</text>" in latency
+    assert ">SHADOW</text>" in latency
