@@ -113,7 +113,7 @@ class RedisStageProvider:
 
     def __init__(
         self,
-        url_or_client: str | redis.Redis,
+        url_or_client: str | redis.Redis | redis.RedisCluster,
         /,
         *,
         prefix: str = DEFAULT_PREFIX,
