@@ -525,7 +525,14 @@ class Engine:
             extra = self.arguments(wrapped, instance, args, kwargs) or _NO_EXTRA
 
             def finish_later() -> None:
-                second = shadow()
+                start = perf_counter()
+                try:
+                    second = shadow()
+                except BaseException as exc:
+                    # Nobody waits for a background shadow, so a SystemExit or
+                    # KeyboardInterrupt raised on its side has no caller to
+                    # reach: it is that side's failed result, reported as such.
+                    second = SideRun(other, False, None, exc, perf_counter() - start)
                 if timeout is not None and second.latency > timeout:
                     second = _timed_out(other, timeout, second.latency)
                 self.emit(log, info, warning, plan, [first, second],

@@ -197,3 +197,23 @@ def test_drain_waits_for_work_of_a_pool_replaced_by_configure() -> None:
     release.set()
     assert migratekit.drain(10) is True
     assert finished == [1]
+
+
+def test_a_base_exception_in_a_background_shadow_is_its_result() -> None:
+    """SystemExit from a background shadow reaches no caller: it becomes that side's result."""
+
+    def new(x: int) -> int:
+        raise SystemExit(3)
+
+    @migration(new=new, shadow="background", name="bg.exit")
+    def read(x: int) -> int:
+        return x
+
+    with capture_logs() as logs:
+        assert read(1) == 1
+        assert migratekit.drain(10)
+        assert read(2) == 2  # the pool still serves
+        assert migratekit.drain(10)
+    new_results = [e for e in logs if e["event"] == "migration.result" and e["origin"] == "new"]
+    assert [e["exc_type"] for e in new_results] == ["SystemExit", "SystemExit"]
+    assert len([e for e in logs if e["event"] == "migration.op"]) == 2
