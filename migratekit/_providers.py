@@ -16,22 +16,30 @@ one, and call ``get_stage`` otherwise.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import re
-from collections.abc import Callable, Mapping
-from typing import Any, Protocol, runtime_checkable
+import threading
+import weakref
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Mapping
+from typing import Any, Generic, Protocol, TypeVar, overload, runtime_checkable
 
 from migratekit._errors import ConfigurationError, ConfigurationTypeError, StageError
 from migratekit._types import Stage
 
 __all__ = [
     "AsyncStageProvider",
+    "BoundedCache",
     "EnvStageProvider",
     "StageProvider",
     "StaticStageProvider",
     "context_key",
     "parse_stage",
     "require_stage",
+    "reset_after_fork",
+    "shown_repr",
+    "shown_value",
 ]
 
 
@@ -115,6 +123,99 @@ def context_key(context: Any) -> str | None:
     return str(context)
 
 
+# -- values from outside ----------------------------------------------------------------------
+#
+# Everything a provider reads (a variable, a file, a Redis key, a flag service's
+# answer) may be huge, binary or hostile. What a provider keeps of such a value
+# (in a cache, in an exception it raises again) and what it shows (in a message,
+# an event) is bounded: the value itself when it is short and printable,
+# otherwise an escaped prefix with the value's length and a hash, so that two
+# different values are still told apart.
+
+SHOWN_LIMIT = 64
+"""The longest value kept and shown as it is; longer ones are shown by :func:`shown_value`."""
+
+_PREFIX = 32
+_LONGEST_STAGE = max(len(stage.value) for stage in Stage)
+
+
+def shown_value(value: object, limit: int = SHOWN_LIMIT) -> object:
+    """
+    *value*, read from outside, as a provider may keep it and show it.
+
+    ``None``, booleans, floats, short integers and short printable strings
+    are returned as they are. Anything else becomes a string: the value (its
+    text, bytes decoded as UTF-8, other objects by ``repr``) with unprintable
+    characters escaped; when longer than *limit*, cut to a prefix followed by
+    its length and the start of its SHA-256, so that values that differ stay
+    apart. The result is at most about *limit* characters (plus escapes).
+    """
+    if value is None or isinstance(value, (bool, float)):
+        return value
+    if isinstance(value, int):
+        text = _safe_repr(value)
+        if len(text) <= limit:
+            return value
+        return text[: _prefix(limit)] + _fingerprint(text.encode(), len(text), "digits")
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        data = bytes(value)
+        if len(data) <= limit:
+            return shown_value(data.decode("utf-8", errors="replace"), limit)
+        head = data[: _prefix(limit)].decode("utf-8", errors="replace")
+        return _printable(head) + _fingerprint(data, len(data), "bytes")
+    text = value if isinstance(value, str) else _safe_repr(value)
+    if len(text) <= limit:
+        return text if text.isprintable() else _printable(text)
+    return _printable(text[: _prefix(limit)]) + _fingerprint(_utf8(text), len(text), "characters")
+
+
+def shown_repr(value: object, limit: int = SHOWN_LIMIT) -> str:
+    """
+    *value*, read from outside, written for a message: its ``repr`` when
+    short; else the ``repr`` of a prefix, then its length and hash, as
+    :func:`shown_value` does.
+    """
+    if isinstance(value, str):
+        if len(value) <= limit:
+            return repr(value)
+        return repr(value[: _prefix(limit)]) + _fingerprint(_utf8(value), len(value), "characters")
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        data = bytes(value)
+        if len(data) <= limit:
+            return repr(data)
+        return repr(data[: _prefix(limit)]) + _fingerprint(data, len(data), "bytes")
+    shown = shown_value(value, limit)
+    return _safe_repr(value) if shown is value else str(shown)
+
+
+def _prefix(limit: int) -> int:
+    # Room for the fingerprint, about 45 characters, within the limit.
+    return max(_PREFIX, limit - 50)
+
+
+def _fingerprint(data: bytes, count: int, unit: str) -> str:
+    return f"… ({count} {unit}, sha256:{hashlib.sha256(data).hexdigest()[:16]})"
+
+
+def _utf8(text: str) -> bytes:
+    # surrogatepass: a value decoded with surrogateescape (os.environ) hashes too.
+    return text.encode("utf-8", errors="surrogatepass")
+
+
+def _safe_repr(value: object) -> str:
+    try:
+        text = repr(value)
+    except Exception:
+        return f"<{type(value).__name__} whose repr() raised>"
+    return text if isinstance(text, str) else f"<{type(value).__name__}>"
+
+
+def _printable(text: str) -> str:
+    # repr() escapes control characters, lone surrogates and other unprintable
+    # characters; the quotes it adds are taken off again.
+    return text if text.isprintable() else repr(text)[1:-1]
+
+
 _FOLDED: dict[str, Stage | None] = {}
 _FOLDED_LIMIT = 256
 
@@ -131,12 +232,115 @@ def parse_stage(value: str) -> Stage | None:
         return _FOLDED[value]
     except KeyError:
         pass
-    stage = Stage.from_str(value.strip().lower())
-    # Remember what was seen, up to a bound: the values a process sees are
-    # few (the six names in a couple of spellings), but they come from outside.
-    if len(_FOLDED) < _FOLDED_LIMIT:
+    stripped = value.strip()
+    if len(stripped) > _LONGEST_STAGE:
+        return None
+    stage = Stage.from_str(stripped.lower())
+    # Remember what was seen, up to a bound in count and in size: the values
+    # a process sees are few (the six names in a couple of spellings), but
+    # they come from outside.
+    if len(_FOLDED) < _FOLDED_LIMIT and len(value) <= SHOWN_LIMIT:
         _FOLDED[value] = stage
     return stage
+
+
+# -- caches and fork ----------------------------------------------------------------------------
+#
+# A child process inherits every lock as it was at the fork, held by threads
+# that do not exist in the child, and every "a refresh is in flight" flag set
+# by them: such a lock would block the child forever, such a flag keep it on
+# a stale stage forever. Objects with either register here, weakly (a
+# registered provider can still be collected), and get a fresh lock in the
+# child, as migratekit._pool does for the shadow pool.
+
+_FORK_SENSITIVE: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
+def reset_after_fork(obj: Any) -> None:
+    """Have ``obj._after_fork()`` called in the child process after every ``os.fork()``."""
+    _FORK_SENSITIVE.add(obj)
+
+
+def _after_fork_in_child() -> None:
+    for obj in list(_FORK_SENSITIVE):
+        # One object failing must not keep the others inherited as they were.
+        with contextlib.suppress(Exception):
+            obj._after_fork()
+
+
+if hasattr(os, "register_at_fork"):  # pragma: no branch
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+_D = TypeVar("_D")
+
+
+class BoundedCache(Generic[K, V]):
+    """
+    A mapping that keeps at most *maxsize* entries, forgetting the least
+    recently used first: the per-name and per-value memory of providers,
+    whose keys come from callers or from outside.
+
+    Reads take no lock (each step is one atomic operation of the dict);
+    writes do, and the lock is renewed in a forked child.
+    """
+
+    __slots__ = ("__weakref__", "_data", "_lock", "maxsize")
+
+    def __init__(self, maxsize: int) -> None:
+        self.maxsize = maxsize
+        self._data: OrderedDict[K, V] = OrderedDict()
+        self._lock = threading.Lock()
+        reset_after_fork(self)
+
+    @overload
+    def get(self, key: K) -> V | None: ...
+
+    @overload
+    def get(self, key: K, default: _D) -> V | _D: ...
+
+    def get(self, key: K, default: Any = None) -> Any:
+        """The value of *key*, now the most recently used, or *default*."""
+        data = self._data
+        try:
+            value = data[key]
+            data.move_to_end(key)
+        except KeyError:
+            # Missing, or dropped by another thread in between: a miss either way.
+            return default
+        return value
+
+    def __getitem__(self, key: K) -> V:
+        return self._data[key]
+
+    def __setitem__(self, key: K, value: V) -> None:
+        with self._lock:
+            data = self._data
+            data[key] = value
+            data.move_to_end(key)
+            while len(data) > self.maxsize:
+                data.popitem(last=False)
+
+    def pop(self, key: K, default: V | None = None) -> V | None:
+        """Forget *key*; its value, or *default*."""
+        with self._lock:
+            return self._data.pop(key, default)
+
+    def clear(self) -> None:
+        """Forget every entry."""
+        with self._lock:
+            self._data.clear()
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._data
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def _after_fork(self) -> None:
+        self._lock = threading.Lock()
 
 
 _NOT_NAME = re.compile(r"[^A-Z0-9]+")
@@ -158,7 +362,7 @@ class EnvStageProvider:
     ``migration.stage_error`` event names the variable and its value.
     """
 
-    __slots__ = ("_environ", "_getters", "prefix")
+    __slots__ = ("__weakref__", "_environ", "_getters", "prefix")
 
     def __init__(
         self, prefix: str = "MIGRATEKIT_STAGE", *, environ: Mapping[str, str] | None = None
@@ -171,9 +375,12 @@ class EnvStageProvider:
             )
         self.prefix = prefix
         self._environ = environ
-        # name -> (variable, its key in os.environ's raw store, global key)
-        # name -> its getter (see stage_getter); as many as there are migrations
-        self._getters: dict[str, Callable[[], Stage | None]] = {}
+        # name -> its getter (see stage_getter), about 2 KB each: bounded,
+        # since get_stage may be asked about any number of names. Decorated
+        # migrations keep their own getter and never come back here.
+        self._getters: BoundedCache[str, Callable[[], Stage | None]] = BoundedCache(
+            _GETTERS_LIMIT
+        )
 
     def variable_for(self, name: str) -> str:
         """The environment variable that sets the stage of migration *name*."""
@@ -203,7 +410,8 @@ class EnvStageProvider:
         if environ_given is not None or key is None or global_key is None:
 
             def get() -> Stage | None:
-                return from_mapping(environ_given or os.environ, variable)
+                environ = os.environ if environ_given is None else environ_given
+                return from_mapping(environ, variable)
 
         else:
 
@@ -239,20 +447,35 @@ class EnvStageProvider:
         if stage is None:
             if not raw.strip():
                 return None
+            # The value may be megabytes: the error (which a cache around
+            # this provider may keep) holds what shown_value keeps of it.
+            shown = shown_value(raw)
             raise StageError(
-                f"{variable}={raw!r} is not a stage; expected one of "
+                f"{variable}={shown_repr(raw)} is not a stage; expected one of "
                 f"{', '.join(s.value for s in Stage)} (any case)",
                 source=variable,
-                value=raw,
+                value=shown,
             )
-        if len(_RAW_STAGES) < _FOLDED_LIMIT and environ is os.environ:
+        if len(_RAW_STAGES) < _FOLDED_LIMIT and len(raw) <= SHOWN_LIMIT and environ is os.environ:
             with contextlib.suppress(Exception):
                 _RAW_STAGES[os.environ.encodevalue(raw)] = stage
         return stage
 
+    def _setting(self, name: str) -> tuple[str, str]:
+        """The variable that decides *name*'s stage and its value ('' when unset)."""
+        environ = os.environ if self._environ is None else self._environ
+        variable = self.variable_for(name)
+        value = environ.get(variable)
+        if value is None or not value.strip():
+            variable = self.prefix
+            value = environ.get(variable)
+        return variable, value or ""
+
     def __repr__(self) -> str:
         return f"EnvStageProvider(prefix={self.prefix!r})"
 
+
+_GETTERS_LIMIT = 4096
 
 # Reading os.environ through its Mapping interface encodes the key and decodes
 # the value on every lookup, which was most of the cost of a call in stage
@@ -319,11 +542,11 @@ def require_stage(what: str, value: object) -> Stage:
         if stage is not None:
             return stage
         raise ConfigurationError(
-            f"{what} must name a stage (got {value!r}); use one of "
+            f"{what} must name a stage (got {shown_repr(value)}); use one of "
             f"{', '.join(repr(s.value) for s in Stage)}, in any case"
         )
     raise ConfigurationTypeError(
-        f"{what} must be a Stage or a stage name (got {value!r} that is a "
+        f"{what} must be a Stage or a stage name (got {shown_repr(value)} that is a "
         f"{type(value).__name__}); use one of {', '.join(s.name for s in Stage)}, "
         "e.g. Stage.SHADOW or 'shadow'"
     )

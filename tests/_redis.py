@@ -1,13 +1,18 @@
-"""A real redis-server for the tests: started on a free loopback port in a temporary folder."""
+"""
+Helpers of the provider tests: a real redis-server, started on a free loopback
+port in a temporary folder; and a check run in a forked child process.
+"""
 
 from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
+import warnings
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -114,3 +119,44 @@ def redis_server(redis_binary: str, tmp_path: Path) -> Iterator[RedisServer]:
         yield server
     finally:
         server.kill()
+
+
+FORK_TIMEOUT = 10.0
+
+
+def in_forked_child(check: Callable[[], object], timeout: float = FORK_TIMEOUT) -> str:
+    """
+    Run *check* in a child made by ``os.fork()``, now: what it returned, as
+    ``repr`` sent back through a pipe, or why it gave nothing (it raised, or
+    was still running after *timeout* seconds and was killed).
+    """
+    if not hasattr(os, "fork"):
+        pytest.skip("os.fork() is not available on this platform")
+    read_end, write_end = os.pipe()
+    with warnings.catch_warnings():
+        # Python 3.12+ warns that forking a process with threads may deadlock
+        # the child: forking in the middle of another thread's work is the test.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        pid = os.fork()
+    if pid == 0:  # pragma: no cover - runs in the child, whose coverage is not kept
+        os.close(read_end)
+        try:
+            answer = repr(check())
+        except BaseException as exc:
+            answer = f"raised {exc!r}"
+        os.write(write_end, answer.encode("utf-8", "backslashreplace"))
+        os._exit(0)
+    os.close(write_end)
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            done, _ = os.waitpid(pid, os.WNOHANG)
+            if done:
+                with os.fdopen(read_end, "rb", closefd=False) as pipe:
+                    return pipe.read().decode("utf-8") or "no answer (the child died)"
+            time.sleep(0.01)
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        return f"no answer within {timeout}s (the child hung and was killed)"
+    finally:
+        os.close(read_end)

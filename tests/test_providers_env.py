@@ -518,3 +518,132 @@ def test_provider_raising_base_exception_propagates() -> None:
 
     with pytest.raises(KeyboardInterrupt):
         make("m", Interrupting())()
+
+
+# -- bounded memory, values of any size, fork ------------------------------------------------
+
+
+def test_huge_bad_values_are_not_kept() -> None:
+    """Distinct megabyte-sized bad values leave no copy behind once the variable is unset."""
+    import gc
+    import os
+    import tracemalloc
+
+    from migratekit.exceptions import StageError
+
+    provider = EnvStageProvider()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for index in range(16):
+            os.environ["MIGRATEKIT_STAGE_HUGE"] = f"{index:04d}" + "x" * 1_000_000
+            with pytest.raises(StageError) as info:
+                provider.get_stage("huge")
+            assert len(str(info.value)) < 500
+            assert len(str(info.value.value)) < 100
+            del info
+        del os.environ["MIGRATEKIT_STAGE_HUGE"]
+        gc.collect()
+        kept = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+        os.environ.pop("MIGRATEKIT_STAGE_HUGE", None)
+    assert kept < 1_000_000, f"{kept} bytes kept after 16 values of 1 MB"
+
+
+def test_huge_bad_values_differing_at_the_end_are_two_events(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Two long bad values that share a prefix are told apart, each event short."""
+    op = make("m")
+    values: list[str] = []
+    for ending in ("a", "b"):
+        monkeypatch.setenv("MIGRATEKIT_STAGE_M", "y" * 10_000 + ending)
+        values += [e["value"] for e in stage_errors(run(op)[1])]
+    assert len(values) == 2
+    assert values[0] != values[1]
+    assert all(len(value) < 100 and "10001 characters" in value for value in values)
+
+
+def test_stage_padded_with_many_blanks_is_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A stage name with thousands of blanks around it is still that stage."""
+    monkeypatch.setenv("MIGRATEKIT_STAGE_M", " " * 5000 + "Live" + "\n" * 10)
+    assert EnvStageProvider().get_stage("m") is Stage.LIVE
+
+
+def test_per_name_getters_are_bounded() -> None:
+    """Asked about more names than it keeps getters for, the provider forgets the oldest."""
+    from migratekit import _providers
+
+    provider = EnvStageProvider(environ={"MIGRATEKIT_STAGE": "shadow"})
+    limit = _providers._GETTERS_LIMIT
+    for index in range(limit + 300):
+        assert provider.get_stage(f"name.{index}") is Stage.SHADOW
+    assert len(provider._getters) == limit
+    assert "name.0" not in provider._getters
+
+
+def test_empty_environ_mapping_is_not_os_environ(monkeypatch: pytest.MonkeyPatch) -> None:
+    """environ={} is an empty environment, not a cue to read os.environ."""
+    monkeypatch.setenv("MIGRATEKIT_STAGE", "live")
+    assert EnvStageProvider(environ={}).get_stage("m") is None
+
+
+def test_bounded_cache_forgets_the_least_recently_used() -> None:
+    """BoundedCache keeps maxsize entries; a read makes an entry the most recently used."""
+    from migratekit._providers import BoundedCache
+
+    cache: BoundedCache[str, int] = BoundedCache(2)
+    cache["a"], cache["b"] = 1, 2
+    assert cache.get("a") == 1
+    cache["c"] = 3
+    assert ("a" in cache, "b" in cache, "c" in cache) == (True, False, True)
+    assert cache.get("b", -1) == -1
+    assert cache["c"] == 3
+    assert cache.pop("c") == 3
+    cache.clear()
+    assert len(cache) == 0
+
+
+def test_child_forked_while_the_getter_cache_is_locked_still_answers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A lock held by another thread at the fork is a fresh lock in the child."""
+    import threading
+
+    from tests._redis import in_forked_child
+
+    monkeypatch.setenv("MIGRATEKIT_STAGE", "rampdown")
+    provider = EnvStageProvider()
+    held, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with provider._getters._lock:
+            held.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=hold, daemon=True)
+    holder.start()
+    try:
+        assert held.wait(10)
+        answer = in_forked_child(lambda: provider.get_stage("never.asked.before"))
+    finally:
+        release.set()
+        holder.join(10)
+    assert answer == repr(Stage.RAMPDOWN)
+
+
+def test_after_fork_hook_survives_a_failing_object() -> None:
+    """One registered object whose reset raises does not keep the others from theirs."""
+    from migratekit import _providers
+
+    class Broken:
+        def _after_fork(self) -> None:
+            raise RuntimeError("broken")
+
+    broken = Broken()
+    provider = EnvStageProvider()
+    old_lock = provider._getters._lock
+    _providers.reset_after_fork(broken)
+    _providers._after_fork_in_child()
+    assert provider._getters._lock is not old_lock
