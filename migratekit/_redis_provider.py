@@ -6,20 +6,28 @@ Needs the ``redis`` package: ``pip install 'migratekit[redis]'``.
 
 from __future__ import annotations
 
+import re
 import threading
 from time import monotonic
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import unquote
 
 from migratekit._config import forget_stage_problems, report_stage_problem, settings
 from migratekit._errors import ConfigurationError, ConfigurationTypeError, StageError
-from migratekit._providers import parse_stage, require_stage
+from migratekit._providers import (
+    BoundedCache,
+    parse_stage,
+    require_stage,
+    reset_after_fork,
+    shown_repr,
+    shown_value,
+)
 from migratekit._types import Stage
 
 if TYPE_CHECKING:
     import redis
 
-__all__ = ["RedisStageProvider", "redact_url"]
+__all__ = ["RedisStageProvider"]
 
 INSTALL_HINT = "pip install 'migratekit[redis]'"
 
@@ -28,6 +36,14 @@ DEFAULT_KEY = "*"
 
 _SCHEMES = ("redis", "rediss", "unix")
 _NOTHING: Any = object()
+
+# Migrations whose stage and last known stage are kept; get_stage may be
+# asked about any number of names.
+_NAMES_LIMIT = 4096
+# A Redis value longer than this (blanks around it taken off) is no stage:
+# it is not decoded, and shown by its fingerprint.
+_DECODED_LIMIT = 1024
+_REASON_LIMIT = 200
 
 
 def _import_redis() -> Any:
@@ -44,39 +60,76 @@ def _import_redis() -> Any:
     return redis
 
 
-def redact_url(url: str) -> str:
-    """*url* with its password, if any, replaced by ``***``: safe to log."""
-    try:
-        parts = urlsplit(url)
-        password = parts.password
-    except ValueError:
-        return "<unparsable Redis URL>"
-    netloc = parts.netloc
-    if password is not None:
-        host = netloc.rpartition("@")[2]
-        netloc = f"{parts.username or ''}:***@{host}"
-    query = parts.query
-    if query:
-        pairs = parse_qsl(query, keep_blank_values=True)
-        if any(key.lower() == "password" for key, _ in pairs):
-            query = urlencode(
-                [(k, "***" if k.lower() == "password" else v) for k, v in pairs], safe="*"
-            )
-    return urlunsplit(parts._replace(netloc=netloc, query=query))
+# -- where a provider reads, without its password -----------------------------------------------
+#
+# A password may hold any character, and when '/', '?', '#' or '@' in it are
+# not percent-encoded, parsers disagree about where it ends: urlsplit may see
+# no password at all where redis-py sees one, or the other way round, and a
+# "redacted" URL would show the password whole. So no text of a URL given by
+# the user is ever shown. The provider shows the scheme, host, port and
+# database that redis-py parsed out of it (see _client_where), and refuses a
+# URL whose '@' is not where a password can end.
+
+_SCHEME_RE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]{0,15}")
+_QUERY_CREDENTIALS = ("password", "username")
+
+
+def _scheme(url: str) -> str:
+    """The scheme of *url*, lower-cased, or '' when it has none that looks like one."""
+    head, sep, _ = url.partition("://")
+    return head.lower() if sep and _SCHEME_RE.fullmatch(head) else ""
+
+
+def _at_after_host(url: str) -> bool:
+    """
+    Whether *url* has an ``@`` after its host part, other than in a
+    ``password=`` or ``username=`` query value: a password with an unescaped
+    ``/``, ``?`` or ``#``, which parsers split at different places.
+    """
+    rest = url.partition("://")[2]
+    ends = [index for index in (rest.find(c) for c in "/?#") if index >= 0]
+    tail = rest[min(ends) :] if ends else ""
+    before_fragment, _, fragment = tail.partition("#")
+    path, _, query = before_fragment.partition("?")
+    if "@" in fragment or "@" in path:
+        return True
+    for pair in query.split("&"):
+        key, _, value = pair.partition("=")
+        if "@" in key or ("@" in value and unquote(key).lower() not in _QUERY_CREDENTIALS):
+            return True
+    return False
 
 
 def _client_where(client: Any) -> str:
-    """A password-free ``redis://host:port/db`` naming the server *client* talks to."""
+    """
+    A password-free ``redis://host:port/db`` naming the server *client*
+    talks to, built from what its connection pool parsed; ``***`` stands
+    for a user name and a password when there are some.
+    """
     try:
         pool = client.connection_pool
         kwargs = pool.connection_kwargs
-        db = kwargs.get("db", 0)
+        db = int(kwargs.get("db") or 0)
+        auth = ("***" if kwargs.get("username") else "") + (
+            ":***" if kwargs.get("password") else ""
+        )
+        if auth:
+            auth += "@"
         if "path" in kwargs:
-            return f"unix://{kwargs['path']}?db={db}"
+            return f"unix://{auth}{_part(kwargs['path'])}?db={db}"
         scheme = "rediss" if "SSL" in pool.connection_class.__name__ else "redis"
-        return f"{scheme}://{kwargs.get('host', 'localhost')}:{kwargs.get('port', 6379)}/{db}"
+        host = _part(kwargs.get("host") or "localhost")
+        if ":" in host:
+            host = f"[{host}]"
+        port = int(kwargs.get("port") or 6379)
+        return f"{scheme}://{auth}{host}:{port}/{db}"
     except Exception:
         return f"<{type(client).__name__}>"
+
+
+def _part(value: object) -> str:
+    shown = shown_value(str(value), 255)
+    return shown if isinstance(shown, str) else str(shown)
 
 
 class RedisStageProvider:
@@ -133,45 +186,39 @@ class RedisStageProvider:
                 )
         module = _import_redis()
         if isinstance(url_or_client, str):
-            scheme = url_or_client.partition("://")[0].lower()
-            if scheme not in _SCHEMES:
-                raise ConfigurationError(
-                    "RedisStageProvider: the URL must start with redis://, rediss:// or "
-                    f"unix:// (got {redact_url(url_or_client)!r}); e.g. "
-                    "'redis://localhost:6379/0' or 'rediss://:password@host:6380/0'"
-                )
-            self.where = redact_url(url_or_client)
-            try:
-                self.client = module.Redis.from_url(
-                    url_or_client,
-                    socket_timeout=timeout,
-                    socket_connect_timeout=timeout,
-                    retry=module.retry.Retry(module.backoff.NoBackoff(), 0),
-                )
-            except ValueError as exc:
-                raise ConfigurationError(
-                    f"RedisStageProvider: cannot use the URL {self.where!r} ({exc}); "
-                    "write it as redis://[:password@]host[:port][/db]"
-                ) from None
+            self.client = _client_from_url(module, url_or_client, timeout)
+            self.where = _client_where(self.client)
         elif callable(getattr(url_or_client, "mget", None)):
             self.client = url_or_client
             self.where = _client_where(url_or_client)
         else:
+            # Not repr(): a URL given as bytes would show its password.
             raise ConfigurationTypeError(
-                "RedisStageProvider: expected a Redis URL or a redis.Redis client (got "
-                f"{url_or_client!r} that is a {type(url_or_client).__name__}); e.g. "
+                "RedisStageProvider: expected a Redis URL or a redis.Redis client (got a "
+                f"{type(url_or_client).__name__}); pass the URL as a str, e.g. "
                 "RedisStageProvider('redis://localhost:6379/0')"
             )
         self.prefix = prefix
         self.ttl = float(ttl)
         self._default_key = prefix + DEFAULT_KEY
-        # name -> (expiry on the monotonic clock, Stage | None | StageError)
-        self._cache: dict[str, tuple[float, Any]] = {}
+        # name -> (expiry on the monotonic clock, Stage | None | StageError);
+        # bounded, since get_stage may be asked about any number of names
+        self._cache: BoundedCache[str, tuple[float, Any]] = BoundedCache(_NAMES_LIMIT)
         # name -> the last answer Redis gave (Stage or None), served while it is down
-        self._known: dict[str, Stage | None] = {}
+        self._known: BoundedCache[str, Stage | None] = BoundedCache(_NAMES_LIMIT)
         self._down_until = 0.0
         self._down_kind = ""
         self._down_reason = ""
+        # Held by the one thread refreshing a stale entry; the others serve
+        # the stale stage meanwhile. Renewed in a forked child (_after_fork).
+        self._fetching = threading.Lock()
+        reset_after_fork(self)
+
+    def _after_fork(self) -> None:
+        # The child inherits the lock as it was: held, when another thread
+        # was refreshing at the fork, by a thread the child does not have.
+        # Kept, it would make every later refresh look in flight, and the
+        # child would serve the stale stage forever.
         self._fetching = threading.Lock()
 
     def key_for(self, name: str) -> str:
@@ -212,7 +259,7 @@ class RedisStageProvider:
                 # a dead Redis must not cost every call a timeout.
                 self._down_until = now + self.ttl
                 self._down_kind = type(exc).__name__
-                self._down_reason = f"{self._down_kind}: {_first_line(exc)}"
+                self._down_reason = f"{self._down_kind}: {_first_line(exc)}"[:_REASON_LIMIT]
                 answer = self._unreachable(name, key)
             else:
                 self._down_until = 0.0
@@ -239,25 +286,26 @@ class RedisStageProvider:
             # or a fallback chain) reports it with the stage it ends up using.
             return down
         report_stage_problem(self, name, down, settings.default_stage if known is None else known)
-        return known  # type: ignore[no-any-return]
+        return known
 
     def _parse(self, name: str, key: str, raw: Any, raw_default: Any) -> Stage | StageError | None:
-        text = _text(raw)
-        if text is None or not text.strip():
+        value = _stage_text(raw)
+        if value is None or not value.strip():
             key = self._default_key
-            text = _text(raw_default)
-            if text is None or not text.strip():
+            value = _stage_text(raw_default)
+            if value is None or not value.strip():
                 self._known[name] = None
                 return None
-        stage = parse_stage(text)
+        stage = parse_stage(value) if isinstance(value, str) else None
         if stage is None:
+            # Kept in the cache for a ttl: only a bounded form of the value.
             return StageError(
-                f"Redis key {key!r} at {self.where} holds {text!r}, which is not a stage; "
-                f"expected one of {', '.join(s.value for s in Stage)} (any case); set it with "
-                f"`migratekit stage set {name if key != self._default_key else '*'} STAGE "
-                "--redis URL`",
-                source=f"{self.where} {key}",
-                value=text,
+                f"Redis key {shown_repr(key)} at {self.where} holds {shown_repr(value)}, which "
+                f"is not a stage; expected one of {', '.join(s.value for s in Stage)} (any "
+                f"case); set it with `migratekit stage set "
+                f"{name if key != self._default_key else '*'} STAGE --redis URL`",
+                source=f"{self.where} {shown_value(key, 255)}",
+                value=shown_value(value),
             )
         self._known[name] = stage
         return stage
@@ -309,7 +357,7 @@ class RedisStageProvider:
         if name == DEFAULT_KEY:
             self._cache.clear()
         else:
-            self._cache.pop(name, None)
+            self._cache.pop(name)
 
     def close(self) -> None:
         """Close the client's connections (only needed for a client made from a URL)."""
@@ -319,12 +367,71 @@ class RedisStageProvider:
         return f"RedisStageProvider({self.where!r}, prefix={self.prefix!r})"
 
 
+def _client_from_url(module: Any, url: str, timeout: float) -> Any:
+    """A redis.Redis client for *url*; a ConfigurationError that never repeats the URL."""
+    scheme = _scheme(url)
+    if scheme not in _SCHEMES:
+        got = f"a URL starting with {scheme}://" if scheme else "a str without a scheme"
+        raise ConfigurationError(
+            f"RedisStageProvider: the URL must start with redis://, rediss:// or unix:// "
+            f"(got {got}; the rest is not shown, it may hold a password); e.g. "
+            "'redis://localhost:6379/0' or 'rediss://:password@host:6380/0'"
+        )
+    if _at_after_host(url):
+        raise ConfigurationError(
+            f"RedisStageProvider: the URL {scheme}://<not shown> has an '@' after its host "
+            "part, as when a password holds '/', '?' or '#' (parsers disagree on where "
+            "such a password ends); percent-encode those characters and '@' in a user name "
+            "or password (%2F, %3F, %23, %40), e.g. redis://:pa%2Fss@host:6379/0"
+        )
+    try:
+        return module.Redis.from_url(
+            # redis-py accepts the scheme in lower case only.
+            scheme + url[url.index("://") :],
+            socket_timeout=timeout,
+            socket_connect_timeout=timeout,
+            retry=module.retry.Retry(module.backoff.NoBackoff(), 0),
+        )
+    except Exception as exc:
+        # The parser's message may quote the URL (a port that is not a number
+        # is often a piece of the password): only its class is shown.
+        raise ConfigurationError(
+            f"RedisStageProvider: cannot use the URL {scheme}://<unparseable URL> "
+            f"({type(exc).__name__}); write it as {scheme}://[[user]:password@]host[:port][/db], "
+            "with '/', '?', '#' and '@' in the password percent-encoded (%2F, %3F, %23, %40)"
+        ) from None
+
+
 def _text(raw: Any) -> str | None:
     if raw is None or isinstance(raw, str):
         return raw
     if isinstance(raw, bytes):
         return raw.decode("utf-8", errors="replace")
     return str(raw)
+
+
+def _stage_text(raw: Any) -> str | bytes | None:
+    """
+    A value Redis answered, as text when it may be a stage; a value too long
+    to be one stays bytes, so that megabytes are not decoded per refresh.
+    """
+    if raw is None:
+        return None
+    if isinstance(raw, str):
+        return raw
+    if isinstance(raw, bytes):
+        data: bytes = raw
+        if len(data) > _DECODED_LIMIT:
+            data = data.strip()
+            if len(data) > _DECODED_LIMIT:
+                return raw
+        return data.decode("utf-8", errors="replace")
+    # A client of your own may answer anything: its text, bounded.
+    try:
+        text = str(raw)
+    except Exception:
+        return f"<{type(raw).__name__} whose str() raised>"
+    return text if isinstance(text, str) else f"<{type(raw).__name__}>"
 
 
 def _first_line(exc: BaseException) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -14,7 +15,14 @@ from structlog.testing import capture_logs
 from migratekit import ConfigurationError, Stage, migration
 from migratekit._config import resolve_stage
 from migratekit.providers import FallbackStageProvider, RedisStageProvider, StaticStageProvider
-from tests._redis import RedisServer, free_port, redis_binary, redis_server, require
+from tests._redis import (
+    RedisServer,
+    free_port,
+    in_forked_child,
+    redis_binary,
+    redis_server,
+    require,
+)
 
 __all__ = ["redis_binary", "redis_server"]  # fixtures, imported to be found by pytest
 
@@ -208,7 +216,7 @@ def test_rediss_url_uses_tls_and_is_redacted(redis_module: Any) -> None:
     provider = RedisStageProvider("rediss://user:hunter2@127.0.0.1:1/0?password=hunter2")
     assert "SSL" in provider.client.connection_pool.connection_class.__name__
     assert "hunter2" not in provider.where
-    assert provider.where.startswith("rediss://user:***@127.0.0.1:1/0")
+    assert provider.where == "rediss://***:***@127.0.0.1:1/0"
 
 
 def test_a_client_of_your_own(redis_server: RedisServer, redis_module: Any) -> None:
@@ -255,15 +263,15 @@ def test_missing_package_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> Non
 
 def test_unparsable_url_is_a_configuration_error(redis_module: Any) -> None:
     """A URL that cannot be parsed is refused at once, and the message does not repeat it."""
-    with pytest.raises(ConfigurationError, match="<unparsable Redis URL>") as info:
+    with pytest.raises(ConfigurationError, match="redis://<unparseable URL>") as info:
         RedisStageProvider("redis://:pw@[::1/0")
-    assert ":pw@" not in str(info.value)
+    assert "pw" not in str(info.value)
 
 
-def test_query_without_password_is_kept(redis_module: Any) -> None:
-    """A URL query without a password is shown as given; only a password would be hidden."""
+def test_query_is_shown_as_the_db_it_selects(redis_module: Any) -> None:
+    """A URL's query is not shown: only the scheme, host, port and db redis-py parsed from it."""
     provider = RedisStageProvider("redis://localhost:6379/0?db=1&client_name=app")
-    assert provider.where == "redis://localhost:6379/0?db=1&client_name=app"
+    assert provider.where == "redis://localhost:6379/1"
 
 
 def test_prefix_must_be_a_string(redis_module: Any) -> None:
@@ -374,3 +382,151 @@ def test_explain_with_redis_gone_keeps_the_cached_stage(redis_server: RedisServe
     assert explanation.stage is Stage.SHADOW
     assert explanation.provider == "RedisStageProvider"
     assert explanation.source == f"{provider.where} migratekit:stage:*"
+
+
+# -- hardening: passwords never shown, bounded memory, fork -------------------------------------
+
+
+class FakeRedis:
+    """A client of your own: MGET, GET and SET over a dict; MGET may wait for an Event."""
+
+    def __init__(self, values: dict[str, Any] | None = None) -> None:
+        self.values: dict[str, Any] = dict(values or {})
+        self.hold: Any = None  # an Event that MGET waits for, in this process only
+        self.entered: Any = None
+        self.pid = os.getpid()
+
+    def mget(self, keys: list[str]) -> list[Any]:
+        if self.hold is not None and os.getpid() == self.pid:
+            self.entered.set()
+            self.hold.wait(POLL_SECONDS)
+        return [self.values.get(key) for key in keys]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "redis://:Pa55/w0rd@127.0.0.1:6379/0",
+        "redis://:Pa55?w0rd@127.0.0.1:6379/0",
+        "redis://:Pa55#w0rd@127.0.0.1:6379/0",
+        "redis://user:Pa55/w0rd@127.0.0.1:6379/0",
+        "redis://:1234/5678@127.0.0.1:6379/0",
+        "redis://:1234#5678@127.0.0.1:6379/0",
+        "redis://:1234?x=5678@127.0.0.1:6379/0",
+        "unix://:Pa55/w0rd@/run/redis.sock",
+        "REDIS://:Pa55/w0rd@127.0.0.1:6379/0",
+    ],
+)
+def test_password_with_an_unescaped_delimiter_is_never_shown(redis_module: Any,
+                                                            url: str) -> None:
+    """A password holding '/', '?' or '#' unescaped is refused, and no part of it is shown."""
+    with pytest.raises(ConfigurationError) as info:
+        RedisStageProvider(url)
+    message = str(info.value)
+    for secret in ("Pa55", "w0rd", "1234", "5678"):
+        assert secret not in message
+    assert "percent-encode" in message
+
+
+def test_shown_url_is_built_from_what_redis_py_parsed(redis_module: Any) -> None:
+    """repr and where show scheme, host, port and db, never the URL's own text or its query."""
+    provider = RedisStageProvider(
+        "rediss://admin:Pa55%2Fw0rd%3F%23@redis.internal:6380/2?password=Pa55%2F&ssl_cert_reqs=none"
+    )
+    assert provider.where == "rediss://***:***@redis.internal:6380/2"
+    assert repr(provider) == (
+        "RedisStageProvider('rediss://***:***@redis.internal:6380/2', prefix='migratekit:stage:')"
+    )
+    assert provider.client.connection_pool.connection_kwargs["password"] == "Pa55/w0rd?#"
+    assert RedisStageProvider("redis://[::1]:6379").where == "redis://[::1]:6379/0"
+
+
+def test_url_as_bytes_is_refused_without_repeating_it(redis_module: Any) -> None:
+    """A URL given as bytes is a TypeError that names its type, not its text."""
+    with pytest.raises(TypeError, match="got a bytes") as info:
+        RedisStageProvider(b"redis://:s3cret@localhost:6379/0")  # type: ignore[arg-type]
+    assert "s3cret" not in str(info.value)
+
+
+def test_not_a_url_is_refused_without_repeating_it(redis_module: Any) -> None:
+    """A str without a scheme (a password pasted alone) is not repeated in the error."""
+    with pytest.raises(ConfigurationError, match="without a scheme") as info:
+        RedisStageProvider("Pa55w0rd-not-a-url")
+    assert "Pa55" not in str(info.value)
+
+
+def test_percent_encoded_password_never_reaches_an_event(redis_module: Any) -> None:
+    """Sources of stage_error events of an unreachable Redis name host and port only."""
+    port = free_port()
+    provider = RedisStageProvider(f"redis://:Pa55%2Fw0rd@127.0.0.1:{port}/0", ttl=0.01)
+    with capture_logs() as logs:
+        assert resolve_stage(provider, "m", None) is Stage.OFF
+    (error,) = stage_errors(logs)
+    assert error["source"] == f"redis://:***@127.0.0.1:{port}/0 migratekit:stage:m"
+    assert "Pa55" not in str(logs)
+    assert "w0rd" not in str(logs)
+
+
+def test_huge_value_is_kept_and_shown_bounded(redis_module: Any) -> None:
+    """A key holding megabytes: the cached error and its event hold a short fingerprint."""
+    huge = b"x" * 3_000_000
+    client = FakeRedis({"migratekit:stage:m": huge})
+    provider = RedisStageProvider(client, ttl=3600)  # type: ignore[arg-type]
+    with capture_logs() as logs:
+        assert resolve_stage(provider, "m", None) is Stage.OFF
+    (error,) = stage_errors(logs)
+    assert len(error["value"]) < 100
+    assert "3000000 bytes" in error["value"]
+    cached = provider._cache["m"][1]
+    assert len(str(cached)) < 1000
+    assert len(repr(cached.value)) < 100
+
+
+def test_value_with_blanks_around_a_stage_is_still_a_stage(redis_module: Any) -> None:
+    """A stage name padded with more blanks than a value is decoded for is still read."""
+    client = FakeRedis({"migratekit:stage:m": b" " * 5000 + b"Shadow\n"})
+    assert RedisStageProvider(client).get_stage("m") is Stage.SHADOW  # type: ignore[arg-type]
+
+
+def test_per_name_memory_is_bounded(redis_module: Any) -> None:
+    """Asked about more names than it keeps, the provider forgets the least recently used."""
+    from migratekit import _redis_provider
+
+    client = FakeRedis({"migratekit:stage:*": b"live"})
+    provider = RedisStageProvider(client, ttl=3600)  # type: ignore[arg-type]
+    limit = _redis_provider._NAMES_LIMIT
+    for index in range(limit + 500):
+        assert provider.get_stage(f"m{index}") is Stage.LIVE
+    assert len(provider._cache) == limit
+    assert len(provider._known) == limit
+    assert "m0" not in provider._cache
+    assert f"m{limit + 499}" in provider._cache
+
+
+def test_child_forked_during_a_refresh_refreshes_by_itself(redis_module: Any) -> None:
+    """A child forked while another thread waits on Redis for a refresh reads the new stage."""
+    import threading
+
+    client = FakeRedis({"migratekit:stage:m": b"shadow"})
+    provider = RedisStageProvider(client, ttl=0.05)  # type: ignore[arg-type]
+    assert provider.get_stage("m") is Stage.SHADOW
+    client.values["migratekit:stage:m"] = b"live"
+    client.hold, client.entered = threading.Event(), threading.Event()
+    time.sleep(0.06)
+    refresher = threading.Thread(target=provider.get_stage, args=("m",), daemon=True)
+    refresher.start()
+    try:
+        assert client.entered.wait(POLL_SECONDS)
+
+        def child() -> object:
+            deadline = time.monotonic() + 2.0
+            while provider.get_stage("m") is not Stage.LIVE and time.monotonic() < deadline:
+                time.sleep(0.01)
+            return provider.get_stage("m")
+
+        answer = in_forked_child(child)
+    finally:
+        client.hold.set()
+        refresher.join(POLL_SECONDS)
+    assert answer == repr(Stage.LIVE)
+    assert not refresher.is_alive()
