@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -256,7 +257,7 @@ def test_directory_instead_of_a_file_keeps_the_last_good_stages(tmp_path: Path) 
     with capture_logs() as logs:
         assert resolve_stage(provider, "m", None) is Stage.LIVE
     (error,) = stage_errors(logs)
-    assert "cannot be read (Is a directory); keeping the stages last read" in error["error"]
+    assert "is a directory, not a regular file; keeping the stages last read" in error["error"]
 
 
 def test_unchanged_file_is_not_read_again(tmp_path: Path) -> None:
@@ -282,3 +283,184 @@ def test_repr_names_the_file(tmp_path: Path) -> None:
     path = tmp_path / "stages.json"
     write_json(path, {})
     assert repr(FileStageProvider(path)) == f"FileStageProvider({str(path)!r})"
+
+
+# --- files that are not files, files too big, hostile content, fork ----------------------------
+
+
+def _unblock_fifo(fifo: Path) -> None:
+    """Open *fifo* for writing and close it: a reader stuck in open() gets an empty read."""
+    with contextlib.suppress(OSError):  # nobody is reading: nothing to unblock
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+
+
+def test_symlink_to_a_fifo_keeps_the_last_good_stages_without_blocking(tmp_path: Path) -> None:
+    """A FIFO put in the file's place is refused at once, and the stages last read are kept."""
+    import threading
+
+    path = tmp_path / "stages.json"
+    write_json(path, {"m": "live"})
+    provider = FileStageProvider(path, check_interval=3600)
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    path.unlink()
+    path.symlink_to(fifo)
+    checker = threading.Thread(target=provider.reload, daemon=True)
+    checker.start()
+    checker.join(5)
+    blocked = checker.is_alive()
+    if blocked:
+        _unblock_fifo(fifo)
+        checker.join(5)
+    assert not blocked, "reload() blocked on a FIFO"
+    with capture_logs() as logs:
+        assert resolve_stage(provider, "m", None) is Stage.LIVE
+    (error,) = stage_errors(logs)
+    assert "is a FIFO, not a regular file; keeping the stages last read" in error["error"]
+    assert error["value"] == "a FIFO"
+
+
+def test_symlink_to_a_device_is_not_read(tmp_path: Path) -> None:
+    """A link to /dev/zero is refused without reading it (it never ends)."""
+    import resource
+
+    from tests._redis import in_forked_child
+
+    if not os.path.exists("/dev/zero"):
+        pytest.skip("no /dev/zero here")
+    path = tmp_path / "stages.json"
+    path.symlink_to("/dev/zero")
+
+    def child() -> object:
+        # Should the provider read it anyway, it fails here rather than
+        # taking the machine's memory.
+        address_space = resource.getrlimit(resource.RLIMIT_AS)
+        with open("/proc/self/statm") as statm:
+            used = int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+        resource.setrlimit(resource.RLIMIT_AS, (used + (256 << 20), address_space[1]))
+        with capture_logs() as logs:
+            stage = resolve_stage(FileStageProvider(path), "m", None)
+        return stage, [e["value"] for e in stage_errors(logs)]
+
+    assert in_forked_child(child, timeout=30) == repr((Stage.OFF, ["a character device"]))
+
+
+def test_file_over_the_size_cap_keeps_the_last_good_stages(tmp_path: Path) -> None:
+    """A file over 1 MiB is not read: the stages last read stay, and an event says why."""
+    from migratekit._file_provider import MAX_FILE_SIZE
+
+    path = tmp_path / "stages.json"
+    write_json(path, {"m": "live"})
+    provider = FileStageProvider(path, check_interval=3600)
+    write_json(path, {"m": "off", "padding": "x" * MAX_FILE_SIZE})
+    provider.reload()
+    with capture_logs() as logs:
+        assert resolve_stage(provider, "m", None) is Stage.LIVE
+    (error,) = stage_errors(logs)
+    assert f"is larger than {MAX_FILE_SIZE} bytes" in error["error"]
+    assert error["value"] == "too large"
+
+
+def test_file_that_grows_past_the_cap_while_read_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The read itself stops past the cap, should the file have grown since it was checked."""
+    from migratekit import _file_provider
+
+    path = tmp_path / "stages.json"
+    path.write_bytes(b"x" * 50)
+    assert _file_provider._read_regular_file(str(path)) == b"x" * 50
+    monkeypatch.setattr(_file_provider, "MAX_FILE_SIZE", 49)
+    assert _file_provider._read_regular_file(str(path)) is None
+
+
+def test_huge_value_is_kept_and_shown_bounded(tmp_path: Path) -> None:
+    """A value of half a megabyte: the error raised, and its event, hold a short fingerprint."""
+    from migratekit.exceptions import StageError
+
+    path = tmp_path / "stages.json"
+    write_json(path, {"m": "z" * 500_000})
+    provider = FileStageProvider(path)
+    with pytest.raises(StageError) as info:
+        provider.get_stage("m")
+    assert len(str(info.value)) < 1000
+    assert "500000 characters" in str(info.value.value)
+
+
+def test_deeply_dotted_toml_key_is_refused_quickly(tmp_path: Path) -> None:
+    """A TOML key nested thousands deep is a stage error, not a long parse or a RecursionError."""
+    if sys.version_info < (3, 11):
+        pytest.importorskip("tomli")
+    path = tmp_path / "stages.toml"
+    path.write_text("a." * 5000 + 'a = "live"\n')
+    started = time.monotonic()
+    provider = FileStageProvider(path)
+    with capture_logs() as logs:
+        assert resolve_stage(provider, "m", None) is Stage.OFF
+    assert time.monotonic() - started < 2.0
+    (error,) = stage_errors(logs)
+    assert "more than 64 dots" in error["error"]
+
+
+def test_long_table_name_is_refused(tmp_path: Path) -> None:
+    """A key longer than a migration name can be makes the file unusable, the last stages kept."""
+    from migratekit._file_provider import MAX_NAME_LENGTH
+
+    path = tmp_path / "stages.json"
+    write_json(path, {"m": "shadow"})
+    provider = FileStageProvider(path, check_interval=3600)
+    write_json(path, {"t" * (MAX_NAME_LENGTH + 1): {"k": "live"}, "m": "off"})
+    provider.reload()
+    with capture_logs() as logs:
+        assert resolve_stage(provider, "m", None) is Stage.SHADOW
+    (error,) = stage_errors(logs)
+    assert f"has a key longer than {MAX_NAME_LENGTH} characters" in error["error"]
+
+
+def test_too_many_entries_are_refused(tmp_path: Path) -> None:
+    """A file naming more migrations than the cap is a stage error, the last stages kept."""
+    from migratekit._file_provider import MAX_ENTRIES
+
+    path = tmp_path / "stages.json"
+    write_json(path, {"m": "dualwrite"})
+    provider = FileStageProvider(path, check_interval=3600)
+    write_json(path, {f"m{index}": "live" for index in range(MAX_ENTRIES + 1)})
+    provider.reload()
+    with capture_logs() as logs:
+        assert resolve_stage(provider, "m", None) is Stage.DUALWRITE
+    (error,) = stage_errors(logs)
+    assert f"names more than {MAX_ENTRIES} migrations" in error["error"]
+
+
+def test_child_forked_during_a_reload_checks_the_file_itself(tmp_path: Path) -> None:
+    """A child forked while another thread reads the file does not wait out check_interval."""
+    import threading
+
+    from tests._redis import in_forked_child
+
+    path = tmp_path / "stages.json"
+    write_json(path, {"m": "shadow"})
+    provider = FileStageProvider(path, check_interval=3600)
+    write_json(path, {"m": "live"})
+    old = time.time() - 3600  # not recent: its signature alone says it was read
+    os.utime(path, (old, old))
+    entered, release = threading.Event(), threading.Event()
+    parent, loads = os.getpid(), provider._loads
+
+    def slow_loads(data: bytes) -> object:
+        if os.getpid() == parent:
+            entered.set()
+            release.wait(POLL_SECONDS)
+        return loads(data)
+
+    provider._loads = slow_loads
+    reader = threading.Thread(target=provider.reload, daemon=True)
+    reader.start()
+    try:
+        assert entered.wait(POLL_SECONDS)
+        answer = in_forked_child(lambda: provider.get_stage("m"))
+    finally:
+        release.set()
+        reader.join(POLL_SECONDS)
+    assert answer == repr(Stage.LIVE)
+    assert provider.get_stage("m") is Stage.LIVE
