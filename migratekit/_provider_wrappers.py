@@ -12,13 +12,22 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import traceback
 from collections.abc import Mapping
 from time import monotonic
 from typing import Any
 
 from migratekit._config import check_provider, report_stage_problem, settings
 from migratekit._errors import ConfigurationError, ConfigurationTypeError, StageError
-from migratekit._providers import context_key, parse_stage, require_stage
+from migratekit._providers import (
+    SHOWN_LIMIT,
+    context_key,
+    parse_stage,
+    require_stage,
+    reset_after_fork,
+    shown_repr,
+    shown_value,
+)
 from migratekit._types import Stage
 
 __all__ = ["CachedStageProvider", "FallbackStageProvider", "PercentageRolloutProvider"]
@@ -37,10 +46,13 @@ def answer_stage(provider: Any, name: str, answer: object) -> Stage | None:
         stage = parse_stage(answer)
         if stage is not None:
             return stage
+    # The answer may be anything, of any size: the error (which a cache may
+    # keep) holds only what shown_value keeps of it.
     raise StageError(
-        f"{type(provider).__name__}.get_stage({name!r}) answered {answer!r}, which is not "
-        f"a stage; expected a Stage, one of {', '.join(s.value for s in Stage)}, or None",
-        value=answer,
+        f"{type(provider).__name__}.get_stage({shown_repr(name)}) answered "
+        f"{shown_repr(answer)}, which is not a stage; expected a Stage, one of "
+        f"{', '.join(s.value for s in Stage)}, or None",
+        value=shown_value(answer),
     )
 
 
@@ -59,7 +71,36 @@ class _Failure:
     __slots__ = ("exc",)
 
     def __init__(self, exc: Exception) -> None:
+        # The traceback's frames (finished by now) would keep every local
+        # variable of the failed lookup alive as long as the entry: only
+        # where it failed is kept.
+        traceback.clear_frames(exc.__traceback__)
         self.exc = exc
+
+
+def _bounded(provider: Any, name: str, answer: Any) -> Stage | str | None:
+    """
+    *answer* as the cache may keep it: a Stage, ``None`` or a short str as
+    it is; anything else as the Stage it stands for, or a StageError raised
+    with a bounded form of it.
+    """
+    if answer is None or answer.__class__ is Stage:
+        return answer
+    if answer.__class__ is str and len(answer) <= SHOWN_LIMIT:
+        return answer
+    return answer_stage(provider, name, answer)
+
+
+# A context key longer than this is kept in the cache as its digest: keys
+# come from callers' contexts and may be of any size.
+_CONTEXT_KEY_LIMIT = 128
+
+
+def _cache_key(name: str, context: Any) -> Any:
+    key = context_key(context)
+    if key is not None and len(key) > _CONTEXT_KEY_LIMIT:
+        return (name, hashlib.blake2b(key.encode("utf-8", "surrogatepass")).digest())
+    return (name, key)
 
 
 class CachedStageProvider:
@@ -79,7 +120,7 @@ class CachedStageProvider:
     when full, expired entries go first, then the oldest.
     """
 
-    __slots__ = ("_cache", "_lock", "maxsize", "per_context", "provider", "ttl")
+    __slots__ = ("__weakref__", "_cache", "_lock", "maxsize", "per_context", "provider", "ttl")
 
     def __init__(
         self,
@@ -105,18 +146,26 @@ class CachedStageProvider:
         self.ttl = float(ttl)
         self.maxsize = maxsize
         self.per_context = per_context
-        # key -> (expiry on the monotonic clock, answer or _Failure)
+        # key -> (expiry on the monotonic clock, answer or _Failure); an
+        # answer of any size is kept as no more than a short one (_bounded).
         self._cache: dict[Any, tuple[float, Any]] = {}
+        # Taken to change the cache; renewed in a forked child (_after_fork).
+        self._lock = threading.Lock()
+        reset_after_fork(self)
+
+    def _after_fork(self) -> None:
+        # Held at the fork by another thread, the inherited lock would never
+        # be released in the child, and its first cache miss would hang.
         self._lock = threading.Lock()
 
     def _key(self, name: str, context: Any) -> Any:
         if context is None or not self.per_context:
             return name
-        return (name, context_key(context))
+        return _cache_key(name, context)
 
     def get_stage(self, name: str, context: Any = None) -> Stage | str | None:
         """The wrapped provider's answer for *name*, from the cache while fresh."""
-        key = name if context is None or not self.per_context else (name, context_key(context))
+        key = name if context is None or not self.per_context else _cache_key(name, context)
         entry = self._cache.get(key)
         now = monotonic()
         if entry is not None and now < entry[0]:
@@ -124,13 +173,14 @@ class CachedStageProvider:
             if answer.__class__ is _Failure:
                 raise answer.exc.with_traceback(None)
             return answer  # type: ignore[no-any-return]
+        provider = self.provider
         try:
-            answer = self.provider.get_stage(name, context)
+            answer = _bounded(provider, name, provider.get_stage(name, context))
         except Exception as exc:
             self._store(key, now, _Failure(exc))
             raise
         self._store(key, now, answer)
-        return answer  # type: ignore[no-any-return]
+        return answer
 
     async def aget_stage(self, name: str, context: Any = None) -> Stage | str | None:
         """:meth:`get_stage`, awaiting the wrapped provider's ``aget_stage`` on a miss."""
@@ -139,8 +189,9 @@ class CachedStageProvider:
         now = monotonic()
         if entry is not None and now < entry[0]:
             return self._replay(entry[1])
+        provider = self.provider
         try:
-            answer = await _aask(self.provider, name, context)
+            answer = _bounded(provider, name, await _aask(provider, name, context))
         except Exception as exc:
             self._store(key, now, _Failure(exc))
             raise
@@ -299,7 +350,7 @@ class PercentageRolloutProvider:
                 f"PercentageRolloutProvider: 'salt' must be a str (got {salt!r} that is a "
                 f"{type(salt).__name__}); any string, e.g. 'users-2024-06'"
             )
-        self._salt = salt.encode()
+        self._salt = salt.encode("utf-8", "surrogatepass")
         self._all: float | None = None
         self._percents: dict[str, float] = {}
         if isinstance(percent, Mapping):
@@ -322,8 +373,12 @@ class PercentageRolloutProvider:
 
     def point(self, name: str, key: str) -> float:
         """Where context *key* falls for migration *name*: a stable number in [0, 100)."""
+        # surrogatepass: a key decoded with surrogateescape (a header, a file
+        # name) has a point too; any other str encodes as plain UTF-8.
         digest = hashlib.blake2b(
-            name.encode() + b"\x00" + key.encode(), digest_size=8, key=self._salt
+            name.encode("utf-8", "surrogatepass") + b"\x00" + key.encode("utf-8", "surrogatepass"),
+            digest_size=8,
+            key=self._salt,
         ).digest()
         return int.from_bytes(digest, "big") / _BUCKETS * 100.0
 

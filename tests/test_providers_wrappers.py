@@ -481,3 +481,120 @@ async def test_async_rollout_without_base_and_over_a_failing_base() -> None:
         assert await aresolve_stage(rollout, "m", "u") is Stage.SHADOW
     (error,) = stage_errors(logs)
     assert (error["exc_type"], error["stage"]) == ("RuntimeError", "shadow")
+
+
+# --- bounded memory, hostile answers and contexts, fork ------------------------------------
+
+
+def test_cache_keeps_a_huge_answer_as_a_bounded_error() -> None:
+    """An answer of megabytes is cached and raised as a StageError holding a short fingerprint."""
+    cached = CachedStageProvider(Counting("q" * 2_000_000), ttl=3600)
+    for _ in range(2):
+        with pytest.raises(StageError) as info:
+            cached.get_stage("m")
+        assert len(str(info.value)) < 500
+        assert "2000000 characters" in str(info.value.value)
+    (entry,) = cached._cache.values()
+    assert len(str(entry[1].exc)) < 500
+
+
+def test_cache_keeps_a_stage_padded_with_blanks_as_its_stage() -> None:
+    """A long answer that names a stage is cached as that stage."""
+    cached = CachedStageProvider(Counting(" " * 100_000 + "live"), ttl=3600)
+    assert cached.get_stage("m") is Stage.LIVE
+
+
+def test_cache_keeps_long_context_keys_as_digests() -> None:
+    """A context key of megabytes costs a cache entry a digest, not a copy."""
+    cached = CachedStageProvider(Counting("live"), ttl=3600)
+    for user in ("u" * 1_000_000, "v" * 1_000_000, "w"):
+        assert cached.get_stage("m", user) == "live"
+    assert len(cached._cache) == 3
+    assert all(len(repr(key)) < 300 for key in cached._cache)
+    assert cached.provider.calls == 3
+    assert cached.get_stage("m", "u" * 1_000_000) == "live"
+    assert cached.provider.calls == 3
+
+
+def test_cached_failure_keeps_no_locals_of_the_failed_lookup() -> None:
+    """A cached exception does not keep alive what the failing lookup held in its frames."""
+    import gc
+    import weakref
+
+    class Big:
+        pass
+
+    alive: list[weakref.ref[Big]] = []
+
+    class Failing:
+        def get_stage(self, name: str, context: Any = None) -> Any:
+            buffer = Big()
+            alive.append(weakref.ref(buffer))
+            raise ConnectionError("backend down")
+
+    cached = CachedStageProvider(Failing(), ttl=3600)
+    with pytest.raises(ConnectionError):
+        cached.get_stage("m")
+    gc.collect()
+    assert alive[0]() is None
+    with pytest.raises(ConnectionError, match="backend down"):
+        cached.get_stage("m")
+
+
+def test_child_forked_while_the_cache_lock_is_held_does_not_hang() -> None:
+    """A cache whose lock another thread held at the fork still answers in the child."""
+    import threading
+
+    from tests._redis import in_forked_child
+
+    cached = CachedStageProvider(StaticStageProvider("live"), ttl=3600)
+    held, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with cached._lock:
+            held.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=hold, daemon=True)
+    holder.start()
+    try:
+        assert held.wait(10)
+        answer = in_forked_child(lambda: cached.get_stage("m"), timeout=5)
+    finally:
+        release.set()
+        holder.join(10)
+    assert answer == repr(Stage.LIVE)
+
+
+def test_rollout_of_a_key_with_lone_surrogates() -> None:
+    """A context key decoded with surrogateescape is hashed like any other, not an error."""
+    rollout = PercentageRolloutProvider(stage="live", percent=50)
+    key = b"user-\xff".decode("utf-8", "surrogateescape")
+    point = rollout.point("m", key)
+    assert 0.0 <= point < 100.0
+    assert rollout.get_stage("m", key) == (Stage.LIVE if point < 50 else None)
+    assert rollout.point("m", "user-1") == rollout.point("m", "user-1")
+
+
+def test_fallback_reports_a_huge_answer_bounded() -> None:
+    """A member answering megabytes is skipped; its event and error stay short."""
+    chain = FallbackStageProvider(Counting(["x"] * 1_000_000), StaticStageProvider("shadow"))
+    with capture_logs() as logs:
+        assert resolve_stage(chain, "m", None) is Stage.SHADOW
+    (error,) = stage_errors(logs)
+    assert len(error["error"]) <= 200
+    assert len(error["value"]) < 100
+
+
+def test_answer_whose_repr_raises_is_reported() -> None:
+    """An answer whose repr() raises is still reported, by its type."""
+
+    class Hostile:
+        def __repr__(self) -> str:
+            raise RuntimeError("no repr")
+
+    chain = FallbackStageProvider(Counting(Hostile()), StaticStageProvider("off"))
+    with capture_logs() as logs:
+        assert resolve_stage(chain, "m", None) is Stage.OFF
+    (error,) = stage_errors(logs)
+    assert "Hostile whose repr() raised" in error["error"]
