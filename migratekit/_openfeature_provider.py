@@ -11,7 +11,14 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from migratekit._errors import ConfigurationError, ConfigurationTypeError, StageError
-from migratekit._providers import context_key, parse_stage
+from migratekit._providers import (
+    SHOWN_LIMIT,
+    BoundedCache,
+    context_key,
+    parse_stage,
+    shown_repr,
+    shown_value,
+)
 from migratekit._types import Stage
 
 if TYPE_CHECKING:
@@ -26,6 +33,9 @@ INSTALL_HINT = "pip install 'migratekit[openfeature]'"
 # The value asked for when the flag cannot be evaluated. The SDK hands it back
 # with an error code, and since it is no stage it can never be taken for one.
 _NO_VALUE = ""
+
+# Flag keys kept per migration name: get_stage may be asked about any number of names.
+_KEYS_LIMIT = 4096
 
 # Types an evaluation context attribute may hold, per the OpenFeature spec.
 _ATTRIBUTE_TYPES = (str, int, float, bool, list, dict, tuple)
@@ -112,7 +122,7 @@ class OpenFeatureStageProvider:
             )
         self.client = client
         self.flag_key = flag_key
-        self._keys: dict[str, str] = {}
+        self._keys: BoundedCache[str, str] = BoundedCache(_KEYS_LIMIT)
 
     def key_for(self, name: str) -> str:
         """The flag key that holds migration *name*'s stage."""
@@ -122,11 +132,11 @@ class OpenFeatureStageProvider:
             key = flag_key.replace("{name}", name) if isinstance(flag_key, str) else flag_key(name)
             if not isinstance(key, str):
                 raise ConfigurationTypeError(
-                    f"OpenFeatureStageProvider: flag_key({name!r}) returned {key!r}, which is "
-                    "not a str; it must return the flag key of the migration"
+                    f"OpenFeatureStageProvider: flag_key({shown_repr(name)}) returned "
+                    f"{shown_repr(key)}, which is not a str; it must return the flag key "
+                    "of the migration"
                 )
-            if len(self._keys) < 4096:
-                self._keys[name] = key
+            self._keys[name] = key
         return key
 
     def get_stage(self, name: str, context: Any = None) -> Stage | None:
@@ -152,41 +162,56 @@ class OpenFeatureStageProvider:
         return evaluation_context(context, context_class)
 
     def _stage(self, key: str, details: FlagEvaluationDetails[str]) -> Stage | None:
-        code = details.error_code
+        # Everything in *details* comes from the flag service and its SDK
+        # provider: any type, any size. Only bounded forms of it are shown,
+        # and kept in the errors raised (which a cache may keep).
+        code = getattr(details, "error_code", None)
         if code is not None:
-            code_name = str(getattr(code, "value", code))
+            code_name = _text(getattr(code, "value", code), SHOWN_LIMIT)
             if code_name == "FLAG_NOT_FOUND":
                 return None
+            message = _text(getattr(details, "error_message", None) or "no message", 200)
             raise StageError(
-                f"OpenFeature could not evaluate flag {key!r} ({code_name}: "
-                f"{details.error_message or 'no message'}); expected a string flag whose "
-                "value is a stage name",
+                f"OpenFeature could not evaluate flag {shown_repr(key)} ({code_name}: "
+                f"{message}); expected a string flag whose value is a stage name",
                 source=self._source(key),
                 value=code_name,
             )
-        if str(getattr(details.reason, "value", details.reason)) == "DISABLED":
+        reason = getattr(details, "reason", None)
+        if _text(getattr(reason, "value", reason), SHOWN_LIMIT) == "DISABLED":
             return None
-        value = details.value
+        value = getattr(details, "value", None)
         stage = parse_stage(value) if isinstance(value, str) else None
         if stage is None:
             raise StageError(
-                f"OpenFeature flag {key!r} is {value!r}, which is not a stage; expected one of "
-                f"{', '.join(s.value for s in Stage)} (any case)",
+                f"OpenFeature flag {shown_repr(key)} is {shown_repr(value)}, which is not a "
+                f"stage; expected one of {', '.join(s.value for s in Stage)} (any case)",
                 source=self._source(key),
-                value=value,
+                value=shown_value(value),
             )
         return stage
 
     def _source(self, key: str) -> str:
         try:
-            provider = self.client.provider.get_metadata().name
+            provider = _text(self.client.provider.get_metadata().name, SHOWN_LIMIT)
         except Exception:
             provider = "OpenFeature"
-        return f"openfeature:{provider} flag {key}"
+        return f"openfeature:{provider} flag {_text(key, 255)}"
 
     def __repr__(self) -> str:
         flag_key = self.flag_key if isinstance(self.flag_key, str) else "<callable>"
         return f"OpenFeatureStageProvider(flag_key={flag_key!r})"
+
+
+def _text(value: object, limit: int) -> str:
+    """*value* from a flag service as a bounded, printable str."""
+    if not isinstance(value, str):
+        try:
+            value = str(value)
+        except Exception:
+            return f"<{type(value).__name__} whose str() raised>"
+    shown = shown_value(value, limit)
+    return shown if isinstance(shown, str) else f"<{type(value).__name__}>"
 
 
 def evaluation_context(context: Any, context_class: Any = None) -> EvaluationContext:

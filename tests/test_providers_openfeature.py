@@ -303,3 +303,71 @@ def test_unnamed_openfeature_provider_is_named_openfeature() -> None:
         assert resolve_stage(provider, "m", None) is Stage.OFF
     (error,) = stage_errors(logs)
     assert error["source"] == "openfeature:OpenFeature flag m"
+
+
+# --- hostile answers, bounded memory ---------------------------------------------------------
+
+
+class Hostile:
+    """An object whose str() and repr() raise."""
+
+    def __str__(self) -> str:
+        raise RuntimeError("no str")
+
+    __repr__ = __str__
+
+
+class Details:
+    """Flag evaluation details as any client might answer them."""
+
+    def __init__(self, **fields: Any) -> None:
+        self.__dict__.update(fields)
+
+
+class Answering:
+    """An OpenFeature client that answers the same details for every flag."""
+
+    def __init__(self, details: Any) -> None:
+        self.details = details
+
+    def get_string_details(self, key: str, default: str, context: Any) -> Any:
+        return self.details
+
+
+@pytest.mark.parametrize(
+    "details",
+    [
+        Details(error_code="GENERAL", error_message="m" * 1_000_000, value=""),
+        Details(error_code=Hostile(), error_message=Hostile(), value=""),
+        Details(error_code=None, reason=Hostile(), value="v" * 1_000_000),
+        Details(error_code=None, reason=None, value=["x"] * 100_000),
+        Details(error_code=None, reason=None, value=b"\x1b[31mlive"),
+        Details(),
+        None,
+    ],
+)
+def test_hostile_details_give_the_default_and_a_bounded_error(details: Any) -> None:
+    """Whatever a client answers, the error raised and its event stay short."""
+    from migratekit.exceptions import StageError
+
+    provider = OpenFeatureStageProvider(Answering(details))  # type: ignore[arg-type]
+    with pytest.raises(StageError) as info:
+        provider.get_stage("m")
+    assert len(str(info.value)) < 600
+    assert len(str(info.value.value)) < 100
+    assert len(str(info.value.source)) < 400
+    with capture_logs() as logs:
+        assert resolve_stage(provider, "m", None) is Stage.OFF
+    (error,) = stage_errors(logs)
+    assert len(error["error"]) <= 200
+
+
+def test_recent_names_keep_their_flag_key() -> None:
+    """Past the bound of remembered flag keys, the most recent names are the ones kept."""
+    provider = in_memory({})
+    provider.flag_key = lambda name: f"flag-{name}"
+    for index in range(5000):
+        provider.key_for(f"m-{index}")
+    assert len(provider._keys) == 4096
+    assert provider._keys.get("m-4999") == "flag-m-4999"
+    assert provider._keys.get("m-0") is None
