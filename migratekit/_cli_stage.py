@@ -23,7 +23,7 @@ from typing import Any
 
 from migratekit._config import settings
 from migratekit._errors import ConfigurationError
-from migratekit._providers import require_stage
+from migratekit._providers import require_stage, shown_value
 
 _ACTIONS = ("show", "set", "get", "list")
 
@@ -107,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
     if len(words) != expected:
         return _usage(
             f"'stage {action}' takes {expected} argument{'s' if expected != 1 else ''} "
-            f"(got {len(words)}: {' '.join(words) or 'none'})"
+            f"(got {len(words)}: {' '.join(_word(word) for word in words) or 'none'})"
         )
     try:
         if args.default_stage is not None:
@@ -124,9 +124,40 @@ def run(args: argparse.Namespace) -> int:
         return _usage(str(exc))
 
 
+def _word(word: str) -> str:
+    # A URL typed where a name was expected (a --redis forgotten) may hold a
+    # password: it is not repeated.
+    if "://" in word:
+        return "<a URL, not shown>"
+    return str(shown_value(word, _SHOWN))
+
+
 def _usage(message: str) -> int:
-    print(f"migratekit stage: {message}", file=sys.stderr)
+    print(f"migratekit stage: {_printable(message)}", file=sys.stderr)
     return FAILED
+
+
+# What Redis holds is printed as read: it may be megabytes, or carry terminal
+# escape sequences. Text output shows a bounded, escaped form of each name and
+# value; JSON output escapes by itself, and cuts only what is too long to be a
+# stage or a migration name anyway.
+_SHOWN = 100
+_JSON_LIMIT = 1024
+
+
+def _shown(text: str) -> str:
+    return str(shown_value(text, _SHOWN))
+
+
+def _json_value(text: str | None) -> str | None:
+    if text is None or len(text) <= _JSON_LIMIT:
+        return text
+    return str(shown_value(text, _JSON_LIMIT))
+
+
+def _printable(message: str) -> str:
+    # Messages are ours, but may quote what a provider or a server said.
+    return message if message.isprintable() else repr(message)[1:-1]
 
 
 def _build(kind: str, where: str, args: argparse.Namespace) -> Any:
@@ -162,7 +193,7 @@ def _show(args: argparse.Namespace, name: str) -> int:
         shown_context = "" if args.context is None else f" for context {args.context!r}"
         print(f"{name}{shown_context}: {explanation.stage.value}  ({said})")
         for problem in explanation.problems:
-            print(f"migratekit stage: warning: {problem}", file=sys.stderr)
+            print(f"migratekit stage: warning: {_printable(problem)}", file=sys.stderr)
     return PROBLEM if explanation.problems else OK
 
 
@@ -180,8 +211,15 @@ def _redis_only(args: argparse.Namespace, action: str) -> Any:
 
 
 def _redis_failed(provider: Any, exc: Exception) -> int:
-    first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    print(f"migratekit stage: cannot reach Redis at {provider.where}: {first}", file=sys.stderr)
+    try:
+        text = str(exc)
+    except Exception:
+        text = ""
+    first = text.splitlines()[0] if text.strip() else type(exc).__name__
+    print(
+        f"migratekit stage: cannot reach Redis at {provider.where}: {shown_value(first, 200)}",
+        file=sys.stderr,
+    )
     return FAILED
 
 
@@ -193,9 +231,13 @@ def _set(args: argparse.Namespace, provider: Any, name: str, value: str) -> int:
     except Exception as exc:
         return _redis_failed(provider, exc)
     if args.format == "json":
-        print(json.dumps({"migration": name, "stage": stage.value, "previous": previous}))
+        print(
+            json.dumps(
+                {"migration": name, "stage": stage.value, "previous": _json_value(previous)}
+            )
+        )
     else:
-        was = "unset" if previous is None else previous
+        was = "unset" if previous is None else _shown(previous)
         print(f"{name}: {stage.value}  (was {was}; {provider.where} {provider.key_for(name)})")
     return OK
 
@@ -206,9 +248,13 @@ def _get(args: argparse.Namespace, provider: Any, name: str) -> int:
     except Exception as exc:
         return _redis_failed(provider, exc)
     if args.format == "json":
-        print(json.dumps({"migration": name, "key": provider.key_for(name), "value": raw}))
+        print(
+            json.dumps(
+                {"migration": name, "key": provider.key_for(name), "value": _json_value(raw)}
+            )
+        )
     else:
-        shown = "unset" if raw is None else raw
+        shown = "unset" if raw is None else _shown(raw)
         print(f"{name}: {shown}  ({provider.where} {provider.key_for(name)})")
     return OK
 
@@ -219,11 +265,13 @@ def _list(args: argparse.Namespace, provider: Any) -> int:
     except Exception as exc:
         return _redis_failed(provider, exc)
     if args.format == "json":
-        print(json.dumps({"stages": stages}))
+        listed = {_json_value(name): _json_value(value) for name, value in stages.items()}
+        print(json.dumps({"stages": listed}))
     elif not stages:
         print(f"no stages under {provider.prefix!r} at {provider.where}")
     else:
-        width = max(len(name) for name in stages)
-        for name, value in stages.items():
+        shown = [(_shown(name), _shown(value)) for name, value in stages.items()]
+        width = max(len(name) for name, _ in shown)
+        for name, value in shown:
             print(f"{name:<{width}}  {value}")
     return OK

@@ -4,7 +4,6 @@ Which stage a migration resolves to, and who said so: the walk behind ``migratek
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -21,7 +20,13 @@ from migratekit._provider_wrappers import (
     PercentageRolloutProvider,
     answer_stage,
 )
-from migratekit._providers import EnvStageProvider, StaticStageProvider, context_key
+from migratekit._providers import (
+    EnvStageProvider,
+    StaticStageProvider,
+    context_key,
+    shown_repr,
+    shown_value,
+)
 from migratekit._types import Stage
 
 __all__ = ["Explanation", "explain_stage"]
@@ -120,7 +125,7 @@ def _walk(provider: Any, name: str, context: Any, problems: list[str]) -> _Answe
             where = f"{provider.percent_for(name):g}% rollout to {provider.stage.value}"
             key = context_key(context)
             if key is not None:
-                where += f", context {key!r} at {provider.point(name, key):.2f}"
+                where += f", context {shown_repr(key)} at {provider.point(name, key):.2f}"
             return _Answer(provider.stage, provider, where)
         return base
     stage = answer_stage(provider, name, provider.get_stage(name, context))
@@ -128,17 +133,16 @@ def _walk(provider: Any, name: str, context: Any, problems: list[str]) -> _Answe
 
 
 def _source(provider: Any, name: str) -> str | None:
+    # Values read from outside (a variable, a file key, a Redis value) are
+    # shown bounded: they may be megabytes, or hold terminal escapes.
     if isinstance(provider, EnvStageProvider):
-        variable = provider.variable_for(name)
-        value = os.environ.get(variable)
-        if value is None or not value.strip():
-            variable = provider.prefix
-        return f"{variable}={os.environ.get(variable, '')!r}"
+        variable, value = provider._setting(name)
+        return f"{variable}={shown_repr(value)}"
     if isinstance(provider, StaticStageProvider):
         return repr(provider)
     if isinstance(provider, FileStageProvider):
         key = provider.matched_key(name)
-        return provider.path if key is None else f"{provider.path} [{key}]"
+        return provider.path if key is None else f"{provider.path} [{shown_value(key, 255)}]"
     # Optional backends: looked up by duck typing, so that their packages
     # are not imported unless the provider is in use.
     key_for = getattr(provider, "key_for", None)
@@ -151,9 +155,9 @@ def _source(provider: Any, name: str) -> str | None:
             raw = None
         if raw is None or not raw.strip():
             key = provider.prefix + "*"
-        return f"{where} {key}"
+        return f"{where} {shown_value(key, 255)}"
     if callable(key_for):  # OpenFeatureStageProvider
-        return f"flag {key_for(name)!r}"
+        return f"flag {shown_repr(key_for(name), 255)}"
     return None
 
 
@@ -164,9 +168,10 @@ def _later(stage: Stage, than: Stage) -> bool:
 
 def _message(exc: Exception) -> str:
     try:
-        return str(exc) or type(exc).__name__
+        text = str(exc) or type(exc).__name__
     except Exception:
         return type(exc).__name__
+    return _events.error_message(None, text) or type(exc).__name__
 
 
 @contextmanager

@@ -228,3 +228,99 @@ def test_redis_unreachable_get_and_list(capsys: pytest.CaptureFixture[str],
     assert (status, out) == (2, "")
     assert err.startswith("migratekit stage: cannot reach Redis at redis://:***@127.0.0.1:")
     assert len(err.splitlines()) == 1
+
+
+# -- hardening: passwords, files that are no files, hostile values ------------------------------
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["set", "users.get", "live"],
+        ["get", "users.get"],
+        ["list"],
+        ["users.get"],
+    ],
+)
+def test_password_with_a_slash_is_never_printed(capsys: pytest.CaptureFixture[str],
+                                                argv: list[str]) -> None:
+    """A --redis URL whose password has an unescaped '/' fails with a line that hides it."""
+    pytest.importorskip("redis")
+    status, out, err = run(capsys, *argv, "--redis", "redis://:Pa55/w0rd@127.0.0.1:1/0")
+    assert (status, out) == (2, "")
+    assert "Pa55" not in err
+    assert "w0rd" not in err
+    assert "percent-encode" in err
+    assert len(err.splitlines()) == 1
+
+
+def test_url_given_in_place_of_a_name_is_not_repeated(capsys: pytest.CaptureFixture[str]) -> None:
+    """A URL typed as an extra argument (a --redis forgotten) is not echoed in the usage line."""
+    status, out, err = run(capsys, "get", "users.get", "redis://:s3cret@localhost/0")
+    assert (status, out) == (2, "")
+    assert "s3cret" not in err
+    assert "<a URL, not shown>" in err
+
+
+def test_file_option_on_a_fifo_does_not_hang(tmp_path: Path) -> None:
+    """`stage NAME --file` on a link to a FIFO warns at once instead of waiting for a writer."""
+    import os
+
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    path = tmp_path / "stages.json"
+    path.symlink_to(fifo)
+    done = subprocess.run(
+        [sys.executable, "-m", "migratekit", "stage", "users.get", "--file", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert done.returncode == 1, done.stderr
+    assert done.stdout == "users.get: off  (default stage: no provider set one)\n"
+    assert f"stage file {path} is a FIFO, not a regular file" in done.stderr
+
+
+def test_get_with_a_file_on_a_fifo_is_a_usage_error(capsys: pytest.CaptureFixture[str],
+                                                    tmp_path: Path) -> None:
+    """`stage get NAME --file FIFO` says get needs --redis, without opening the file."""
+    import os
+
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    status, out, err = run(capsys, "get", "users.get", "--file", str(fifo))
+    assert (status, out) == (2, "")
+    assert "needs exactly one --redis URL (got --file)" in err
+
+
+def test_hostile_redis_values_are_printed_escaped_and_bounded(
+    capsys: pytest.CaptureFixture[str], redis_server: RedisServer
+) -> None:
+    """Values and names read from Redis reach the terminal escaped, and cut when huge."""
+    import redis
+
+    client = redis.Redis.from_url(redis_server.url)
+    client.set("migratekit:stage:users.get", b"\x1b[31mlive\x07")
+    client.set("migratekit:stage:huge", b"h" * 2_000_000)
+    client.set("migratekit:stage:\x1b]0;title\x07", b"off")
+    client.close()
+    url = redis_server.url
+    status, out, _ = run(capsys, "get", "users.get", "--redis", url)
+    assert status == 0
+    assert "\x1b" not in out
+    assert out.startswith("users.get: \\x1b[31mlive\\x07  (")
+    status, out, _ = run(capsys, "get", "huge", "--redis", url)
+    assert "2000000 bytes" not in out  # decoded: counted in characters
+    assert "2000000 characters" in out
+    assert len(out) < 400
+    status, out, _ = run(capsys, "list", "--redis", url)
+    assert status == 0
+    assert "\x1b" not in out
+    assert "\x07" not in out
+    assert len(out) < 1000
+    status, out, _ = run(capsys, "get", "huge", "--redis", url, "--format", "json")
+    assert len(json.loads(out)["value"]) < 1200
+    status, out, _ = run(capsys, "set", "huge", "live", "--redis", url)
+    assert status == 0
+    assert len(out) < 400

@@ -12,6 +12,7 @@ from migratekit import Stage
 from migratekit._explain import explain_stage
 from migratekit.exceptions import StageError
 from migratekit.providers import (
+    EnvStageProvider,
     FallbackStageProvider,
     PercentageRolloutProvider,
     StaticStageProvider,
@@ -119,3 +120,34 @@ def test_openfeature_flag_is_named(openfeature_api: Any) -> None:
     assert (explanation.stage, explanation.provider) == (Stage.RAMPDOWN,
                                                          "OpenFeatureStageProvider")
     assert explanation.source == "flag 'migration-m'"
+
+
+def test_env_source_of_a_huge_value_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The source of a variable holding megabytes names it with a short fingerprint."""
+    monkeypatch.setenv("MIGRATEKIT_STAGE_M", "live" + " " * 3_000_000)
+    explanation = explain_stage(EnvStageProvider(), "m")
+    assert explanation.stage is Stage.LIVE
+    assert explanation.source is not None
+    assert len(explanation.source) < 200
+    assert explanation.source.startswith("MIGRATEKIT_STAGE_M='live ")
+
+
+def test_env_source_reads_the_providers_own_mapping(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An EnvStageProvider given environ= is explained from that mapping, not os.environ."""
+    monkeypatch.setenv("MIGRATEKIT_STAGE", "off")
+    provider = EnvStageProvider(environ={"MIGRATEKIT_STAGE_M": "shadow"})
+    explanation = explain_stage(provider, "m")
+    assert (explanation.stage, explanation.source) == (Stage.SHADOW, "MIGRATEKIT_STAGE_M='shadow'")
+
+
+def test_long_problem_messages_are_cut(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A provider raising a huge message gives a problem line of at most 200 characters."""
+
+    class Loud:
+        def get_stage(self, name: str, context: Any = None) -> Any:
+            raise RuntimeError("x" * 100_000)
+
+    explanation = explain_stage(FallbackStageProvider(Loud(), StaticStageProvider("live")), "m")
+    assert explanation.stage is Stage.LIVE
+    assert explanation.problems
+    assert all(len(problem) <= 200 for problem in explanation.problems)
