@@ -4,12 +4,21 @@ Process-wide settings, and asking a provider for a stage without ever failing.
 
 from __future__ import annotations
 
+import inspect
 import threading
+from collections.abc import Callable
+from enum import Enum
 from typing import Any
 
 from migratekit import _events, _pool
 from migratekit._errors import ConfigurationError, ConfigurationTypeError, StageError
-from migratekit._providers import EnvStageProvider, parse_stage, require_stage
+from migratekit._providers import (
+    EnvStageProvider,
+    parse_stage,
+    require_stage,
+    shown_repr,
+    shown_value,
+)
 from migratekit._types import Stage
 
 __all__ = [
@@ -27,7 +36,7 @@ __all__ = [
 class _Settings:
     """The process-wide defaults; read on every call, so kept to plain attributes."""
 
-    __slots__ = ("default_stage", "forced", "provider")
+    __slots__ = ("default_stage", "forced", "log_errors", "provider")
 
     def __init__(self) -> None:
         self.provider: Any = EnvStageProvider()
@@ -36,6 +45,8 @@ class _Settings:
         # the key None for every migration. Asked before any provider, even a
         # migration's own, so tests can force any migration.
         self.forced: dict[str | None, Stage] | None = None
+        # What the `error` field of events says of an exception: see configure().
+        self.log_errors: Callable[[BaseException], Any] | None = None
 
 
 settings = _Settings()
@@ -49,6 +60,7 @@ def configure(
     default_stage: Stage | str = _UNSET,
     shadow_workers: int = _UNSET,
     shadow_queue_size: int = _UNSET,
+    log_errors: Callable[[BaseException], Any] | None = _UNSET,
 ) -> None:
     """
     Set the process-wide defaults.
@@ -59,23 +71,37 @@ def configure(
     default ``Stage.OFF``). *shadow_workers* (default 8) bounds the threads
     that run PARALLEL, timed and background shadow reads, and
     *shadow_queue_size* (default 1024) how many may be outstanding before
-    background shadows are dropped. Arguments left out keep their current
-    value; :func:`reset` restores the defaults.
+    background shadows are dropped. *log_errors* decides what the ``error``
+    field of ``migration.result`` events says of a side's exception, for the
+    migrations that have no ``log_errors`` of their own: it is called with the
+    exception and returns the text to log, or ``None`` to leave the message
+    out (``exc_type`` still names the class); by default the field holds
+    ``str(exc)``, cut to 200 characters, which may carry data (a
+    ``KeyError`` holds the key). Arguments left out keep their current value;
+    :func:`reset` restores the defaults.
     """
     if provider is not _UNSET:
         check_provider("configure: 'provider'", provider)
     if default_stage is not _UNSET:
-        default_stage = require_stage("configure: 'default_stage'", default_stage)
+        default_stage = own_stage(require_stage("configure: 'default_stage'", default_stage))
     workers, queue_size = _pool.pool_workers(), _pool.pool_queue_size()
     if shadow_workers is not _UNSET:
         workers = _positive_int("shadow_workers", shadow_workers)
     if shadow_queue_size is not _UNSET:
         queue_size = _positive_int("shadow_queue_size", shadow_queue_size)
+    if log_errors is not _UNSET and log_errors is not None and not callable(log_errors):
+        raise ConfigurationTypeError(
+            f"configure: 'log_errors' must be a callable taking an exception and returning the "
+            f"text to log, or None (got {shown_repr(log_errors)} that is a "
+            f"{type(log_errors).__name__}); e.g. log_errors=lambda exc: type(exc).__name__"
+        )
     # Assigned only once every argument is known to be good: a bad call changes nothing.
     if provider is not _UNSET:
         settings.provider = provider
     if default_stage is not _UNSET:
         settings.default_stage = default_stage
+    if log_errors is not _UNSET:
+        settings.log_errors = log_errors
     _pool.resize(workers, queue_size)
 
 
@@ -97,6 +123,7 @@ def reset() -> None:
     settings.provider = EnvStageProvider()
     settings.default_stage = Stage.OFF
     settings.forced = None
+    settings.log_errors = None
     _pool.resize(_pool.DEFAULT_WORKERS, _pool.DEFAULT_QUEUE_SIZE)
     with _seen_lock:
         _seen.clear()
@@ -129,11 +156,9 @@ def resolve_stage(provider: Any, name: str, context: Any) -> Stage:
     the default stage and one ``migration.stage_error`` event per distinct
     failure.
     """
-    forced = settings.forced
+    forced = forced_stage(name)
     if forced is not None:
-        stage = forced.get(name) or forced.get(None)
-        if stage is not None:
-            return stage
+        return forced
     try:
         answer = provider.get_stage(name, context)
     except Exception as exc:
@@ -144,42 +169,90 @@ def resolve_stage(provider: Any, name: str, context: Any) -> Stage:
 async def aresolve_stage(provider: Any, name: str, context: Any) -> Stage:
     """
     :func:`resolve_stage` for async code: awaits ``provider.aget_stage`` when
-    the provider has one, and calls ``get_stage`` otherwise.
+    the provider has one, and calls ``get_stage`` otherwise (awaiting what it
+    returns when that is awaitable: an ``async def get_stage``).
     """
-    forced = settings.forced
+    forced = forced_stage(name)
     if forced is not None:
-        stage = forced.get(name) or forced.get(None)
-        if stage is not None:
-            return stage
-    aget_stage = getattr(provider, "aget_stage", None)
-    if aget_stage is None:
-        return resolve_stage(provider, name, context)
+        return forced
     try:
-        answer = await aget_stage(name, context)
+        aget_stage = getattr(provider, "aget_stage", None)
+        if aget_stage is not None:
+            answer = await aget_stage(name, context)
+        else:
+            answer = provider.get_stage(name, context)
+            if inspect.isawaitable(answer):
+                answer = await answer
     except Exception as exc:
         return stage_failed(provider, name, exc)
     return stage_from_answer(provider, name, answer)
 
 
+def forced_stage(name: str) -> Stage | None:
+    """The stage :func:`migratekit.testing.force_stage` set for *name*, if any."""
+    forced = settings.forced
+    if forced is None:
+        return None
+    return forced.get(name) or forced.get(None)
+
+
+_OWN_STAGES = {stage.value: stage for stage in Stage}
+
+
+def own_stage(stage: Stage) -> Stage:
+    """
+    *stage* as a member of the ``Stage`` class this module was imported
+    with, which the engine's plans are keyed by. They differ only after
+    ``importlib.reload(migratekit._types)`` (IPython's autoreload), which
+    makes a second ``Stage`` class whose members name the same stages.
+    """
+    if stage.__class__ is Stage:
+        return stage
+    return _OWN_STAGES[stage.value]
+
+
 def stage_from_answer(provider: Any, name: str, answer: Any) -> Stage:
-    """The stage a provider's *answer* stands for; the default when it stands for none."""
-    if answer.__class__ is Stage:
-        return answer
-    if answer is None:
-        return settings.default_stage
-    if isinstance(answer, str):
-        stage = parse_stage(answer)
+    """
+    The stage a provider's *answer* stands for; the default when it stands
+    for none. Never raises an ``Exception``: an answer is untrusted (an ORM
+    row returned by mistake, a string whose methods raise) and whatever it
+    does while it is read becomes the stage error.
+    """
+    try:
+        if answer.__class__ is Stage:
+            return answer
+        if answer is None:
+            return settings.default_stage
+        stage = _interpret(answer)
         if stage is not None:
-            return stage
-    return stage_failed(
-        provider,
-        name,
-        StageError(
-            f"{type(provider).__name__}.get_stage({name!r}) answered {answer!r}, which is "
-            "not a stage; expected a Stage, a stage name or None",
+            return own_stage(stage)
+        problem: Exception = StageError(
+            f"{type(provider).__name__}.get_stage({name!r}) answered {shown_repr(answer)}, "
+            "which is not a stage; expected a Stage, a stage name or None",
             value=answer,
-        ),
-    )
+        )
+    except Exception as exc:
+        problem = exc
+    return stage_failed(provider, name, problem)
+
+
+def _interpret(answer: Any) -> Stage | None:
+    # Only exact strings are read: a str subclass is copied to one first, so
+    # that its own methods (strip, __hash__) are never called.
+    if isinstance(answer, str):
+        return parse_stage(str.__str__(answer))
+    if isinstance(answer, Enum):  # a Stage of a reloaded module, or the user's own enum
+        value = answer.value
+        if isinstance(value, str):
+            return parse_stage(str.__str__(value))
+        return None
+    if inspect.iscoroutine(answer):  # an async get_stage, called from sync code
+        answer.close()
+        raise StageError(
+            "get_stage returned a coroutine, which sync code cannot await; give the provider a "
+            "sync get_stage (and an async aget_stage for async code)"
+        )
+    return None
 
 
 def stage_failed(provider: Any, name: str, exc: Exception) -> Stage:
@@ -192,7 +265,7 @@ def stage_failed(provider: Any, name: str, exc: Exception) -> Stage:
 def report_stage_problem(provider: Any, name: str, exc: Exception, stage: Stage) -> None:
     """
     Emit ``migration.stage_error`` for *exc*, once per distinct failure, saying
-    that *stage* is used instead.
+    that *stage* is used instead. Never raises an ``Exception``.
 
     For providers that can still answer after a failure (a Redis provider
     serving the last stage it knew): they report here and return that stage.
@@ -200,35 +273,48 @@ def report_stage_problem(provider: Any, name: str, exc: Exception, stage: Stage)
     whichever migration ran into it; without a ``source`` on the exception,
     the failure is the provider's for this migration and this message.
     """
-    source = getattr(exc, "source", None)
-    value = getattr(exc, "value", None)
     try:
-        message = str(exc)
-    except Exception:
-        message = f"<{type(exc).__name__} whose str() raised>"
-    shown_value = None if value is None else _short(value)
-    key: tuple[Any, ...] = (
-        (source, shown_value, type(exc).__name__)
-        if source is not None
-        else (type(provider).__name__, name, type(exc).__name__, message)
-    )
+        fields = _problem(provider, name, exc, stage)
+    except Exception:  # the exception fought back: say what can be said safely
+        fields = {"migration": name, "provider": _type_name(provider), "source": None,
+                  "value": None, "error": None, "exc_type": _type_name(exc),
+                  "stage": stage.value}
+    # Remembered by a bounded fingerprint: the fields hold no more than a few
+    # hundred characters, whatever the exception carried.
+    key = (fields["source"], fields["value"], fields["exc_type"]) if fields["source"] else (
+        fields["provider"], name, fields["exc_type"], fields["error"])
     with _seen_lock:
         if key in _seen:
             return
         if len(_seen) >= _SEEN_LIMIT:
             _seen.clear()
         _seen.add(key)
-    _events.emit_stage_error(
-        {
-            "migration": name,
-            "provider": type(provider).__name__,
-            "source": source,
-            "value": shown_value,
-            "error": _events.error_message(exc, message),
-            "exc_type": type(exc).__name__,
-            "stage": stage.value,
-        }
-    )
+    _events.emit_stage_error(fields)
+
+
+def _problem(provider: Any, name: str, exc: Exception, stage: Stage) -> dict[str, Any]:
+    source = getattr(exc, "source", None)
+    value = getattr(exc, "value", None)
+    return {
+        "migration": name,
+        "provider": _type_name(provider),
+        "source": None if source is None else _text(source),
+        "value": None if value is None else _text(value),
+        "error": _events.error_message(exc),
+        "exc_type": _type_name(exc),
+        "stage": stage.value,
+    }
+
+
+def _type_name(value: object) -> str:
+    name = type(value).__name__
+    return name if name.__class__ is str else "?"
+
+
+def _text(value: object) -> str:
+    """*value* as an event may show it: a short, printable string."""
+    shown = shown_value(value, 100)
+    return str.__str__(shown) if isinstance(shown, str) else repr(shown)
 
 
 def forget_stage_problems(source_prefix: str) -> None:
@@ -245,6 +331,3 @@ def forget_stage_problems(source_prefix: str) -> None:
             _seen.discard(key)
 
 
-def _short(value: object) -> str:
-    text = value if isinstance(value, str) else repr(value)
-    return text if len(text) <= 100 else text[:99] + "…"

@@ -15,13 +15,14 @@ import math
 from collections.abc import Callable
 from functools import partial
 from time import perf_counter
+from types import CoroutineType
 from typing import TYPE_CHECKING, Any, Literal, NoReturn, ParamSpec, TypeVar, overload
 
 import wrapt
 
 from migratekit import _events
 from migratekit._config import check_provider, settings, stage_failed
-from migratekit._engine import CONSISTENT, OLD, Engine, SideFn, invoke
+from migratekit._engine import CONSISTENT, OLD, PROPAGATES, Engine, SideFn, invoke
 from migratekit._errors import ConfigurationError, ConfigurationTypeError
 from migratekit._events import SideRun
 from migratekit._types import ExecutionOrder, Operation
@@ -45,6 +46,7 @@ _OPTIONS = (
     "shadow_timeout",
     "log_values",
     "log_arguments",
+    "log_errors",
 )
 
 
@@ -82,6 +84,41 @@ def _plain_side(side: Callable[..., Any]) -> SideFn:
     return call
 
 
+# In a sync migration a side that returns a coroutine (a lambda around an
+# async client) fails, and its coroutine is closed, instead of passing for a
+# success whose work never runs. The check is part of the plain side itself,
+# the common case, to spare a call per side.
+
+
+def _plain_sync_side(option: str, side: Callable[..., Any]) -> SideFn:
+    def call(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        value = side(*args, **kwargs) if instance is None else side(instance, *args, **kwargs)
+        if type(value) is CoroutineType:
+            _refuse_coroutine(option, value)
+        return value
+
+    return call
+
+
+def _sync_only(option: str, call: SideFn) -> SideFn:
+    def sync_call(wrapped: Any, instance: Any, args: tuple[Any, ...],
+                  kwargs: dict[str, Any]) -> Any:
+        value = call(wrapped, instance, args, kwargs)
+        if type(value) is CoroutineType:
+            _refuse_coroutine(option, value)
+        return value
+
+    return sync_call
+
+
+def _refuse_coroutine(option: str, coroutine: Any) -> NoReturn:
+    coroutine.close()
+    raise TypeError(
+        f"side {option!r} returned a coroutine but the decorated function is sync, so "
+        "nothing would await it; make both sync or both async"
+    )
+
+
 def _static_side(side: Callable[..., Any]) -> SideFn:
     def call(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         return side(*args, **kwargs)
@@ -109,46 +146,63 @@ def _named_side(attribute: str, is_async: bool) -> SideFn:
                 )
             instance, args = args[0], args[1:]
         value = getattr(instance, attribute)(*args, **kwargs)
-        if not is_async and inspect.iscoroutine(value):
-            value.close()
-            raise TypeError(
-                f"side {attribute!r} is an async method but the decorated function is sync; "
-                "make both sync or both async"
-            )
+        if not is_async and type(value) is CoroutineType:
+            _refuse_coroutine(attribute, value)
         return value
 
     return call
 
 
 def _side(option: str, side: Any, is_async: bool) -> tuple[SideFn, bool | None]:
-    """A SideFn for *side*, and whether what it returns must be awaited."""
+    """
+    A SideFn for *side*, and whether what it returns must be awaited:
+    ``True`` for an ``async def``, ``None`` for any other side of an async
+    migration (a lambda or a callable object may return an awaitable: what it
+    returns is looked at), ``False`` in a sync migration.
+    """
     if isinstance(side, str):
         if not side.isidentifier():
             _fail(option, "the name of a method (an identifier)", side,
                   f"write {option}='_get_from_new_store', naming a method of the class")
         return _named_side(side, is_async), (None if is_async else False)
     if isinstance(side, staticmethod):
-        function = side.__func__
-        return _static_side(function), _check_async_side(option, function, is_async)
-    if isinstance(side, classmethod):
-        function = side.__func__
-        return _class_side(function), _check_async_side(option, function, is_async)
-    if not callable(side):
+        function, make = side.__func__, _static_side
+    elif isinstance(side, classmethod):
+        function, make = side.__func__, _class_side
+    elif callable(side):
+        function, make = side, _plain_side
+    else:
         _fail_type(option, "a callable with the decorated function's signature, or the name "
                    "of a method as a str", side,
                    f"pass {option}=some_function or {option}='_method_name'")
-    return _plain_side(side), _check_async_side(option, side, is_async)
-
-
-def _check_async_side(option: str, function: Any, is_async: bool) -> bool:
-    side_is_async = inspect.iscoroutinefunction(function)
+    if inspect.isgeneratorfunction(function) or inspect.isasyncgenfunction(function):
+        raise ConfigurationError(
+            f"@migration: {option!r} is a generator function ({_describe(function)}), whose "
+            "values arrive after the call returns, so the two sides cannot be compared or "
+            f"written in step; make {option!r} return a list instead"
+        )
+    side_is_async = _is_async_callable(function)
     if side_is_async and not is_async:
         raise ConfigurationError(
             f"@migration: {option!r} is an async function ({_describe(function)}) but the "
             "decorated function is sync, so it would return a coroutine nobody awaits; make "
             f"the decorated function 'async def', or give a sync {option!r}"
         )
-    return side_is_async
+    if not is_async:
+        if make is _plain_side:
+            return _plain_sync_side(option, function), False
+        return _sync_only(option, make(function)), False
+    return make(function), True if side_is_async else None
+
+
+def _is_async_callable(function: Any) -> bool:
+    """Whether calling *function* gives a coroutine: an ``async def``, or an async ``__call__``."""
+    if inspect.iscoroutinefunction(function):
+        return True
+    if inspect.isroutine(function) or isinstance(function, type):
+        return False
+    call = type(function).__call__
+    return inspect.iscoroutinefunction(call)
 
 
 # -- messages --------------------------------------------------------------------
@@ -259,7 +313,7 @@ def _sync_call(engine: Engine) -> SideFn:  # noqa: PLR0915 - see call() below
         # stage: the provider is asked once, and the rare answers that are not
         # a Stage member go to the engine.
         if simple and settings.forced is None:
-            provider = own_provider or settings.provider
+            provider = settings.provider if own_provider is None else own_provider
             known = seen
             try:
                 answer = (known[1] if provider is known[0] else getter(provider))()
@@ -293,15 +347,17 @@ def _sync_call(engine: Engine) -> SideFn:  # noqa: PLR0915 - see call() below
                 if first is _call_wrapped:  # old left out: the decorated function itself
                     return wrapped(*args, **kwargs)
                 return first(wrapped, instance, args, kwargs)
-            except Exception as exc:
-                if warning:
+            except BaseException as exc:
+                if warning and (isinstance(exc, Exception) or not isinstance(exc, PROPAGATES)):
                     engine.emit(log, info, warning, plan,
                                 [SideRun(auth, False, None, exc, perf_counter() - start)])
                 raise
         second = new if auth is OLD else old
         try:
             value = first(wrapped, instance, args, kwargs)
-        except Exception as exc:
+        except BaseException as exc:
+            if not isinstance(exc, Exception) and isinstance(exc, PROPAGATES):
+                raise
             failed = SideRun(auth, False, None, exc, perf_counter() - start)
             if stops:  # a write: the other side is never written after a failure
                 engine.finish(log, info, warning, plan, [failed])
@@ -312,7 +368,9 @@ def _sync_call(engine: Engine) -> SideFn:  # noqa: PLR0915 - see call() below
         middle = perf_counter()
         try:
             other_value = second(wrapped, instance, args, kwargs)
-        except Exception as exc:
+        except BaseException as exc:
+            if not isinstance(exc, Exception) and isinstance(exc, PROPAGATES):
+                raise
             engine.finish(log, info, warning, plan, [
                 SideRun(auth, True, value, None, middle - start),
                 SideRun(other, False, None, exc, perf_counter() - middle),
@@ -479,6 +537,15 @@ def _log_hooks(options: dict[str, Any]) -> tuple[Callable[[Any], Any] | None, Si
     return log_values, None if log_arguments is None else _plain_side(log_arguments)
 
 
+def _log_errors(options: dict[str, Any]) -> Callable[[BaseException], Any] | None:
+    log_errors = options.get("log_errors")
+    if log_errors is not None and not callable(log_errors):
+        _fail_type("log_errors", "a callable taking an exception and returning the text to "
+                   "log, or None", log_errors,
+                   "e.g. log_errors=lambda exc: type(exc).__name__")
+    return log_errors
+
+
 def _context(options: dict[str, Any]) -> SideFn | None:
     context = options.get("context")
     if context is None:
@@ -528,6 +595,7 @@ def build(func: Any, operation: Operation, options: dict[str, Any]) -> Migration
         shadow=shadow,
         shadow_timeout=shadow_timeout,
         log_values=log_values,
+        log_errors=_log_errors(options),
         log_arguments=log_arguments,
         old_awaits=old_awaits,
         new_awaits=new_awaits,
@@ -571,6 +639,7 @@ class _Migration:
         shadow_timeout: float | None = ...,
         log_values: Callable[[Any], Any] | None = ...,
         log_arguments: Callable[..., Any] | None = ...,
+        log_errors: Callable[[BaseException], Any] | None = ...,
     ) -> Callable[[Callable[P, R]], Callable[P, R]]: ...
 
     def __call__(self, func: Any = None, /, **options: Any) -> Any:
@@ -603,6 +672,7 @@ class _Migration:
         shadow_timeout: float | None = ...,
         log_values: Callable[[Any], Any] | None = ...,
         log_arguments: Callable[..., Any] | None = ...,
+        log_errors: Callable[[BaseException], Any] | None = ...,
     ) -> Callable[[Callable[P, R]], Callable[P, R]]: ...
 
     def read(self, func: Any = None, /, **options: Any) -> Any:
@@ -615,6 +685,9 @@ class _Migration:
         are callables with the decorated function's own signature, ``self``
         included, or names of methods of the instance. *name* defaults to
         ``module.qualname``; *provider* to the process-wide provider.
+        *log_values*, *log_arguments* and *log_errors* decide what events say
+        of values, arguments and exception messages (see
+        :func:`migratekit.configure` for ``log_errors``).
         """
         _no_operation("read", options)
         return self._decorate(func, Operation.READ, options)
@@ -635,6 +708,7 @@ class _Migration:
         context: Callable[..., Any] | None = ...,
         log_values: Callable[[Any], Any] | None = ...,
         log_arguments: Callable[..., Any] | None = ...,
+        log_errors: Callable[[BaseException], Any] | None = ...,
     ) -> Callable[[Callable[P, R]], Callable[P, R]]: ...
 
     def write(self, func: Any = None, /, **options: Any) -> Any:

@@ -7,6 +7,15 @@ mapping keys that look like field names (ASCII identifiers of at most 40
 characters with at most two digits: ``zip``, ``address_line2``). A key that
 could be data (a user id or handle, an e-mail address, a token, a number) is
 shown as ``[?]`` so that no value leaks into logs.
+
+A key can look like a name and still be data: ``{"ada_lovelace": {"plan":
+...}}`` is an index of users by handle, not a record. So the keys of a
+mapping whose every value is itself a record (a mapping, a dataclass
+instance, a named tuple) are shown as ``[?]`` too: that is the shape of an
+index, where a record mixes fields of several kinds (``{"name": "Ada",
+"address": {...}}``). A record whose every field is a nested record is
+hidden the same way; hiding a field name costs a less precise path, showing
+a handle costs a leak.
 """
 
 from __future__ import annotations
@@ -60,7 +69,8 @@ def _walk(old: Any, new: Any, path: str, depth: int) -> Iterator[str]:
             yield path
         return
     if isinstance(old, Mapping) and isinstance(new, Mapping):
-        yield from _walk_pairs(_mapping_pairs(old, new), path, depth)
+        keyed_by_data = (old or new) and _is_index(old) and _is_index(new)
+        yield from _walk_pairs(_mapping_pairs(old, new), path, depth, bool(keyed_by_data))
         return
     if (
         dataclasses.is_dataclass(old)
@@ -96,13 +106,27 @@ def _mapping_pairs(old: Mapping[Any, Any], new: Mapping[Any, Any]) -> list[tuple
     return pairs
 
 
-def _walk_pairs(pairs: list[tuple[Any, Any, Any]], path: str, depth: int) -> Iterator[str]:
+def _walk_pairs(pairs: list[tuple[Any, Any, Any]], path: str, depth: int,
+                keyed_by_data: bool = False) -> Iterator[str]:
     for key, old_value, new_value in pairs:
-        where = _key_path(path, key)
+        where = f"{path}[?]" if keyed_by_data else _key_path(path, key)
         if old_value is _MISSING or new_value is _MISSING:
             yield where
         else:
             yield from _walk(old_value, new_value, where, depth + 1)
+
+
+def _is_index(mapping: Mapping[Any, Any]) -> bool:
+    """Whether every value of *mapping* is a record: the shape of an index keyed by data."""
+    return all(_is_record(value) for value in mapping.values())
+
+
+def _is_record(value: Any) -> bool:
+    if isinstance(value, Mapping):
+        return True
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return True
+    return isinstance(value, tuple) and hasattr(type(value), "_fields")
 
 
 def _is_sequence(value: Any) -> bool:

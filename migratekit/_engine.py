@@ -21,11 +21,17 @@ from time import perf_counter
 from typing import Any, NamedTuple
 
 from migratekit import _events
-from migratekit._config import aresolve_stage, settings, stage_failed, stage_from_answer
+from migratekit._config import (
+    aresolve_stage,
+    forced_stage,
+    settings,
+    stage_failed,
+    stage_from_answer,
+)
 from migratekit._diff import diff_paths
-from migratekit._errors import ShadowTimeoutError
+from migratekit._errors import ShadowTimeoutError, WriteIncompleteError
 from migratekit._events import SideRun
-from migratekit._pool import pool, pool_queue_size, spawn, track
+from migratekit._pool import ShadowPool, pool, pool_queue_size, spawn, track
 from migratekit._types import ExecutionOrder, Operation, Origin, Stage
 
 __all__ = ["Engine", "Plan", "SideFn", "plans_for"]
@@ -97,15 +103,34 @@ class FailedResult(Exception):
         self.exception = exception
 
 
+PROPAGATES = (KeyboardInterrupt, SystemExit, asyncio.CancelledError)
+"""
+The exceptions that reach the caller from any side: they stop the
+program or the task. Any other exception a side raises (``GeneratorExit``, a
+library's own ``BaseException``) is that side's failure: raised to the caller
+from the authoritative side, a failed result from the other.
+"""
+
+APROPAGATES = (*PROPAGATES, GeneratorExit)
+"""
+:data:`PROPAGATES` in async code, where ``GeneratorExit`` is also how a
+coroutine is closed: a coroutine that swallowed it would refuse to close.
+"""
+
+
 def invoke(origin: Origin, side: SideFn, wrapped: Any, instance: Any,
            args: tuple[Any, ...], kwargs: dict[str, Any]) -> SideRun:
-    """Run one side; an ``Exception`` it raises becomes a failed run."""
+    """Run one side; an exception it raises becomes a failed run (but :data:`PROPAGATES`)."""
     start = perf_counter()
     try:
         value = side(wrapped, instance, args, kwargs)
     except FailedResult as failed:
         return SideRun(origin, False, None, failed.exception, perf_counter() - start, failed.error)
     except Exception as exc:
+        return SideRun(origin, False, None, exc, perf_counter() - start)
+    except BaseException as exc:
+        if isinstance(exc, PROPAGATES):
+            raise
         return SideRun(origin, False, None, exc, perf_counter() - start)
     return SideRun(origin, True, value, None, perf_counter() - start)
 
@@ -114,7 +139,8 @@ async def ainvoke(origin: Origin, side: SideFn, awaits: bool | None, wrapped: An
                   instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> SideRun:
     """
     :func:`invoke` for async code. *awaits* says whether the side returns an
-    awaitable (``None``: look at what it returned, for sides named by string).
+    awaitable (``None``: look at what it returned, for sides that are not
+    ``async def``: a lambda or an object whose ``__call__`` returns a coroutine).
     """
     start = perf_counter()
     try:
@@ -124,6 +150,10 @@ async def ainvoke(origin: Origin, side: SideFn, awaits: bool | None, wrapped: An
     except FailedResult as failed:
         return SideRun(origin, False, None, failed.exception, perf_counter() - start, failed.error)
     except Exception as exc:
+        return SideRun(origin, False, None, exc, perf_counter() - start)
+    except BaseException as exc:
+        if isinstance(exc, APROPAGATES):
+            raise
         return SideRun(origin, False, None, exc, perf_counter() - start)
     return SideRun(origin, True, value, None, perf_counter() - start)
 
@@ -155,6 +185,7 @@ class Engine:
         "context",
         "execution_order",
         "log_arguments",
+        "log_errors",
         "log_values",
         "name",
         "new",
@@ -191,6 +222,7 @@ class Engine:
         shadow_timeout: float | None = None,
         log_values: Callable[[Any], Any] | None = None,
         log_arguments: SideFn | None = None,
+        log_errors: Callable[[BaseException], Any] | None = None,
     ) -> None:
         self.name = name
         self.operation = operation
@@ -208,6 +240,7 @@ class Engine:
         self.context = context
         self.log_values = log_values
         self.log_arguments = log_arguments
+        self.log_errors = log_errors
         self._checks = itertools.count()
         reads = operation is Operation.READ
         # A write stops at its first failure; a read whose order is RANDOM
@@ -235,12 +268,11 @@ class Engine:
         The plan of this call's stage, as the provider says; the default
         stage's when it cannot say. Never raises an ``Exception``.
         """
-        defaults = settings
-        if defaults.forced is not None:
-            forced = defaults.forced.get(self.name) or defaults.forced.get(None)
+        if settings.forced is not None:
+            forced = forced_stage(self.name)
             if forced is not None:
                 return self.plans_by_id[id(forced)]
-        provider = self.provider or defaults.provider
+        provider = self.provider if self.provider is not None else settings.provider
         if self.context is not None:
             context = self.call_context(wrapped, instance, args, kwargs)
         try:
@@ -264,7 +296,7 @@ class Engine:
     async def aplan(self, wrapped: Any, instance: Any, args: tuple[Any, ...],
                     kwargs: dict[str, Any]) -> Plan:
         """:meth:`plan` for async code, for providers that have ``aget_stage``."""
-        provider = self.provider or settings.provider
+        provider = self.provider if self.provider is not None else settings.provider
         context = None
         if self.context is not None:
             context = self.call_context(wrapped, instance, args, kwargs)
@@ -279,6 +311,10 @@ class Engine:
         except Exception as exc:
             stage_failed(_ContextFunction(), self.name, exc)
             return None
+
+    def describe_errors(self) -> Callable[[BaseException], Any] | None:
+        """The ``log_errors`` hook of this migration, else the process-wide one."""
+        return self.log_errors if self.log_errors is not None else settings.log_errors
 
     def side(self, origin: Origin) -> SideFn:
         return self.old if origin is OLD else self.new
@@ -317,13 +353,15 @@ class Engine:
                 verdict: Any = old_value == new_value
             else:
                 verdict = compare(old_value, new_value)
+            if verdict is not True and verdict is not False:
+                verdict = _verdict(verdict)
         except Exception as exc:
             return Comparison(None, type(exc).__name__, None)
-        if verdict is True or verdict is False:
-            pass
-        elif type(verdict).__name__ == "bool_":  # numpy.bool_, without importing numpy
-            verdict = bool(verdict)
-        else:
+        except BaseException as exc:
+            if isinstance(exc, PROPAGATES):
+                raise
+            return Comparison(None, type(exc).__name__, None)
+        if verdict is None:
             # Truthiness of an arbitrary object (None from a comparator that
             # forgot to return) is no verdict: it counts as not compared.
             return Comparison(None, "TypeError", None)
@@ -368,6 +406,7 @@ class Engine:
                 _events.emit_result(
                     log, call_id, name, operation, stage, run, run.origin is authoritative,
                     _UNLOGGED if redact is None or not run.ok else _redacted(redact, run.value),
+                    self.describe_errors(),
                 )
         if op_wanted:
             _events.emit_op(
@@ -458,15 +497,22 @@ class Engine:
         runs: list[SideRun] = []
         extra = self.arguments(wrapped, instance, args, kwargs)
         for origin in self.order(plan):
-            if stops and runs:
+            start = perf_counter()
+            if stops and runs:  # the second side of a write: it reports itself when cancelled
                 run = await self._write_to_completion(
-                    log, info, warning, plan, runs, extra,
+                    log, info, warning, plan, runs, extra, origin, start,
                     ainvoke(origin, self.side(origin), self.awaits(origin),
                             wrapped, instance, args, kwargs),
                 )
             else:
-                run = await ainvoke(origin, self.side(origin), self.awaits(origin),
-                                    wrapped, instance, args, kwargs)
+                try:
+                    run = await ainvoke(origin, self.side(origin), self.awaits(origin),
+                                        wrapped, instance, args, kwargs)
+                except asyncio.CancelledError as cancelled:
+                    self.finish(log, info, warning, plan,
+                                [*runs, SideRun(origin, False, None, cancelled,
+                                                perf_counter() - start)], extra)
+                    raise
             runs.append(run)
             if stops and not run.ok:
                 break
@@ -474,13 +520,21 @@ class Engine:
 
     async def _write_to_completion(
         self, log: Any, info: bool, warning: bool, plan: Plan, runs: list[SideRun],
-        extra: dict[str, Any] | None, second: Coroutine[Any, Any, SideRun],
+        extra: dict[str, Any] | None, origin: Origin, start: float,
+        second: Coroutine[Any, Any, SideRun],
     ) -> SideRun:
         """
         Run the second side of a write so that cancelling the caller cannot
-        cut it in half: it runs as a shielded task, and when the caller is
-        cancelled it still finishes (and reports its events) while the caller
-        gets its CancelledError.
+        cut it in half.
+
+        The side runs as a task of its own, shielded from the caller: a
+        cancelled caller gets its ``CancelledError`` at once (a hanging store
+        must not hold a caller past its own timeout), and the side goes on,
+        tracked so that :func:`migratekit.adrain` waits for it. It reports its
+        events when it ends; when it is cancelled in turn (``asyncio.run``
+        cancels what is left when its main coroutine returns) or its loop
+        closes under it, it reports a failed result for that side, so that a
+        write left half done is always on record.
         """
         task = asyncio.get_running_loop().create_task(second)
         try:
@@ -488,14 +542,23 @@ class Engine:
         except asyncio.CancelledError:
             done_runs = list(runs)
 
-            def report(finished: asyncio.Task[SideRun]) -> None:
-                if not finished.cancelled() and finished.exception() is None:
-                    self.finish(log, info, warning, plan, [*done_runs, finished.result()], extra)
+            def report(finished: asyncio.Task[SideRun] | None) -> None:
+                if finished is None or finished.cancelled():
+                    run = SideRun(origin, False, None, _unfinished(origin, finished),
+                                  perf_counter() - start)
+                elif finished.exception() is not None:  # KeyboardInterrupt, SystemExit
+                    run = SideRun(origin, False, None, finished.exception(),
+                                  perf_counter() - start)
+                else:
+                    run = finished.result()
+                self.finish(log, info, warning, plan, [*done_runs, run], extra)
 
-            task.add_done_callback(report)
-            track(task)
+            if task.done():
+                report(task)
+            else:
+                task.add_done_callback(report)
+                track(task, on_abandon=lambda: report(None))
             raise
-
 
     # -- reads whose other side leaves the caller: PARALLEL, timeouts, background
     #
@@ -545,27 +608,24 @@ class Engine:
         runs: list[SideRun] = []
         if self.execution_order is ExecutionOrder.PARALLEL:
             start = perf_counter()
-            future = pool().submit(shadow)
+            shadow_pool = pool()
+            future = shadow_pool.submit(shadow)
             try:
                 first = invoke(auth, auth_side, wrapped, instance, args, kwargs)
             except BaseException:
                 if future is not None:
-                    future.cancel()
+                    shadow_pool.claim(future)
                 raise
-            if future is None:
-                second = _no_worker(other) if timeout is not None else shadow()
-            else:
-                second = _wait(future, other, timeout, start)
-            runs = [first, second]
+            runs = [first, _collect(shadow_pool, future, shadow, other, timeout, start)]
         else:
             for origin in self.order(plan):
                 if origin is auth:
                     runs.append(invoke(auth, auth_side, wrapped, instance, args, kwargs))
                 else:
                     start = perf_counter()
-                    future = pool().submit(shadow)
-                    runs.append(_no_worker(other) if future is None
-                                else _wait(future, other, timeout, start))
+                    shadow_pool = pool()
+                    future = shadow_pool.submit(shadow)
+                    runs.append(_collect(shadow_pool, future, shadow, other, timeout, start))
         return self.finish(log, info, warning, plan, runs,
                            self.arguments(wrapped, instance, args, kwargs))
 
@@ -630,6 +690,7 @@ class Engine:
             _events.emit_result(
                 log, call_id, self.name, self.operation_value, plan.stage._value_, first, True,
                 _UNLOGGED if redact is None or not first.ok else _redacted(redact, first.value),
+                self.describe_errors(),
             )
         return call_id
 
@@ -646,6 +707,18 @@ def _timed_out(origin: Origin, timeout: float, waited: float) -> SideRun:
     return SideRun(origin, False, None, error, waited)
 
 
+def _unfinished(origin: Origin, task: asyncio.Task[Any] | None) -> BaseException:
+    """The failure of a write's second side that its event loop did not let finish."""
+    if task is not None:
+        return asyncio.CancelledError(
+            f"the {origin.value} side of the write was cancelled before it finished"
+        )
+    return WriteIncompleteError(
+        f"the {origin.value} side of the write did not finish: its event loop closed first "
+        "(await migratekit.adrain() before the loop ends)"
+    )
+
+
 def _no_worker(origin: Origin) -> SideRun:
     error = ShadowTimeoutError(
         f"the {origin.value} side was not run: every shadow worker is busy and "
@@ -654,16 +727,32 @@ def _no_worker(origin: Origin) -> SideRun:
     return SideRun(origin, False, None, error, 0.0)
 
 
-def _wait(future: Future[SideRun], origin: Origin, timeout: float | None,
-          start: float) -> SideRun:
-    """The run *future* holds, waiting at most until *timeout* after *start*."""
+def _collect(shadow_pool: ShadowPool, future: Future[SideRun] | None,
+             shadow: Callable[[], SideRun], origin: Origin, timeout: float | None,
+             start: float) -> SideRun:
+    """
+    The other side's run, handed to *shadow_pool* as *future*, for a caller
+    that waits for it.
+
+    The caller never waits behind the pool's queue, where the task could sit
+    behind work that waits for this very caller (a shadow that calls another
+    migration) or behind shadows that hang: without a timeout, a task that no
+    worker has started is taken back and run here, and a task that a worker
+    runs is waited for as a serial read would be. With a timeout, the wait
+    ends at the deadline; a task still queued then is recorded as not run.
+    """
+    if future is None:  # the pool is full
+        return shadow() if timeout is None else _no_worker(origin)
     if timeout is None:
+        if shadow_pool.claim(future):
+            return shadow()
         return future.result()
     try:
         return future.result(max(0.0, timeout - (perf_counter() - start)))
     except FutureTimeoutError:
-        # The worker goes on with it; its answer, when it comes, is dropped.
-        future.cancel()
+        if shadow_pool.claim(future):
+            return _no_worker(origin)
+        # A worker goes on with it; its answer, when it comes, is dropped.
         return _timed_out(origin, timeout, perf_counter() - start)
 
 
@@ -694,8 +783,21 @@ class _ContextFunction:
     """Stands for a migration's ``context=`` callable in ``migration.stage_error``."""
 
 
+def _verdict(answer: Any) -> bool | None:
+    """What a comparison's answer that is not ``True`` or ``False`` says; ``None``: nothing."""
+    if type(answer).__name__ == "bool_":  # numpy.bool_, without importing numpy
+        return bool(answer)  # inside the caller's guard: a look-alike may raise
+    if inspect.iscoroutine(answer):  # an async comparison: never awaited, so closed
+        answer.close()
+    return None
+
+
 def _paths(old: Any, new: Any) -> list[str] | None:
     try:
         return diff_paths(old, new) or None
     except Exception:
+        return None
+    except BaseException as exc:
+        if isinstance(exc, PROPAGATES):
+            raise
         return None

@@ -8,6 +8,7 @@ __all__ = [
     "MigrateKitError",
     "ShadowTimeoutError",
     "StageError",
+    "WriteIncompleteError",
 ]
 
 
@@ -54,4 +55,14 @@ class ShadowTimeoutError(MigrateKitError, TimeoutError):
     migration's ``shadow_timeout`` (or could not start: every shadow worker
     was busy). It is never raised to the caller: it is the error of that
     side's result, and the ``exc_type`` of its ``migration.result`` event.
+    """
+
+
+class WriteIncompleteError(MigrateKitError):
+    """
+    The second side of an async write could not finish: its caller was
+    cancelled twice (the second time ends the wait for it) and then its event
+    loop closed before the side was done. Never raised to a caller: it is the
+    error of that side's result, so that the half-done write is on record.
+    Await :func:`migratekit.adrain` before an event loop ends.
     """

@@ -126,7 +126,14 @@ def state() -> tuple[Any, bool, bool]:
     bind = logger.bind
     if bind is fixed_state[0]:
         return fixed_state[1]
-    log = current()
+    try:
+        log = current()
+    except Exception as exc:
+        # structlog could not make a logger (a logger factory that opens a
+        # file at EMFILE, a wrapper class that raises): this call emits
+        # nothing, the failure is counted and said once, the call goes on.
+        pipeline_failed(None, exc)
+        return _MUTE
     known = LEVELS_BY_CLASS.get(type(log))
     if known is None:
         return (log, *levels(log))
@@ -136,15 +143,18 @@ def state() -> tuple[Any, bool, bool]:
     return answer
 
 
+_MUTE: tuple[Any, bool, bool] = (None, False, False)
+
+
 def levels(log: Any) -> tuple[bool, bool]:
     """Whether *log* would emit ``info`` and ``warning`` events right now."""
     known = LEVELS_BY_CLASS.get(type(log))
     if known is not None:
         return known
-    enabled: Callable[[int], bool] | None = getattr(log, "is_enabled_for", None)
-    if enabled is None:
-        return True, True
     try:
+        enabled: Callable[[int], bool] | None = getattr(log, "is_enabled_for", None)
+        if enabled is None:
+            return True, True
         return bool(enabled(INFO)), bool(enabled(WARNING))
     except Exception:  # a logger that cannot say is asked to log everything
         return True, True
@@ -161,9 +171,10 @@ def _log(log: Any, level: int, event: str, fields: dict[str, Any]) -> None:
         pipeline_failed(event, exc)
 
 
-def pipeline_failed(event: str, exc: Exception) -> None:
+def pipeline_failed(event: str | None, exc: Exception) -> None:
     """
-    Count a failure of the log pipeline, and say so through the stdlib
+    Count a failure of the log pipeline while emitting *event* (``None``:
+    while structlog made the logger), and say so through the stdlib
     ``logging`` module the first time each kind of failure happens.
     """
     kind = type(exc).__name__
@@ -173,10 +184,10 @@ def pipeline_failed(event: str, exc: Exception) -> None:
     if not seen:
         with contextlib.suppress(Exception):  # nothing is left to report through
             _fallback.warning(
-                "migration.log_error: the structlog pipeline raised %s while emitting %s; "
-                "migratekit events of this kind are being lost (reported once per kind)",
+                "migration.log_error: the structlog pipeline raised %s %s; migratekit events "
+                "of this kind are being lost (reported once per kind)",
                 kind,
-                event,
+                "while making the logger" if event is None else f"while emitting {event}",
             )
 
 
@@ -192,18 +203,49 @@ def reset_pipeline_failures() -> None:
         _pipeline_failures.clear()
 
 
-def error_message(exc: BaseException | None, message: str | None = None) -> str | None:
-    """An exception's message (or *message*), cut to :data:`ERROR_MESSAGE_LIMIT` characters."""
+def error_message(
+    exc: BaseException | None,
+    message: str | None = None,
+    describe: Callable[[BaseException], Any] | None = None,
+) -> str | None:
+    """
+    What an event's ``error`` field says of a failure: *message* when there
+    is one (the words of a ``Result.fail``), else what *describe* (the
+    ``log_errors`` hook) says of *exc*, else ``str(exc)``; cut to
+    :data:`ERROR_MESSAGE_LIMIT` characters. ``None`` when there is nothing
+    to say or the hook said ``None``. Never raises an ``Exception``: the
+    message of an exception is the exception's own code.
+    """
     if message is None:
         if exc is None:
             return None
-        try:
-            message = str(exc)
-        except Exception:
-            message = f"<{type(exc).__name__} whose str() raised>"
+        if describe is not None:
+            try:
+                said = describe(exc)
+            except Exception as hook_failure:
+                return f"<log_errors raised {type(hook_failure).__name__}>"
+            if said is None:
+                return None
+            exc = said if isinstance(said, BaseException) else None
+            message = None if exc is not None else _text_of(said)
+        if exc is not None:
+            message = _text_of(exc)
+    assert message is not None
+    try:
+        message = str.__str__(message)  # a str subclass's own methods are not called
+    except Exception:  # not a str at all: a hook or a caller broke the contract
+        message = _text_of(message)
     if len(message) > ERROR_MESSAGE_LIMIT:
         return message[: ERROR_MESSAGE_LIMIT - 1] + "…"
     return message
+
+
+def _text_of(value: object) -> str:
+    """``str(value)`` as an exact ``str``, or a stand-in when it raises."""
+    try:
+        return str.__str__(str(value))
+    except Exception:
+        return f"<{type(value).__name__} whose str() raised>"
 
 
 class SideRun:
@@ -239,10 +281,12 @@ def emit_result(
     run: SideRun,
     authoritative: bool,
     value: Any = UNLOGGED,
+    describe: Callable[[BaseException], Any] | None = None,
 ) -> None:
     """
     Emit ``migration.result`` for one side of one call. *value* is what the
-    migration's ``log_values`` hook let through, or :data:`UNLOGGED`.
+    migration's ``log_values`` hook let through, or :data:`UNLOGGED`;
+    *describe* is its ``log_errors`` hook (see :func:`error_message`).
     """
     exc = run.exception
     fields = {
@@ -253,7 +297,7 @@ def emit_result(
         "authoritative": authoritative,
         "ok": run.ok,
         "latency_ms": round(run.latency * 1000.0, 4),
-        "error": None if run.ok else error_message(exc, run.error),
+        "error": None if run.ok else error_message(exc, run.error, describe),
         "exc_type": None if exc is None else type(exc).__name__,
         "call_id": call_id,
     }
@@ -333,4 +377,6 @@ def reset_dropped_shadows() -> None:
 
 def emit_stage_error(fields: dict[str, Any]) -> None:
     """Emit ``migration.stage_error`` (level ``warning``)."""
-    _log(current(), WARNING, STAGE_ERROR_EVENT, fields)
+    log, _, warning = state()
+    if warning:
+        _log(log, WARNING, STAGE_ERROR_EVENT, fields)

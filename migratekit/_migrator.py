@@ -6,6 +6,7 @@ types themselves, shaped like LaunchDarkly's ``ldclient.migrations.Migrator``.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from migratekit._config import check_provider
@@ -22,7 +23,10 @@ from migratekit._types import (
     WriteResult,
 )
 
-__all__ = ["Migrator"]
+__all__ = ["ENGINES_LIMIT", "Migrator"]
+
+ENGINES_LIMIT = 1024
+"""How many migration names a Migrator keeps the engines of, at most."""
 
 
 def _side(fn: MigratorFn) -> SideFn:
@@ -57,7 +61,7 @@ class Migrator:
     ``Result``; an exception they raise becomes a failed result). The stage of
     each call comes from *provider* (by default the process-wide one), asked
     with the migration's name and the call's context. Emits the same events
-    as the decorator.
+    as the decorator; *log_errors* is the decorator's option of that name.
     """
 
     def __init__(
@@ -68,6 +72,7 @@ class Migrator:
         read_execution_order: ExecutionOrder = ExecutionOrder.SERIAL,
         provider: Any = None,
         check_ratio: int = 1,
+        log_errors: Callable[[BaseException], Any] | None = None,
     ) -> None:
         if read is None and write is None:
             raise ConfigurationError(
@@ -114,11 +119,18 @@ class Migrator:
             )
         if provider is not None:
             check_provider("Migrator: 'provider'", provider)
+        if log_errors is not None and not callable(log_errors):
+            raise ConfigurationTypeError(
+                f"Migrator: 'log_errors' must be a callable taking an exception and returning "
+                f"the text to log, or None (got a {type(log_errors).__name__}); e.g. "
+                "log_errors=lambda exc: type(exc).__name__"
+            )
         self._read = read
         self._write = write
         self._order = read_execution_order
         self._provider = provider
         self._check_ratio = check_ratio
+        self._log_errors = log_errors
         self._engines: dict[tuple[str, Operation], Engine] = {}
         self._lock = threading.Lock()
 
@@ -149,7 +161,12 @@ class Migrator:
                     provider=self._provider,
                     execution_order=self._order,
                     check_ratio=self._check_ratio,
+                    log_errors=self._log_errors,
                 )
+                if len(self._engines) >= ENGINES_LIMIT:
+                    # Names may come from outside (one per tenant, per table):
+                    # the oldest engine goes, and is built again if asked for.
+                    del self._engines[next(iter(self._engines))]
                 self._engines[key] = engine
         return engine
 

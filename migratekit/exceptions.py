@@ -6,6 +6,7 @@ from migratekit._errors import (
     MigrateKitError,
     ShadowTimeoutError,
     StageError,
+    WriteIncompleteError,
 )
 
 __all__ = [
@@ -14,4 +15,5 @@ __all__ = [
     "MigrateKitError",
     "ShadowTimeoutError",
     "StageError",
+    "WriteIncompleteError",
 ]

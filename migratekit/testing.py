@@ -128,7 +128,7 @@ def force_stage(stage: Stage | str, name: Any = None) -> Iterator[None]:
     >>> greeting()
     'old'
     """
-    forced = require_stage("force_stage(stage)", stage)
+    forced = _config.own_stage(require_stage("force_stage(stage)", stage))
     if name is not None and not isinstance(name, str):
         found = getattr(name, "migration_name", None)
         if not isinstance(found, str):

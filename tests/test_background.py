@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -11,6 +12,7 @@ from structlog.testing import capture_logs
 
 import migratekit
 from migratekit import _events, configure, migration
+from migratekit import _pool as pool_module
 from migratekit.providers import StaticStageProvider
 
 
@@ -217,3 +219,74 @@ def test_a_base_exception_in_a_background_shadow_is_its_result() -> None:
     new_results = [e for e in logs if e["event"] == "migration.result" and e["origin"] == "new"]
     assert [e["exc_type"] for e in new_results] == ["SystemExit", "SystemExit"]
     assert len([e for e in logs if e["event"] == "migration.op"]) == 2
+
+
+def _shadow_threads() -> int:
+    return sum(t.name.startswith("migratekit-shadow") for t in threading.enumerate())
+
+
+def test_resizing_the_pool_leaves_no_idle_threads_behind() -> None:
+    """Fifty resizes (and reset()s) with shadows running: the replaced pools' workers finish
+    their work and exit, so the threads alive are those of the current pool only."""
+
+    def new(x: int) -> int:
+        return x
+
+    @migration(new=new, shadow="background", name="bg.resize")
+    def read(x: int) -> int:
+        return x
+
+    with capture_logs():
+        for i in range(50):
+            configure(shadow_workers=2 + i % 3)
+            for j in range(4):
+                assert read(j) == j
+            if i % 10 == 9:
+                migratekit.reset()
+                configure(provider=StaticStageProvider("shadow"))
+        assert migratekit.drain(10)
+    deadline = time.monotonic() + 10
+    while _shadow_threads() > 4 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert _shadow_threads() <= 4  # the current pool's, at most its size
+
+
+def test_a_submit_to_a_pool_replaced_meanwhile_goes_to_the_current_one() -> None:
+    """A caller holding the pool that configure() just replaced still gets its work run."""
+    old_pool = pool_module.pool()
+    configure(shadow_workers=3)
+    future = old_pool.submit(lambda: threading.current_thread().name)
+    assert future is not None
+    assert future.result(10).startswith("migratekit-shadow")
+    assert pool_module.pool() is not old_pool
+    assert pool_module.pool().threads >= 1
+
+
+def test_async_background_shadows_of_closed_loops_do_not_fill_the_queue() -> None:
+    """Loops closed with background shadows still pending (run_until_complete, then close,
+    no adrain): their tasks are pruned, so a fresh asyncio.run's shadows are not dropped."""
+    configure(shadow_queue_size=8)
+
+    async def new(x: int) -> int:
+        await asyncio.sleep(3600)
+        return x
+
+    @migration(new=new, shadow="background", name="bg.closed")
+    async def read(x: int) -> int:
+        return x
+
+    loops = []
+    with capture_logs():
+        for _ in range(12):
+            loop = asyncio.new_event_loop()
+            assert loop.run_until_complete(read(1)) == 1
+            loop.close()
+            loops.append(loop)  # kept alive: the test is about migratekit letting go
+
+        async def fresh() -> None:
+            assert await read(2) == 2
+            assert pool_module.outstanding_tasks(asyncio.get_running_loop()) == 1
+
+        asyncio.run(fresh())
+    assert _events.dropped_shadows() == {}
+    assert pool_module.outstanding_tasks() == 0  # the closed loops' tasks were let go

@@ -164,6 +164,10 @@ CASES: list[tuple[str, Callable[[], Any], type[Exception], list[str]]] = [
     ("generator", lambda: migration(new=plain)(generator), VALUE, ["generator", "list"]),
     ("async generator", lambda: migration(new=plain)(async_generator), VALUE,
      ["generator", "async_generator"]),
+    ("generator side", lambda: migration(new=generator)(plain), VALUE,
+     ["'new'", "generator function", "list"]),
+    ("async generator side", lambda: migration(new=plain, old=async_generator)(plain), VALUE,
+     ["'old'", "generator function", "async_generator"]),
     ("not a function", lambda: untyped_migration(new=plain)(42), TYPE,
      ["decorated object", "function", "42"]),
     # -- stage names

@@ -113,3 +113,115 @@ async def test_async_exception_is_the_same_object() -> None:
     with pytest.raises(LookupError) as caught:
         await read()
     assert caught.value is error
+
+
+# -- sides that are not `async def` but return an awaitable --------------------------------
+
+
+class KV:
+    """An async key-value client, as a side would wrap it with a lambda."""
+
+    def __init__(self) -> None:
+        self.data: dict[str, str] = {}
+
+    async def set(self, key: str, value: str) -> str:
+        await asyncio.sleep(0)
+        self.data[key] = value
+        return value
+
+    async def get(self, key: str) -> str | None:
+        await asyncio.sleep(0)
+        return self.data.get(key)
+
+
+class AsyncCallable:
+    """An object whose __call__ is async: calling it gives a coroutine."""
+
+    def __init__(self, kv: KV) -> None:
+        self.kv = kv
+
+    async def __call__(self, repo: object, key: str, value: str) -> str:
+        return await self.kv.set(key, value)
+
+
+class LambdaRepo:
+    def __init__(self) -> None:
+        self.old: dict[str, str] = {}
+        self.kv = KV()
+
+    @migration.write(new=lambda self, key, value: self.kv.set(key, value), name="lambda.set")
+    async def set(self, key: str, value: str) -> str:
+        await asyncio.sleep(0)
+        self.old[key] = value
+        return value
+
+    @migration.read(new=lambda self, key: self.kv.get(key), name="lambda.get")
+    async def get(self, key: str) -> str | None:
+        return self.old.get(key)
+
+
+@pytest.mark.parametrize("stage", STAGES)
+async def test_a_lambda_returning_a_coroutine_is_awaited(stage: str) -> None:
+    """A plain callable side of an async migration that returns a coroutine is awaited:
+    writes reach the new store, and the caller never gets a bare coroutine."""
+    configure(provider=StaticStageProvider(stage))
+    repo = LambdaRepo()
+    assert await repo.set("k", "v") == "v"
+    writes_new = stage in ("dualwrite", "shadow", "live", "rampdown", "complete")
+    writes_old = stage in ("off", "dualwrite", "shadow", "live", "rampdown")
+    assert repo.kv.data == ({"k": "v"} if writes_new else {})
+    assert repo.old == ({"k": "v"} if writes_old else {})
+    value = await repo.get("k")
+    assert not inspect.isawaitable(value)
+    assert value == "v"
+
+
+async def test_a_callable_object_with_async_call_is_awaited() -> None:
+    """An object whose __call__ is `async def` is an async side, awaited in every stage."""
+    kv = KV()
+
+    class Repo:
+        @migration.write(new=AsyncCallable(kv), name="callable.set")
+        async def set(self, key: str, value: str) -> str:
+            return value
+
+    configure(provider=StaticStageProvider("complete"))
+    assert await Repo().set("k", "v") == "v"
+    assert kv.data == {"k": "v"}
+
+
+def test_an_async_callable_object_on_a_sync_function_is_refused() -> None:
+    """An object with an async __call__ given to a sync function fails at decoration."""
+    from migratekit import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match="'new' is an async function"):
+
+        @migration(new=AsyncCallable(KV()))
+        def get(key: str) -> str:
+            return key
+
+
+@pytest.mark.parametrize("stage", ["dualwrite", "complete"])
+def test_a_sync_side_returning_a_coroutine_fails_instead_of_passing(stage: str) -> None:
+    """In a sync migration a lambda around an async client fails as its side (TypeError),
+    its coroutine closed, never an ok=True result for a write that never ran."""
+    from structlog.testing import capture_logs
+
+    kv = KV()
+
+    # The README's lambda style around an async client is the case under test.
+    @migration.write(new=lambda key, value: kv.set(key, value), name="sync.lambda")  # noqa: PLW0108
+    def set_(key: str, value: str) -> str:
+        return value
+
+    configure(provider=StaticStageProvider(stage))
+    with capture_logs() as logs:
+        if stage == "complete":
+            with pytest.raises(TypeError, match="returned a coroutine"):
+                set_("k", "v")
+        else:
+            assert set_("k", "v") == "v"
+    assert kv.data == {}
+    (new,) = [e for e in logs if e["event"] == "migration.result" and e["origin"] == "new"]
+    assert new["ok"] is False
+    assert new["exc_type"] == "TypeError"

@@ -8,9 +8,11 @@ from migratekit._diff import diff_paths
 
 
 def nested(depth: int, leaf: Any) -> Any:
+    # Each level a record with a field of its own beside the nested one: a
+    # mapping whose values are all mappings is an index, whose keys are hidden.
     value = leaf
     for _ in range(depth):
-        value = {"a": value}
+        value = {"a": value, "n": 0}
     return value
 
 

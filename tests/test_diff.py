@@ -140,3 +140,20 @@ def test_paths_never_hold_values(old: Any, new: Any) -> None:
     for text in _leaf_texts(old) + _leaf_texts(new):
         if text not in keys and not text.isdigit():
             assert all(text not in path.replace("[", ".").split(".") for path in paths)
+
+
+def test_keys_of_a_mapping_of_records_are_hidden_even_when_they_look_like_names() -> None:
+    """An index of records keyed by data ({handle: {...}}) shows [?], not the handle."""
+    old = {"ada_lovelace": {"plan": "pro"}, "alan_turing": {"plan": "free"}}
+    new = {"ada_lovelace": {"plan": "free"}, "alan_turing": {"plan": "free"}}
+    assert diff_paths(old, new) == ["[?].plan"]
+    assert diff_paths({"ada_lovelace": User("Ada", Address("L", "1"), [])},
+                      {"ada_lovelace": User("Ada", Address("L", "2"), [])}) == ["[?].address.zip"]
+    assert diff_paths({"ada_lovelace": {"plan": "pro"}}, {}) == ["[?]"]
+
+
+def test_records_that_mix_fields_still_name_them() -> None:
+    """A record with scalar fields beside nested ones keeps its field names."""
+    old = {"name": "Ada", "address": {"zip": "1"}, "plans": {"basic": {"seats": 1}}}
+    new = {"name": "Ada", "address": {"zip": "2"}, "plans": {"basic": {"seats": 2}}}
+    assert diff_paths(old, new) == ["address.zip", "plans[?].seats"]

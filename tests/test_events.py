@@ -519,3 +519,50 @@ def test_library_never_configures_structlog() -> None:
     get = read_with("shadow", lambda: 1, lambda: 2)
     get()
     assert structlog.is_configured() is False
+
+
+# -- structlog cannot even make a logger -----------------------------------------------------
+
+
+class FactoryBroken(OSError):
+    """A logger factory that opens a file, at EMFILE."""
+
+
+@pytest.mark.parametrize("broken", ["factory", "wrapper"])
+@pytest.mark.parametrize("stage", ["off", "shadow", "live"])
+def test_a_logger_that_cannot_be_made_never_reaches_the_caller(
+    broken: str, stage: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A logger factory or wrapper class that raises: every call still returns the
+    authoritative value, in every stage, OFF included; the failure is counted and said
+    once through stdlib logging; stage errors go the same way."""
+
+    def factory(*args: Any) -> Any:
+        raise FactoryBroken(24, "Too many open files")
+
+    class Wrapper(structlog.BoundLogger):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            raise FactoryBroken(24, "Too many open files")
+
+    if broken == "factory":
+        structlog.configure(logger_factory=factory, cache_logger_on_first_use=False)
+    else:
+        structlog.configure(wrapper_class=Wrapper, cache_logger_on_first_use=False)
+    get = read_with(stage, lambda: "old", lambda: "new")
+    with caplog.at_level(logging.WARNING, logger="migratekit"):
+        for _ in range(3):
+            assert get() == ("new" if stage == "live" else "old")
+
+        class Bad:
+            def get_stage(self, name: str, context: Any = None) -> Any:
+                return "not-a-stage-at-all"
+
+        @migration(new=lambda: "new", provider=Bad(), name="ev.bad")
+        def bad() -> str:
+            return "old"
+
+        assert bad() == "old"
+    assert _events.pipeline_failures() == {"FactoryBroken": 5}
+    reports = [r for r in caplog.records if r.name == "migratekit"]
+    assert len(reports) == 1
+    assert "while making the logger" in reports[0].getMessage()

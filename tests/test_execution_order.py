@@ -7,12 +7,15 @@ sides that each wait for the other can only both finish if they ran at once.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import threading
+from typing import Any
 
 import pytest
 from structlog.testing import capture_logs
 
+import migratekit
 from migratekit import ExecutionOrder, configure, migration
 from migratekit import _pool as pool_module
 from migratekit.providers import StaticStageProvider
@@ -189,3 +192,125 @@ def test_parallel_with_a_full_pool_runs_the_shadow_inline() -> None:
         release.set()
     assert seen == [threading.current_thread().name]
     assert pool_module.drain(10)
+
+
+# -- the caller never waits behind the pool's queue ----------------------------------------
+
+
+def _in_threads(call: Any, count: int, timeout: float = 20) -> list[Any]:
+    """Run call(i) in *count* threads started at once; their answers, failing on a hang."""
+    barrier = threading.Barrier(count)
+    answers: list[Any] = [None] * count
+
+    def run(i: int) -> None:
+        barrier.wait(timeout)
+        answers[i] = call(i)
+
+    threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout)
+    assert not [thread for thread in threads if thread.is_alive()], "a caller hangs"
+    return answers
+
+
+def test_nested_parallel_reads_with_as_many_callers_as_workers_do_not_deadlock() -> None:
+    """A PARALLEL shadow that calls another PARALLEL migration, from as many callers as
+    there are workers: every caller returns (no worker waits on a task queued behind it)."""
+    configure(shadow_workers=2)
+    inner_started = threading.Barrier(2, timeout=10)
+
+    def inner_new(x: int) -> int:
+        return x
+
+    @migration(new=inner_new, execution_order="parallel", name="nested.inner")
+    def inner(x: int) -> int:
+        return x
+
+    def outer_new(x: int) -> int:
+        with contextlib.suppress(threading.BrokenBarrierError):
+            inner_started.wait()  # both workers are now inside a shadow
+        return inner(x)
+
+    @migration(new=outer_new, execution_order="parallel", name="nested.outer")
+    def outer(x: int) -> int:
+        return x
+
+    with capture_logs() as logs:
+        assert _in_threads(outer, 2) == [0, 1]
+        assert outer(7) == 7, "later PARALLEL reads still run"
+    assert migratekit.drain(10)
+    ops = [e for e in logs if e["event"] == "migration.op"]
+    assert sorted(e["migration"] for e in ops) == ["nested.inner"] * 3 + ["nested.outer"] * 3
+    assert all(e["consistent"] is True for e in ops)
+
+
+def test_hung_background_shadows_do_not_hold_an_unrelated_parallel_read() -> None:
+    """Every worker hung in a background shadow: a PARALLEL read of another migration
+    takes its shadow back from the queue and runs it itself, and drain() ends once
+    the hung shadows are released."""
+    release = threading.Event()
+
+    def hang(x: int) -> int:
+        release.wait(30)
+        return x
+
+    @migration(new=hang, shadow="background", name="hung.bg")
+    def background(x: int) -> int:
+        return x
+
+    ran_in: list[str] = []
+
+    def new(x: int) -> int:
+        ran_in.append(threading.current_thread().name)
+        return x
+
+    @migration(new=new, execution_order="parallel", name="unrelated.parallel")
+    def read(x: int) -> int:
+        return x
+
+    try:
+        with capture_logs() as logs:
+            for i in range(pool_module.pool_workers()):
+                assert background(i) == i
+            assert _in_threads(read, 3, timeout=5) == [0, 1, 2]
+        assert len(ran_in) == 3
+        assert not [name for name in ran_in if name.startswith("migratekit-shadow")]
+        assert migratekit.drain(0.05) is False, "the hung shadows are still out"
+    finally:
+        release.set()
+    assert migratekit.drain(10)
+    assert pool_module.pool().outstanding == 0
+    ops = [e for e in logs
+           if e["migration"] == "unrelated.parallel" and e["event"] == "migration.op"]
+    assert [e["consistent"] for e in ops] == [True, True, True]
+
+
+def test_a_timed_shadow_still_queued_at_its_deadline_is_recorded_as_not_run() -> None:
+    """shadow_timeout with every worker busy: the caller waits no longer than the timeout,
+    the queued shadow is taken back (it never runs) and recorded as not run."""
+    configure(shadow_workers=1)
+    release = threading.Event()
+    blocker = pool_module.pool().submit(lambda: release.wait(30))
+    assert blocker is not None
+    ran: list[int] = []
+
+    def new(x: int) -> int:
+        ran.append(x)
+        return x
+
+    @migration(new=new, shadow_timeout=0.05, name="timed.queued")
+    def read(x: int) -> int:
+        return x
+
+    try:
+        with capture_logs() as logs:
+            assert read(1) == 1
+    finally:
+        release.set()
+    assert migratekit.drain(10)
+    assert ran == [], "a shadow taken back from the queue never runs"
+    (failed,) = [e for e in logs if e["event"] == "migration.result" and not e["ok"]]
+    assert failed["exc_type"] == "ShadowTimeoutError"
+    assert "not run" in failed["error"]

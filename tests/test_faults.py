@@ -22,6 +22,7 @@ from structlog.testing import capture_logs
 
 import migratekit
 from migratekit import Operation, Stage, _events, configure, migration
+from migratekit import _pool as pool_module
 from migratekit.providers import StaticStageProvider
 
 OLD, NEW = "old", "new"
@@ -618,6 +619,85 @@ def test_cancel_during_second_write_side_lets_it_finish(stage: Stage) -> None:
 
 
 @pytest.mark.parametrize("stage", WRITE_BOTH, ids=[s.value for s in WRITE_BOTH])
+def test_a_write_cut_by_asyncio_run_shutdown_is_reported(stage: Stage) -> None:
+    """The caller is cancelled during the second side, then main() returns without adrain():
+    asyncio.run cancels the side, and its failure and the op are still reported."""
+    auth = authoritative(stage)
+    second = other(auth)
+    world = World(stage, WRITE, "async", {second: "hang"})
+    fn = world.build()
+
+    async def main() -> None:
+        world.astarted, world.arelease = asyncio.Event(), asyncio.Event()
+        task = asyncio.get_running_loop().create_task(fn("k", "v"))
+        await asyncio.wait_for(world.astarted.wait(), 10)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    with capture_logs() as logs:
+        asyncio.run(main())
+    assert world.stores[auth] == {"k": "v"}
+    assert world.stores[second] == {}
+    assert_events(logs, world, [auth, second], {auth: True, second: False},
+                  exc_types={second: "CancelledError"})
+
+
+@pytest.mark.parametrize("stage", WRITE_BOTH, ids=[s.value for s in WRITE_BOTH])
+def test_a_write_whose_loop_closes_under_it_is_reported(stage: Stage) -> None:
+    """The caller is cancelled twice during the second side (the second cancel ends its
+    wait), then the loop is closed with the side pending: the side is reported as
+    WriteIncompleteError once migratekit sees the loop closed."""
+    auth = authoritative(stage)
+    second = other(auth)
+    world = World(stage, WRITE, "async", {second: "hang"})
+    fn = world.build()
+
+    async def main() -> None:
+        world.astarted, world.arelease = asyncio.Event(), asyncio.Event()
+        task = asyncio.get_running_loop().create_task(fn("k", "v"))
+        await asyncio.wait_for(world.astarted.wait(), 10)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    loop = asyncio.new_event_loop()
+    with capture_logs() as logs:
+        loop.run_until_complete(main())
+        loop.close()
+        assert not [e for e in logs if e["event"] == "migration.op"], "the side is pending"
+        pool_module.prune()  # what the next loop that shadows, or interpreter exit, does
+    assert world.stores[second] == {}
+    assert_events(logs, world, [auth, second], {auth: True, second: False},
+                  exc_types={second: "WriteIncompleteError"})
+    failed = [e for e in logs if e["event"] == "migration.result" and not e["ok"]]
+    assert "adrain" in failed[0]["error"]
+
+
+@pytest.mark.parametrize("operation", [READ, WRITE], ids=["read", "write"])
+@pytest.mark.parametrize("stage", WRITE_BOTH, ids=[s.value for s in WRITE_BOTH])
+def test_cancel_during_first_side_reports_the_call(stage: Stage, operation: Operation) -> None:
+    """Cancelling the caller during the authoritative side: that side's result (failed,
+    CancelledError) and the op are emitted; the other side never runs."""
+    auth = authoritative(stage)
+    world = World(stage, operation, "async", {auth: "hang"})
+    fn = world.build()
+
+    async def main() -> None:
+        world.astarted, world.arelease = asyncio.Event(), asyncio.Event()
+        task = asyncio.get_running_loop().create_task(fn("k", "v"))
+        await asyncio.wait_for(world.astarted.wait(), 10)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    with capture_logs() as logs:
+        asyncio.run(main())
+    assert world.calls == [auth]
+    assert_events(logs, world, [auth], {auth: False}, exc_types={auth: "CancelledError"})
+
+
+@pytest.mark.parametrize("stage", WRITE_BOTH, ids=[s.value for s in WRITE_BOTH])
 def test_cancel_during_first_write_side_never_starts_the_second(stage: Stage) -> None:
     """Cancelling the caller while the authoritative side writes: the other side never runs."""
     auth = authoritative(stage)
@@ -641,3 +721,152 @@ def test_cancel_during_first_write_side_never_starts_the_second(stage: Stage) ->
     assert world.calls == [auth]
     assert world.stores == {OLD: {}, NEW: {}}
     assert not [e for e in logs if e.get("ok")]
+
+
+# -- what a stage provider answers or raises is untrusted ----------------------------------
+
+
+class _RaisingRepr:
+    """An ORM row returned by mistake: its repr raises."""
+
+    def __repr__(self) -> str:
+        raise RuntimeError("detached instance")
+
+
+class _HostileStr(str):
+    """A str subclass whose own methods raise."""
+
+    def __hash__(self) -> int:
+        raise TypeError("no hash")
+
+    def strip(self, chars: Any = None) -> str:
+        raise RuntimeError("no strip")
+
+    def lower(self) -> str:
+        raise RuntimeError("no lower")
+
+    def __eq__(self, other: object) -> bool:
+        raise RuntimeError("no eq")
+
+    __ne__ = __eq__
+
+
+class _Sourced(Exception):
+    def __init__(self, source: Any, value: Any = None) -> None:
+        super().__init__("bad")
+        self.source = source
+        self.value = value
+
+
+class _StrRaises(Exception):
+    def __str__(self) -> str:
+        raise RuntimeError("no str")
+
+
+def _answers() -> dict[str, Callable[[], Any]]:
+    def raising(exc: BaseException) -> Callable[[], Any]:
+        def answer() -> Any:
+            raise exc
+
+        return answer
+
+    return {
+        "repr-raises": _RaisingRepr,
+        "hostile-str": lambda: _HostileStr("shadow"),
+        "hostile-str-garbage": lambda: _HostileStr("nonsense"),
+        "huge-str": lambda: "x" * 3_000_000,
+        "surrogate": lambda: "\ud800",
+        "list": lambda: ["shadow"],
+        "coroutine": _coroutine,
+        "stage-error-bad-value": raising(migratekit.StageError("bad", value=_RaisingRepr())),
+        "source-list": raising(_Sourced(["a", "b"])),
+        "source-dict": raising(_Sourced({"a": 1})),
+        "source-raising-repr": raising(_Sourced(_RaisingRepr(), _RaisingRepr())),
+        "str-raises": raising(_StrRaises()),
+        "huge-message": raising(RuntimeError("m" * 3_000_000)),
+    }
+
+
+async def _coroutine() -> str:
+    return "shadow"
+
+
+@pytest.mark.parametrize("quiet", [False, True], ids=["events", "quiet"])
+@pytest.mark.parametrize("mode", ["sync", "async", "migrator"])
+@pytest.mark.parametrize("answer", list(_answers()))
+def test_a_hostile_provider_answer_never_reaches_the_caller(answer: str, mode: str,
+                                                             quiet: bool) -> None:
+    """Whatever a provider answers or raises, the call runs in a stage (the default one
+    when the answer is no stage) and returns the authoritative value; a stage_error says so."""
+    make = _answers()[answer]
+
+    class Provider:
+        def get_stage(self, name: str, context: Any = None) -> Any:
+            return make()
+
+    configure(provider=Provider())
+    if quiet:
+        structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(40))
+
+    @migration(new=lambda x: x, name="hostile.answer")
+    def read(x: int) -> int:
+        return x
+
+    @migration(new=lambda x: x, name="hostile.answer")
+    async def aread(x: int) -> int:
+        return x
+
+    migrator = migratekit.Migrator(read=migratekit.MigrationConfig(
+        migratekit.Result.success, migratekit.Result.success))
+    with capture_logs() as logs:
+        for _ in range(2):
+            if mode == "sync":
+                assert read(3) == 3
+            elif mode == "async":
+                assert asyncio.run(aread(3)) == 3
+            else:
+                assert migrator.read("hostile.answer", payload=3).value == 3
+    errors = [e for e in logs if e["event"] == "migration.stage_error"]
+    if not quiet and answer != "hostile-str" and not (answer == "coroutine" and mode == "async"):
+        assert len(errors) == 1, "one event per distinct failure"
+        assert errors[0]["stage"] == "off"
+        assert all(len(str(v)) < 400 for v in errors[0].values())
+
+
+def test_stage_members_of_a_reloaded_types_module_still_work() -> None:
+    """After importlib.reload(migratekit._types) (IPython autoreload), stages named by a
+    provider or given to configure() resolve to the stage they name."""
+    import importlib
+
+    from migratekit import _types
+
+    before = _types.Stage
+    saved = dict(vars(_types))
+    try:
+        importlib.reload(_types)
+        assert _types.Stage is not before
+        configure(provider=StaticStageProvider("live"), default_stage="shadow")
+
+        @migration(new=lambda x: -x, name="reloaded")
+        def read(x: int) -> int:
+            return x
+
+        assert read(2) == -2
+
+        class Foreign:
+            def get_stage(self, name: str, context: Any = None) -> Any:
+                return _types.Stage.COMPLETE
+
+        configure(provider=Foreign())
+        assert read(2) == -2
+
+        class Nothing:
+            def get_stage(self, name: str, context: Any = None) -> Any:
+                return None
+
+        configure(provider=Nothing())
+        assert read(2) == 2  # the default stage: SHADOW, old authoritative
+    finally:  # the module as it was: the rest of the suite holds its classes
+        vars(_types).clear()
+        vars(_types).update(saved)
+    assert migratekit.Stage.from_str("off") is migratekit.Stage.OFF

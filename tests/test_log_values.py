@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 from structlog.testing import capture_logs
@@ -135,3 +136,122 @@ async def test_cancelling_an_async_write_lets_its_second_side_finish() -> None:
     ops = [e for e in logs if e["event"] == "migration.op"]
     assert len(ops) == 1
     assert ops[0]["invoked"] == ["old", "new"]
+
+
+# -- exception messages: kept by default, and a hook to redact or drop them ------------------
+
+
+def test_error_messages_are_logged_by_default_and_may_carry_data() -> None:
+    """Without log_errors the error field is str(exc): a KeyError shows its key. This is
+    the documented default (Guarantees), which log_errors exists to change."""
+
+    @migration(new=lambda email: {}[email], name="err.default")
+    def get(email: str) -> str:
+        return email
+
+    with capture_logs() as logs:
+        assert get("ada@example.org") == "ada@example.org"
+    (failed,) = [e for e in logs if e["event"] == "migration.result" and not e["ok"]]
+    assert "ada@example.org" in failed["error"]
+    assert failed["exc_type"] == "KeyError"
+
+
+@pytest.mark.parametrize("where", ["decorator", "configure", "migrator"])
+def test_log_errors_redacts_or_drops_the_message(where: str) -> None:
+    """log_errors(exc) says what the error field holds (None leaves it empty); exc_type
+    still names the class. Given on the migration, in configure(), or to a Migrator."""
+
+    def redact(exc: BaseException) -> str | None:
+        return None if isinstance(exc, KeyError) else f"{type(exc).__name__} (redacted)"
+
+    options = {"log_errors": redact} if where == "decorator" else {}
+    if where == "configure":
+        configure(log_errors=redact)
+
+    def new(email: str) -> str:
+        if email.startswith("ada"):
+            raise KeyError(email)
+        raise ValueError(f"no user {email}")
+
+    @migration(new=new, name="err.hook", **options)  # type: ignore[call-overload]
+    def get(email: str) -> str:
+        return email
+
+    def new_side(email: str) -> migratekit.Result[str]:
+        return migratekit.Result.success(new(email))
+
+    migrator = migratekit.Migrator(
+        read=migratekit.MigrationConfig(migratekit.Result.success, new_side),
+        log_errors=redact if where == "migrator" else None,
+    )
+    with capture_logs() as logs:
+        for email in ("ada@example.org", "bob@example.org"):
+            if where == "migrator":
+                assert migrator.read("err.hook", payload=email).value == email
+            else:
+                assert get(email) == email
+    failed = [e for e in logs if e["event"] == "migration.result" and not e["ok"]]
+    assert [(e["exc_type"], e["error"]) for e in failed] == [
+        ("KeyError", None), ("ValueError", "ValueError (redacted)")
+    ]
+    assert "example.org" not in repr(logs)
+
+
+def test_a_migration_hook_wins_over_the_process_wide_one() -> None:
+    """A migration's own log_errors is used before configure()'s."""
+    configure(log_errors=lambda exc: "process-wide")
+
+    @migration(new=lambda: 1 / 0, log_errors=lambda exc: "own", name="err.own")
+    def get() -> int:
+        return 1
+
+    with capture_logs() as logs:
+        assert get() == 1
+    (failed,) = [e for e in logs if e["event"] == "migration.result" and not e["ok"]]
+    assert failed["error"] == "own"
+
+
+def test_a_log_errors_hook_that_fails_never_leaks_nor_fails_the_call() -> None:
+    """A hook that raises, or returns something odd, yields a stand-in message."""
+
+    class Odd:
+        def __str__(self) -> str:
+            raise RuntimeError(SECRET)
+
+    hooks = {"raises": lambda exc: 1 / 0, "odd": lambda exc: Odd(), "long": lambda exc: "x" * 999}
+    said: dict[str, Any] = {}
+    for kind, hook in hooks.items():
+
+        def missing() -> Any:
+            empty: dict[str, int] = {}
+            return empty[SECRET]  # KeyError(SECRET)
+
+        @migration(new=missing, log_errors=hook, name=f"err.{kind}")
+        def get() -> int:
+            return 1
+
+        with capture_logs() as logs:
+            assert get() == 1
+        (failed,) = [e for e in logs if e["event"] == "migration.result" and not e["ok"]]
+        said[kind] = failed["error"]
+    assert said["raises"] == "<log_errors raised ZeroDivisionError>"
+    assert said["odd"] == "<Odd whose str() raised>"
+    assert len(said["long"]) == 200
+    assert SECRET not in repr(said)
+
+
+@pytest.mark.parametrize("where", ["decorator", "configure", "migrator"])
+def test_log_errors_must_be_callable(where: str) -> None:
+    """A log_errors that is not callable fails when it is given, naming the option."""
+    untyped: Any = {"migration": migration, "configure": configure,
+                    "Migrator": migratekit.Migrator}
+    give: Any = {
+        "decorator": lambda: untyped["migration"](new=lambda: 1, log_errors="no")(lambda: 1),
+        "configure": lambda: untyped["configure"](log_errors="no"),
+        "migrator": lambda: untyped["Migrator"](
+            read=migratekit.MigrationConfig(migratekit.Result.success, migratekit.Result.success),
+            log_errors="no",
+        ),
+    }[where]
+    with pytest.raises(TypeError, match="'log_errors' must be a callable"):
+        give()

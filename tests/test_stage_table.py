@@ -647,19 +647,27 @@ def test_check_ratio_zero_never_compares(driver: str) -> None:
     assert compared == 0
 
 
-# -- BaseExceptions always propagate --------------------------------------------------------
+# -- BaseExceptions that are not interrupts -----------------------------------------------
+#
+# KeyboardInterrupt, SystemExit and CancelledError reach the caller from any side
+# (tests/test_faults.py, test_interrupts_propagate). Any other BaseException is the
+# failure of the side that raised it.
 
 
 class Interrupt(BaseException):
-    """A BaseException that is not an Exception, like KeyboardInterrupt."""
+    """A library's own BaseException that is not an Exception."""
 
 
 @pytest.mark.parametrize("driver", list(DRIVERS))
 @pytest.mark.parametrize("where", ["authoritative", "nonauthoritative", "compare"])
-def test_base_exceptions_propagate(driver: str, where: str) -> None:
-    """A BaseException that is not an Exception reaches the caller from any side or compare."""
+@pytest.mark.parametrize("kind", [Interrupt, GeneratorExit])
+def test_other_base_exceptions_are_the_failure_of_their_side(
+    driver: str, where: str, kind: type[BaseException]
+) -> None:
+    """A BaseException that is no interrupt: the caller gets it from the authoritative side
+    (the Migrator a failed result), and from the other side or compare only an event."""
     case = make_case(Stage.SHADOW, Operation.READ, "both_ok")
-    interrupt = Interrupt()
+    interrupt = kind()
     if where == "compare":
 
         def compare(a: Any, b: Any) -> bool:
@@ -677,9 +685,25 @@ def test_base_exceptions_propagate(driver: str, where: str) -> None:
             return value
 
         case.side = side  # type: ignore[method-assign]
-    with capture_logs(), pytest.raises(Interrupt) as info:
-        DRIVERS[driver](case)
-    assert info.value is interrupt
+    with capture_logs() as logs:
+        if where == "authoritative" and driver != "migrator":
+            with pytest.raises(kind) as info:
+                DRIVERS[driver](case)
+            assert info.value is interrupt
+        else:
+            outcome = DRIVERS[driver](case)
+            if where == "authoritative":
+                assert outcome.exception is interrupt
+            else:
+                assert outcome.value is case.old_value
+    ops = [e for e in logs if e["event"] == "migration.op"]
+    assert len(ops) == 1
+    if where == "compare":
+        assert ops[0]["consistent"] is None
+        assert ops[0]["compare_error"] == kind.__name__
+    else:
+        failed = [e for e in logs if e["event"] == "migration.result" and not e["ok"]]
+        assert [(e["origin"], e["exc_type"]) for e in failed] == [(failing, kind.__name__)]
 
 
 # -- Migrator specifics ----------------------------------------------------------------------
@@ -717,3 +741,38 @@ def test_migrator_side_returning_a_non_result_is_a_failure(stage: Stage) -> None
         "TypeError",
         "TypeError",
     ]
+
+
+def test_a_migrator_keeps_a_bounded_number_of_engines() -> None:
+    """A Migrator asked for ever new names (one per tenant) keeps at most ENGINES_LIMIT
+    engines, and a name whose engine went is served again."""
+    from migratekit._migrator import ENGINES_LIMIT
+
+    side = MigrationConfig(Result.success, Result.success)
+    migrator = Migrator(read=side, provider=StaticStageProvider("shadow"))
+    with capture_logs():
+        for i in range(ENGINES_LIMIT + 50):
+            assert migrator.read(f"tenant-{i}", payload=i).value == i
+        assert migrator.read("tenant-0", payload=7).value == 7
+    assert len(migrator._engines) <= ENGINES_LIMIT
+
+
+class bool_:  # named like numpy.bool_, which comparisons may return
+    """A look-alike of numpy.bool_ whose truth cannot be told."""
+
+    def __bool__(self) -> bool:
+        raise ValueError("the truth value is ambiguous")
+
+
+@pytest.mark.parametrize("driver", list(DRIVERS))
+def test_a_compare_answer_whose_truth_raises_is_a_compare_error(driver: str) -> None:
+    """compare returning an object named bool_ whose __bool__ raises: not compared, a
+    compare_error, and the caller gets the authoritative value."""
+    case = make_case(Stage.SHADOW, Operation.READ, "both_ok")
+    case.compare = lambda a, b: bool_()  # type: ignore[method-assign, assignment, return-value]
+    with capture_logs() as logs:
+        outcome = DRIVERS[driver](case)
+    assert outcome.value is case.old_value
+    (op,) = [e for e in logs if e["event"] == "migration.op"]
+    assert op["consistent"] is None
+    assert op["compare_error"] == "ValueError"
