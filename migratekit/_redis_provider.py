@@ -435,8 +435,12 @@ def _stage_text(raw: Any) -> str | bytes | None:
 
 
 def _first_line(exc: BaseException) -> str:
-    text = str(exc)
-    return text.splitlines()[0] if text else type(exc).__name__
+    # The exception comes from the client, which may be anyone's.
+    try:
+        text = str(exc)
+    except Exception:
+        return f"<{type(exc).__name__} whose str() raised>"
+    return text.splitlines()[0] if text.strip() else type(exc).__name__
 
 
 def _glob_escape(text: str) -> str:

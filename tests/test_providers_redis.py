@@ -530,3 +530,23 @@ def test_child_forked_during_a_refresh_refreshes_by_itself(redis_module: Any) ->
         refresher.join(POLL_SECONDS)
     assert answer == repr(Stage.LIVE)
     assert not refresher.is_alive()
+
+
+def test_client_failing_with_an_unprintable_exception_is_reported(redis_module: Any) -> None:
+    """A client raising an exception whose str() raises: default stage, one event, no escape."""
+
+    class Unprintable(Exception):
+        def __str__(self) -> str:
+            raise RuntimeError("no str")
+
+    class Broken:
+        def mget(self, keys: list[str]) -> Any:
+            raise Unprintable
+
+    provider = RedisStageProvider(Broken(), ttl=3600)  # type: ignore[arg-type]
+    with capture_logs() as logs:
+        assert resolve_stage(provider, "m", None) is Stage.OFF
+        assert resolve_stage(provider, "m", None) is Stage.OFF
+    (error,) = stage_errors(logs)
+    assert "Unprintable whose str() raised" in error["error"]
+    assert error["value"] == "Unprintable"
