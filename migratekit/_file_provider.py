@@ -104,14 +104,20 @@ class FileStageProvider:
     Write the file atomically (write a temporary file, then rename it over)
     so that no process ever reads half of it.
 
+    Only a regular file (or a link to one) of at most 1 MiB is read; a FIFO,
+    a device or a directory in its place is never read, so a call never
+    waits on it.
+
     Failures never reach the caller, and each is reported once as a
     ``migration.stage_error`` event:
 
     - a missing file gives the default stage for every migration;
-    - a file that cannot be parsed (half-written, invalid) keeps the stages
-      last read from it, and so does a file that disappears after a good
-      read (editors that save by delete-and-rewrite would otherwise flip a
-      fleet to the default stage for a moment);
+    - a file that cannot be parsed (half-written, invalid) or used (not a
+      regular file, over 1 MiB, naming more than 10,000 migrations, a key
+      longer than 1,024 characters) keeps the stages last read from it, and
+      so does a file that disappears after a good read (editors that save by
+      delete-and-rewrite would otherwise flip a fleet to the default stage
+      for a moment);
     - a value that is not a stage gives the default stage for the migrations
       it sets.
     """

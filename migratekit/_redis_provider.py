@@ -158,7 +158,12 @@ class RedisStageProvider:
     - a key holding something that is not a stage: the default stage, as for
       an environment variable.
 
-    ``rediss://`` URLs use TLS; a password may be given in the URL.
+    ``rediss://`` URLs use TLS; a password may be given in the URL, with
+    ``/``, ``?``, ``#`` and ``@`` in it percent-encoded (``%2F``, ``%3F``,
+    ``%23``, ``%40``): a URL with an ``@`` after its host is refused. No text
+    of the URL is ever shown: :attr:`where` (used in ``repr``, events and the
+    command line) is made of the scheme, host, port and database that
+    redis-py parsed, with ``***`` for a user name and password.
 
     It has no ``aget_stage``: async migrations call ``get_stage``, which
     blocks only on a refresh (once per *ttl*, at most *timeout* seconds).
