@@ -12,16 +12,40 @@ read in bounded memory:
 - the plot data is a :class:`Timeline` of at most :data:`TIMELINE_BINS` bins;
 - distinct diff paths and stage errors are capped.
 
-Nothing read from a line is trusted: a line that is not JSON, JSON that is not
-a migratekit event, an event with fields missing or of the wrong type, a
-truncated line, binary junk, all end up counted in ``skipped_lines``, never
-in an exception.
+Nothing read from a line is trusted, and nothing in a line raises. The rule,
+field by field:
+
+- A line that is not JSON (bytes that are not UTF-8 are read as U+FFFD first),
+  JSON that is not an object, an object whose ``event`` (or ``message``,
+  ``msg``) is not one of :data:`EVENT_NAMES` as a string, a line longer than
+  :data:`MAX_LINE_BYTES`, or nested too deep to parse: skipped, counted in
+  ``skipped_lines`` under its reason.
+- A field the event cannot be counted without, missing or invalid, skips the
+  line as ``malformed``: ``migration`` (a non-empty string of at most
+  :data:`MAX_NAME_CHARS` characters), ``operation``, ``stage``, and for
+  results ``origin``, ``ok`` (a JSON boolean) and ``latency_ms`` (a JSON
+  number, not a boolean, finite, from 0 to :data:`MAX_LATENCY_MS`); for ops
+  ``consistent`` (a boolean or null); for shadow drops ``dropped`` (a whole
+  number from 0 to :data:`MAX_COUNT`, 1 when missing).
+- An optional field that is invalid counts as missing: ``call_id`` (a
+  string), the timestamp (see :func:`parse_timestamp`; outside years 1970 to
+  9999 it is no timestamp), ``diff_paths`` (a list of strings; other items
+  are dropped), a stage error's descriptive fields (shown as short JSON when
+  they are not strings).
+- Events of a new migration, stage and operation beyond :data:`MAX_ENTRIES`
+  are skipped as ``too_many_migrations``, so that memory stays bounded.
+- Strings are kept as read, except that lone surrogates (a JSON
+  ``"\\ud800"`` escape) become U+FFFD, so that every output can encode them;
+  the text and HTML outputs also escape control and bidirectional-formatting
+  characters with :func:`printable`, so that a log line cannot drive the
+  terminal that shows the report.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
+import hashlib
 import itertools
 import json
 import math
@@ -29,7 +53,7 @@ import re
 from array import array
 from collections import Counter, deque
 from collections.abc import Iterable, Iterator
-from typing import IO, Any
+from typing import IO, Any, TypeGuard
 
 __all__ = [
     "EVENT_NAMES",
@@ -44,6 +68,7 @@ __all__ = [
     "format_text",
     "iter_lines",
     "parse_timestamp",
+    "printable",
     "wilson_interval",
 ]
 
@@ -81,6 +106,22 @@ MAX_DIFF_PATHS = 256
 
 MAX_PATHS_PER_EVENT = 32
 MAX_STAGE_ERRORS = 256
+
+MAX_ENTRIES = 10_000
+"""Distinct (migration, stage, operation) kept; events of more are skipped and counted."""
+
+MAX_NAME_CHARS = 512
+"""A longer migration name is no migration name: the line is malformed."""
+
+MAX_LATENCY_MS = 365 * 24 * 3600 * 1000.0
+"""A year: a larger ``latency_ms`` is no latency, and the line is malformed."""
+
+MAX_COUNT = 1 << 53
+"""The largest count (``dropped``) one event may carry: the largest exact JSON integer."""
+
+_MAX_CALL_ID = 64
+# The first second of the year 10000: datetime's range, and far enough.
+_MAX_EPOCH = 253402300800.0
 _MARKER = b"migration."
 
 
@@ -318,8 +359,16 @@ def parse_timestamp(value: Any) -> float | None:
     none, which is taken as UTC), a space instead of the ``T`` and a comma
     before the fraction (``logging``'s ``asctime``), and epoch numbers
     (``TimeStamper()``), also as strings, in seconds, milliseconds or
-    microseconds.
+    microseconds. A moment before 1970 or from the year 10000 on is ``None``,
+    as is anything else: this never raises.
     """
+    seconds = _seconds(value)
+    if seconds is None or not 0.0 <= seconds < _MAX_EPOCH:
+        return None
+    return seconds
+
+
+def _seconds(value: Any) -> float | None:
     if value.__class__ is str:
         if len(value) > 64:
             return None
@@ -340,8 +389,18 @@ def parse_timestamp(value: Any) -> float | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, (int, float)):
-        return _epoch(float(value))
+        number = _finite(value)
+        return None if number is None else _epoch(number)
     return None
+
+
+def _finite(value: int | float) -> float | None:
+    """*value* as a finite float, or ``None`` (NaN, infinities, ints beyond float's range)."""
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
 
 
 _fromisoformat = _dt.datetime.fromisoformat
@@ -382,6 +441,40 @@ def _epoch(seconds: float) -> float | None:
     elif seconds >= 1e11:
         seconds /= 1e3
     return seconds
+
+
+# -- strings from log lines ---------------------------------------------------------
+
+_SURROGATES = re.compile(r"[\ud800-\udfff]")
+# C0 and C1 controls, DEL, line and paragraph separators, the bidirectional
+# formatting characters (which can reorder what a terminal or browser shows,
+# as in "Trojan Source"), and lone surrogates (which no encoding accepts).
+_UNPRINTABLE = re.compile(
+    r"[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069\ud800-\udfff]"
+)
+
+
+def _clean(text: str) -> str:
+    """*text* with each lone surrogate replaced by U+FFFD, so that it can be encoded."""
+    if text.isascii():
+        return text
+    return _SURROGATES.sub("\ufffd", text)
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def printable(text: str) -> str:
+    """
+    *text* safe to show to people: control characters (tab and newline
+    included), line separators, bidirectional-formatting characters and lone
+    surrogates are written as ``\\x1b`` or ``\\u202e``, so that a string
+    from a log line can neither drive a terminal nor reorder or break the
+    report's lines.
+    """
+    return _UNPRINTABLE.sub(_escape, text)
 
 
 # -- one migration, stage and operation -----------------------------------------
@@ -557,16 +650,17 @@ class Aggregator:
             self.skipped["other"] += 1
             return
         name = event.get("event")
-        if name not in EVENT_NAMES:
+        if not _is_event_name(name):
             # An application may rename structlog's "event" key (EventRenamer).
             name = event.get("message", event.get("msg"))
-            if name not in EVENT_NAMES:
+            if not _is_event_name(name):
                 self.skipped["other"] += 1
                 return
-        if self._read_event(name, event):
+        verdict = self._read_event(name, event)
+        if verdict is True:
             self.events += 1
         else:
-            self.skipped["malformed"] += 1
+            self.skipped[verdict or "malformed"] += 1
 
     def too_long(self) -> None:
         """Count a line that was cut off by the reader for being too long."""
@@ -576,27 +670,34 @@ class Aggregator:
     # -- one event ----------------------------------------------------------
 
     def _key(self, event: dict[str, Any]) -> tuple[str, str, str] | None:
-        migration = event.get("migration")
+        migration = _name(event.get("migration"))
         operation = event.get("operation")
         stage = event.get("stage")
-        if not isinstance(migration, str) or not migration or len(migration) > 512:
+        if migration is None or not isinstance(operation, str) or not isinstance(stage, str):
             return None
-        if operation not in _OPERATIONS or not isinstance(stage, str):
+        if operation not in _OPERATIONS or len(stage) > 16:
             return None
         stage = stage.lower()
         if stage not in _STAGE_RANK:
             return None
         return migration, stage, operation
 
-    def _entry(self, key: tuple[str, str, str]) -> Entry:
+    def _entry(self, key: tuple[str, str, str]) -> Entry | None:
         entry = self.entries.get(key)
         if entry is None:
+            if len(self.entries) >= MAX_ENTRIES:
+                return None
             entry = self.entries[key] = Entry(key)
         return entry
 
     def _new_call(self, call_id: Any) -> bool:
         if not isinstance(call_id, str):
             return False
+        if len(call_id) > _MAX_CALL_ID:
+            # Remembered by digest: a window of megabyte-long ids would not
+            # be bounded memory.
+            call_id = hashlib.blake2b(call_id.encode("utf-8", "surrogatepass"),
+                                      digest_size=16).hexdigest()
         if call_id in self._recent_set:
             return False
         recent = self._recent
@@ -606,7 +707,10 @@ class Aggregator:
             self._recent_set.discard(recent.popleft())
         return True
 
-    def _read_event(self, name: str, event: dict[str, Any]) -> bool:
+    # Each reader answers True when it counted the event, or the reason it
+    # skipped the line: None for "malformed".
+
+    def _read_event(self, name: str, event: dict[str, Any]) -> bool | str | None:
         if name == RESULT:
             return self._read_result(event)
         if name == OP:
@@ -615,30 +719,31 @@ class Aggregator:
             return self._read_stage_error(event)
         return self._read_dropped(event)
 
-    def _read_result(self, event: dict[str, Any]) -> bool:
+    def _read_result(self, event: dict[str, Any]) -> bool | str | None:
         key = self._key(event)
         origin = event.get("origin")
         ok = event.get("ok")
-        latency = event.get("latency_ms")
-        if key is None or origin not in _ORIGINS or not isinstance(ok, bool):
-            return False
-        if isinstance(latency, bool) or not isinstance(latency, (int, float)):
-            return False
-        latency = float(latency)
-        if not math.isfinite(latency) or latency < 0:
-            return False
+        latency = _latency(event.get("latency_ms"))
+        if key is None or not isinstance(origin, str) or origin not in _ORIGINS:
+            return None
+        if not isinstance(ok, bool) or latency is None:
+            return None
         entry = self._entry(key)
+        if entry is None:
+            return "too_many_migrations"
         if self._new_call(event.get("call_id")):
             entry.calls += 1
         entry.add_result(self.lines, _timestamp(event), origin, ok, latency)
         return True
 
-    def _read_op(self, event: dict[str, Any]) -> bool:
+    def _read_op(self, event: dict[str, Any]) -> bool | str | None:
         key = self._key(event)
         consistent = event.get("consistent")
         if key is None or not (consistent is None or isinstance(consistent, bool)):
-            return False
+            return None
         entry = self._entry(key)
+        if entry is None:
+            return "too_many_migrations"
         call_id = event.get("call_id")
         if self._new_call(call_id) or not isinstance(call_id, str):
             entry.calls += 1
@@ -646,7 +751,7 @@ class Aggregator:
         paths: list[str] = []
         if isinstance(raw_paths, list):
             paths = [
-                path[:200]
+                _clean(path[:200])
                 for path in raw_paths[:MAX_PATHS_PER_EVENT]
                 if isinstance(path, str) and path
             ]
@@ -654,10 +759,9 @@ class Aggregator:
                      event.get("compare_error") is not None, paths)
         return True
 
-    def _read_stage_error(self, event: dict[str, Any]) -> bool:
-        migration = event.get("migration")
-        if not isinstance(migration, str) or not migration:
-            return False
+    def _read_stage_error(self, event: dict[str, Any]) -> bool | str | None:
+        if _name(event.get("migration")) is None:
+            return None
         fields = tuple(
             _short(event.get(name))
             for name in ("migration", "provider", "source", "value", "exc_type", "stage")
@@ -671,13 +775,15 @@ class Aggregator:
             self.stage_errors_other += 1
         return True
 
-    def _read_dropped(self, event: dict[str, Any]) -> bool:
-        migration = event.get("migration")
+    def _read_dropped(self, event: dict[str, Any]) -> bool | str | None:
+        migration = _name(event.get("migration"))
         dropped = event.get("dropped", 1)
-        if not isinstance(migration, str) or not migration:
-            return False
-        if isinstance(dropped, bool) or not isinstance(dropped, int) or dropped < 0:
-            return False
+        if migration is None:
+            return None
+        if isinstance(dropped, bool) or not isinstance(dropped, int):
+            return None
+        if not 0 <= dropped <= MAX_COUNT:
+            return None
         if migration in self.shadow_dropped or len(self.shadow_dropped) < MAX_STAGE_ERRORS:
             self.shadow_dropped[migration] += dropped
         return True
@@ -751,7 +857,31 @@ def _loads(line: bytes) -> Any:
     if start > 0:
         # A prefix before the JSON (a syslog or container header): read from the brace.
         line = line[start:]
-    return _decode(line.decode("utf-8"))
+    # A byte that is not UTF-8 (a Latin-1 error message, a cut multi-byte
+    # character) costs that character, not the event.
+    return _decode(line.decode("utf-8", "replace"))
+
+
+def _is_event_name(value: Any) -> TypeGuard[str]:
+    # A list or a dict is not hashable: test the type before the set.
+    return isinstance(value, str) and value in EVENT_NAMES
+
+
+def _name(value: Any) -> str | None:
+    """A migration name as read from a line, or ``None`` when it is none."""
+    if not isinstance(value, str) or not value or len(value) > MAX_NAME_CHARS:
+        return None
+    return _clean(value)
+
+
+def _latency(value: Any) -> float | None:
+    """``latency_ms`` as read from a line, or ``None`` when it is none."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    number = _finite(value)
+    if number is None or not 0.0 <= number <= MAX_LATENCY_MS:
+        return None
+    return number
 
 
 def _timestamp(event: dict[str, Any]) -> float | None:
@@ -765,7 +895,14 @@ def _timestamp(event: dict[str, Any]) -> float | None:
 def _short(value: Any) -> str | None:
     if value is None:
         return None
-    text = value if isinstance(value, str) else json.dumps(value, default=repr)[:200]
+    if isinstance(value, str):
+        text = value[:200]
+    else:
+        try:
+            text = json.dumps(value)[:200]
+        except (ValueError, RecursionError):  # an int past str()'s digit limit; deep nesting
+            text = f"<{type(value).__name__}>"
+    text = _clean(text)
     return text if len(text) <= 100 else text[:99] + "…"
 
 
@@ -986,8 +1123,11 @@ def _verdict(entry: EntryReport, th: Thresholds) -> tuple[bool, str]:
     ratio: float | None = None
     if old_latency is not None and new_latency is not None:
         floor = th.latency_floor_ms
-        ratio = max(new_latency["p99"], floor) / max(old_latency["p99"], floor)
-        if ratio > th.max_latency_ratio:
+        old_p99 = max(old_latency["p99"], floor)
+        # With a floor of 0, an old side that always took 0 ms has no ratio to
+        # compare; a new side that also did is as fast.
+        ratio = max(new_latency["p99"], floor) / old_p99 if old_p99 > 0 else None
+        if ratio is not None and ratio > th.max_latency_ratio:
             reasons.append(
                 f"new side p99 {ratio:.1f}x old ({_ms(new_latency['p99'])} ms vs "
                 f"{_ms(old_latency['p99'])} ms, limit {th.max_latency_ratio:g}x)"
@@ -1106,7 +1246,7 @@ def _row(entry: EntryReport) -> list[str]:
     else:
         inconsistent = "-"
     return [
-        entry.migration,
+        printable(entry.migration),
         entry.operation,
         entry.stage.upper() + (" *" if entry.current else ""),
         f"{entry.calls:,}",
@@ -1121,7 +1261,10 @@ def _row(entry: EntryReport) -> list[str]:
 
 
 def format_text(report: Report) -> str:
-    """The report for people: an aligned table, then where the sides differ."""
+    """
+    The report for people: an aligned table, then where the sides differ.
+    Strings from the log go through :func:`printable`.
+    """
     out: list[str] = []
     sources = ", ".join(report.sources) if report.sources else "standard input"
     out.append(
@@ -1182,8 +1325,10 @@ def format_text(report: Report) -> str:
     if current:
         out.append("")
         out.append("Readiness:")
-        width = max(len(f"{e.migration} {e.operation}") for e in current)
-        for entry in current:
-            name = f"{entry.migration} {entry.operation}".ljust(width)
-            out.append(f"  {name}  in {entry.stage.upper()}: {entry.verdict}")
-    return "\n".join(out) + "\n"
+        names = [f"{printable(e.migration)} {e.operation}" for e in current]
+        width = max(len(name) for name in names)
+        for entry, name in zip(current, names, strict=True):
+            out.append(f"  {name.ljust(width)}  in {entry.stage.upper()}: {entry.verdict}")
+    # Every line, not only the table's cells: migration names, paths, stage
+    # errors and file names all come from outside.
+    return "\n".join(printable(line) for line in out) + "\n"

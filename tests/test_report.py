@@ -328,7 +328,8 @@ def _line(**changes: Any) -> bytes:
         (b"{migration.op is not json", "unparsable"),
         (_line()[:40], "unparsable"),
         (b"\x00\xff\xfe migration.op \x80\x81", "unparsable"),
-        (b'{"event": "migration.op", "migration": "\xff\xfe"}', "unparsable"),
+        # Not UTF-8: read as U+FFFD, so the line is an event, missing its fields.
+        (b'{"event": "migration.op", "migration": "\xff\xfe"}', "malformed"),
         (b"[" * 5000 + b'"migration.op"' + b"]" * 5000, "unparsable"),
         (_line(migration=...), "malformed"),
         (_line(migration=""), "malformed"),
@@ -793,3 +794,177 @@ def test_ready_without_new_results_names_only_comparisons() -> None:
     entry = _verdict(lines)
     assert entry.ready, entry.verdict
     assert entry.verdict == "ready for LIVE (1,500 comparisons, 0% inconsistent)"
+
+
+# -- hostile fields (each was a crash once) ---------------------------------------------------
+
+
+@pytest.mark.parametrize("latency", [10**400, -(10**400), 1e308, 1.7e308, 3.2e10, -0.5])
+def test_latency_out_of_range_is_malformed(latency: Any) -> None:
+    """A latency that is a 400-digit integer, near float's limit or above a year skips the line."""
+    aggregator = Aggregator()
+    aggregator.feed([_line(result=True, latency_ms=latency), _line()])
+    assert aggregator.skipped == {"malformed": 1}
+    report = aggregator.report()
+    assert [entry.results for entry in report.entries] == [{"old": 0, "new": 0}]
+
+
+@pytest.mark.parametrize("stamp", [10**400, -(10**400), 1e308, "1e400", 2.6e17, "10000-01-01"])
+def test_timestamp_out_of_range_is_no_timestamp(stamp: Any) -> None:
+    """A timestamp beyond float or datetime reads as no timestamp; the event still counts."""
+    aggregator = Aggregator()
+    aggregator.feed([_line(timestamp=stamp)])
+    assert aggregator.events == 1
+    (entry,) = aggregator.entries.values()
+    assert (entry.untimed, entry.first_time) == (1, None)
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        {"event": ["migration.op"]},
+        {"event": {"migration.op": 1}},
+        {"event": None, "message": ["migration.op"]},
+        {"event": 3, "msg": {"a": "migration.op"}},
+    ],
+)
+def test_event_name_of_any_json_type_is_other(event: dict[str, Any]) -> None:
+    """An event name that is a list or an object (unhashable) is just not an event."""
+    aggregator = Aggregator()
+    aggregator.feed([json.dumps({**_GOOD_OP, **event}).encode()])
+    assert aggregator.skipped == {"other": 1}
+
+
+def test_lone_surrogates_become_replacement_characters() -> None:
+    """A JSON "\\ud800" escape in a name, a path or a stage error is read as U+FFFD."""
+    aggregator = Aggregator()
+    aggregator.feed([
+        _line(migration="m\ud800", consistent=False, diff_paths=["a\udc00.b"]),
+        _stage_error("s\udbff", "v\ud800"),
+        json.dumps({"event": "migration.shadow_dropped", "migration": "d\ud800"}).encode(),
+    ])
+    report = aggregator.report()
+    (entry,) = report.entries
+    assert entry.migration == "m\ufffd"
+    assert entry.diff_paths[0]["path"] == "a\ufffd.b"
+    assert (report.stage_errors[0]["migration"], report.stage_errors[0]["value"]) == (
+        "s\ufffd", "v\ufffd")
+    assert list(report.shadow_dropped) == ["d\ufffd"]
+    # Every output can be encoded now.
+    format_text(report).encode("utf-8")
+    _html.render(report).encode("utf-8")
+    json.dumps(report.to_json(), ensure_ascii=False).encode("utf-8")
+
+
+def test_bytes_that_are_not_utf8_cost_only_their_characters() -> None:
+    """A stray Latin-1 byte in a field does not lose the event: it reads as U+FFFD."""
+    aggregator = Aggregator()
+    aggregator.feed([_line(error="x").replace(b'"x"', b'"caf\xe9"'),
+                     _line().replace(b'"m"', b'"m\xff"') + b"\r\n"])
+    assert aggregator.skipped_lines == 0
+    assert {entry.migration for entry in aggregator.report().entries} == {"m", "m\ufffd"}
+
+
+def test_text_report_escapes_what_would_drive_a_terminal() -> None:
+    """Escape sequences, bidi overrides and newlines from the log are shown escaped."""
+    aggregator = Aggregator()
+    aggregator.feed([
+        _line(migration="red\x1b[31m", consistent=False, diff_paths=["p\nq", "\u202eevil"]),
+        _stage_error("m\x07", "v\x00\u2028"),
+    ])
+    text = format_text(aggregator.report())
+    assert "red\\x1b[31m" in text
+    assert "p\\x0aq" in text
+    assert "\\u202eevil" in text
+    assert "m\\x07" in text
+    assert not [c for c in text if c != "\n" and not c.isprintable()]
+
+
+def test_printable_keeps_ordinary_text() -> None:
+    """printable changes only what it must: accents, CJK and emoji stay as they are."""
+    from migratekit._report import printable
+
+    assert printable("café 東京 😀 a\\b") == "café 東京 😀 a\\b"
+    assert printable("\t\x7f\x85\u200f\udfff") == "\\x09\\x7f\\x85\\u200f\\udfff"
+
+
+@pytest.mark.parametrize(
+    ("fields", "reason"),
+    [
+        ({"migration": "m" * 513}, "malformed"),
+        ({"stage": "shadow" * 1000}, "malformed"),
+        ({"operation": ["read"]}, "malformed"),
+        ({"stage": {"shadow": 1}}, "malformed"),
+        ({"consistent": 1}, "malformed"),
+        ({"consistent": [True]}, "malformed"),
+    ],
+)
+def test_fields_of_other_types_or_sizes_are_malformed(fields: dict[str, Any],
+                                                      reason: str) -> None:
+    """Required fields of the wrong JSON type or of absurd size skip the line."""
+    aggregator = Aggregator()
+    aggregator.feed([_line(**fields)])
+    assert aggregator.skipped == {reason: 1}
+
+
+def test_optional_fields_of_other_types_count_as_missing() -> None:
+    """call_id, diff_paths and timestamps of the wrong type are treated as absent."""
+    aggregator = Aggregator()
+    aggregator.feed([
+        _line(call_id=["x"], consistent=False, diff_paths={"a": 1}, timestamp=[1]),
+        _line(call_id=None, consistent=False, diff_paths=["ok", 3, None, ["x"], ""],
+              timestamp=True),
+    ])
+    assert aggregator.skipped_lines == 0
+    (entry,) = aggregator.report().entries
+    assert entry.calls == 2
+    assert [item["path"] for item in entry.diff_paths] == ["ok"]
+    assert entry.first_timestamp is None
+
+
+def test_huge_counts_and_odd_stage_error_fields_are_bounded() -> None:
+    """dropped past 2**53 is malformed; stage-error fields of any JSON type are shown short."""
+    aggregator = Aggregator()
+    aggregator.feed([
+        json.dumps({"event": "migration.shadow_dropped", "migration": "m",
+                    "dropped": 10**400}).encode(),
+        json.dumps({"event": "migration.stage_error", "migration": "m",
+                    "value": [[1] * 500], "error": 10**300, "provider": {"a": None},
+                    "stage": float("nan")}).encode(),
+    ])
+    assert aggregator.skipped == {"malformed": 1}
+    (row,) = aggregator.report().stage_errors
+    assert len(row["value"]) == 100
+    assert row["value"].endswith("…")
+    assert row["provider"] == '{"a": null}'
+    assert row["stage"] == "NaN"
+
+
+def test_long_call_ids_are_remembered_by_digest() -> None:
+    """Megabyte call ids do not fill the call window's memory, and still count once."""
+    aggregator = Aggregator()
+    long_id = "c" * 100_000
+    aggregator.feed([_line(call_id=long_id), _line(result=True, call_id=long_id),
+                     _line(call_id=long_id + "2")])
+    assert aggregator.entries[("m", "shadow", "read")].calls == 2
+    assert max(len(call_id) for call_id in aggregator._recent) <= 64
+
+
+def test_entries_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past MAX_ENTRIES distinct migrations, events of new ones are skipped and counted."""
+    from migratekit import _report
+
+    monkeypatch.setattr(_report, "MAX_ENTRIES", 3)
+    aggregator = Aggregator()
+    aggregator.feed([_line(migration=f"m{i}", call_id=f"c{i}") for i in range(5)])
+    aggregator.feed([_line(result=True, migration="m9"), _line(migration="m0", call_id="x")])
+    assert len(aggregator.entries) == 3
+    assert aggregator.skipped == {"too_many_migrations": 3}
+    assert "3 too many migrations" in format_text(aggregator.report())
+
+
+def test_zero_latency_floor_and_zero_latencies_do_not_divide_by_zero() -> None:
+    """With --latency-floor-ms 0 and an old side that took 0 ms, there is just no ratio."""
+    entry = _verdict(_calls(1000, old_ms=0.0, new_ms=0.0), latency_floor_ms=0.0)
+    assert entry.ready, entry.verdict
+    assert "x old" not in entry.verdict
