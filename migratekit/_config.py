@@ -5,13 +5,20 @@ Process-wide settings, and asking a provider for a stage without ever failing.
 from __future__ import annotations
 
 import inspect
+import os
 import threading
 from collections.abc import Callable
 from enum import Enum
 from typing import Any
 
 from migratekit import _events, _pool
-from migratekit._errors import ConfigurationError, ConfigurationTypeError, StageError
+from migratekit._errors import (
+    APROPAGATES,
+    PROPAGATES,
+    ConfigurationError,
+    ConfigurationTypeError,
+    StageError,
+)
 from migratekit._providers import (
     EnvStageProvider,
     parse_stage,
@@ -148,6 +155,16 @@ _seen_lock = threading.Lock()
 _SEEN_LIMIT = 4096
 
 
+def _after_fork() -> None:
+    # A thread of the parent, which the child does not have, may have held it.
+    global _seen_lock  # noqa: PLW0603
+    _seen_lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):  # pragma: no branch - absent on Windows only
+    os.register_at_fork(after_in_child=_after_fork)
+
+
 def resolve_stage(provider: Any, name: str, context: Any) -> Stage:
     """
     Ask *provider* for the stage of *name*; never raises an ``Exception``.
@@ -161,7 +178,9 @@ def resolve_stage(provider: Any, name: str, context: Any) -> Stage:
         return forced
     try:
         answer = provider.get_stage(name, context)
-    except Exception as exc:
+    except BaseException as exc:
+        if isinstance(exc, PROPAGATES):
+            raise
         return stage_failed(provider, name, exc)
     return stage_from_answer(provider, name, answer)
 
@@ -183,7 +202,9 @@ async def aresolve_stage(provider: Any, name: str, context: Any) -> Stage:
             answer = provider.get_stage(name, context)
             if inspect.isawaitable(answer):
                 answer = await answer
-    except Exception as exc:
+    except BaseException as exc:
+        if isinstance(exc, APROPAGATES):
+            raise
         return stage_failed(provider, name, exc)
     return stage_from_answer(provider, name, answer)
 
@@ -226,12 +247,14 @@ def stage_from_answer(provider: Any, name: str, answer: Any) -> Stage:
         stage = _interpret(answer)
         if stage is not None:
             return own_stage(stage)
-        problem: Exception = StageError(
+        problem: BaseException = StageError(
             f"{type(provider).__name__}.get_stage({name!r}) answered {shown_repr(answer)}, "
             "which is not a stage; expected a Stage, a stage name or None",
             value=answer,
         )
-    except Exception as exc:
+    except BaseException as exc:
+        if isinstance(exc, PROPAGATES):
+            raise
         problem = exc
     return stage_failed(provider, name, problem)
 
@@ -255,14 +278,14 @@ def _interpret(answer: Any) -> Stage | None:
     return None
 
 
-def stage_failed(provider: Any, name: str, exc: Exception) -> Stage:
+def stage_failed(provider: Any, name: str, exc: BaseException) -> Stage:
     """Report *exc* from *provider* once, and return the default stage to use instead."""
     default = settings.default_stage
     report_stage_problem(provider, name, exc, default)
     return default
 
 
-def report_stage_problem(provider: Any, name: str, exc: Exception, stage: Stage) -> None:
+def report_stage_problem(provider: Any, name: str, exc: BaseException, stage: Stage) -> None:
     """
     Emit ``migration.stage_error`` for *exc*, once per distinct failure, saying
     that *stage* is used instead. Never raises an ``Exception``.
@@ -275,7 +298,9 @@ def report_stage_problem(provider: Any, name: str, exc: Exception, stage: Stage)
     """
     try:
         fields = _problem(provider, name, exc, stage)
-    except Exception:  # the exception fought back: say what can be said safely
+    except BaseException as failure:  # the exception fought back: say what can be said safely
+        if isinstance(failure, PROPAGATES):
+            raise
         fields = {"migration": name, "provider": _type_name(provider), "source": None,
                   "value": None, "error": None, "exc_type": _type_name(exc),
                   "stage": stage.value}
@@ -292,7 +317,7 @@ def report_stage_problem(provider: Any, name: str, exc: Exception, stage: Stage)
     _events.emit_stage_error(fields)
 
 
-def _problem(provider: Any, name: str, exc: Exception, stage: Stage) -> dict[str, Any]:
+def _problem(provider: Any, name: str, exc: BaseException, stage: Stage) -> dict[str, Any]:
     source = getattr(exc, "source", None)
     value = getattr(exc, "value", None)
     return {

@@ -22,8 +22,8 @@ import wrapt
 
 from migratekit import _events
 from migratekit._config import check_provider, settings, stage_failed
-from migratekit._engine import CONSISTENT, OLD, PROPAGATES, Engine, SideFn, invoke
-from migratekit._errors import ConfigurationError, ConfigurationTypeError
+from migratekit._engine import CONSISTENT, OLD, Engine, SideFn, invoke
+from migratekit._errors import PROPAGATES, ConfigurationError, ConfigurationTypeError
 from migratekit._events import SideRun
 from migratekit._types import ExecutionOrder, Operation
 
@@ -317,7 +317,9 @@ def _sync_call(engine: Engine) -> SideFn:  # noqa: PLR0915 - see call() below
             known = seen
             try:
                 answer = (known[1] if provider is known[0] else getter(provider))()
-            except Exception as exc:
+            except BaseException as exc:
+                if isinstance(exc, PROPAGATES):
+                    raise
                 answer = stage_failed(provider, name, exc)
             if answer is None:  # no opinion: the default stage
                 plan = plans_by_id[id(settings.default_stage)]
@@ -348,7 +350,7 @@ def _sync_call(engine: Engine) -> SideFn:  # noqa: PLR0915 - see call() below
                     return wrapped(*args, **kwargs)
                 return first(wrapped, instance, args, kwargs)
             except BaseException as exc:
-                if warning and (isinstance(exc, Exception) or not isinstance(exc, PROPAGATES)):
+                if warning and not isinstance(exc, PROPAGATES):
                     engine.emit(log, info, warning, plan,
                                 [SideRun(auth, False, None, exc, perf_counter() - start)])
                 raise
@@ -356,7 +358,7 @@ def _sync_call(engine: Engine) -> SideFn:  # noqa: PLR0915 - see call() below
         try:
             value = first(wrapped, instance, args, kwargs)
         except BaseException as exc:
-            if not isinstance(exc, Exception) and isinstance(exc, PROPAGATES):
+            if isinstance(exc, PROPAGATES):
                 raise
             failed = SideRun(auth, False, None, exc, perf_counter() - start)
             if stops:  # a write: the other side is never written after a failure
@@ -369,7 +371,7 @@ def _sync_call(engine: Engine) -> SideFn:  # noqa: PLR0915 - see call() below
         try:
             other_value = second(wrapped, instance, args, kwargs)
         except BaseException as exc:
-            if not isinstance(exc, Exception) and isinstance(exc, PROPAGATES):
+            if isinstance(exc, PROPAGATES):
                 raise
             engine.finish(log, info, warning, plan, [
                 SideRun(auth, True, value, None, middle - start),
@@ -469,7 +471,7 @@ def _name(options: dict[str, Any], function: Any) -> str:
         return f"{function.__module__}.{function.__qualname__}"
     if not isinstance(name, str) or not name.strip():
         _fail_type("name", "a non-empty str", name, "e.g. name='users.get'")
-    return name
+    return str.__str__(name)  # a str subclass's own __hash__ never runs per call
 
 
 def _execution_order(options: dict[str, Any]) -> ExecutionOrder:

@@ -29,7 +29,12 @@ from migratekit._config import (
     stage_from_answer,
 )
 from migratekit._diff import diff_paths
-from migratekit._errors import ShadowTimeoutError, WriteIncompleteError
+from migratekit._errors import (
+    APROPAGATES,
+    PROPAGATES,
+    ShadowTimeoutError,
+    WriteIncompleteError,
+)
 from migratekit._events import SideRun
 from migratekit._pool import ShadowPool, pool, pool_queue_size, spawn, track
 from migratekit._types import ExecutionOrder, Operation, Origin, Stage
@@ -103,21 +108,6 @@ class FailedResult(Exception):
         self.exception = exception
 
 
-PROPAGATES = (KeyboardInterrupt, SystemExit, asyncio.CancelledError)
-"""
-The exceptions that reach the caller from any side: they stop the
-program or the task. Any other exception a side raises (``GeneratorExit``, a
-library's own ``BaseException``) is that side's failure: raised to the caller
-from the authoritative side, a failed result from the other.
-"""
-
-APROPAGATES = (*PROPAGATES, GeneratorExit)
-"""
-:data:`PROPAGATES` in async code, where ``GeneratorExit`` is also how a
-coroutine is closed: a coroutine that swallowed it would refuse to close.
-"""
-
-
 def invoke(origin: Origin, side: SideFn, wrapped: Any, instance: Any,
            args: tuple[Any, ...], kwargs: dict[str, Any]) -> SideRun:
     """Run one side; an exception it raises becomes a failed run (but :data:`PROPAGATES`)."""
@@ -126,8 +116,6 @@ def invoke(origin: Origin, side: SideFn, wrapped: Any, instance: Any,
         value = side(wrapped, instance, args, kwargs)
     except FailedResult as failed:
         return SideRun(origin, False, None, failed.exception, perf_counter() - start, failed.error)
-    except Exception as exc:
-        return SideRun(origin, False, None, exc, perf_counter() - start)
     except BaseException as exc:
         if isinstance(exc, PROPAGATES):
             raise
@@ -149,8 +137,6 @@ async def ainvoke(origin: Origin, side: SideFn, awaits: bool | None, wrapped: An
             value = await value
     except FailedResult as failed:
         return SideRun(origin, False, None, failed.exception, perf_counter() - start, failed.error)
-    except Exception as exc:
-        return SideRun(origin, False, None, exc, perf_counter() - start)
     except BaseException as exc:
         if isinstance(exc, APROPAGATES):
             raise
@@ -277,7 +263,9 @@ class Engine:
             context = self.call_context(wrapped, instance, args, kwargs)
         try:
             answer = provider.get_stage(self.name, context)
-        except Exception as exc:
+        except BaseException as exc:
+            if isinstance(exc, PROPAGATES):
+                raise
             answer = stage_failed(provider, self.name, exc)
         # Keyed by identity: Enum's __hash__ is written in Python and would
         # cost more than the rest of this lookup. Anything that is not a Stage
@@ -307,8 +295,10 @@ class Engine:
                      kwargs: dict[str, Any]) -> Any:
         assert self.context is not None
         try:
-            return self.context(wrapped, instance, args, kwargs)
-        except Exception as exc:
+            return _not_a_coroutine(self.context(wrapped, instance, args, kwargs), "context")
+        except BaseException as exc:
+            if isinstance(exc, PROPAGATES):
+                raise
             stage_failed(_ContextFunction(), self.name, exc)
             return None
 
@@ -355,8 +345,6 @@ class Engine:
                 verdict = compare(old_value, new_value)
             if verdict is not True and verdict is not False:
                 verdict = _verdict(verdict)
-        except Exception as exc:
-            return Comparison(None, type(exc).__name__, None)
         except BaseException as exc:
             if isinstance(exc, PROPAGATES):
                 raise
@@ -454,8 +442,11 @@ class Engine:
         if self.log_arguments is None:
             return None
         try:
-            return {"arguments": self.log_arguments(wrapped, instance, args, kwargs)}
-        except Exception as exc:
+            said = self.log_arguments(wrapped, instance, args, kwargs)
+            return {"arguments": _not_a_coroutine(said, "log_arguments")}
+        except BaseException as exc:
+            if isinstance(exc, PROPAGATES):
+                raise
             return {"arguments": f"<log_arguments raised {type(exc).__name__}>"}
 
     # -- the runners: the same loop, one calls and the other awaits ----------
@@ -774,9 +765,19 @@ _UNLOGGED: Any = _events.UNLOGGED
 def _redacted(redact: Callable[[Any], Any], value: Any) -> Any:
     """What *redact* lets the events say of *value*; never the value itself when it fails."""
     try:
-        return redact(value)
-    except Exception as exc:
+        return _not_a_coroutine(redact(value), "log_values")
+    except BaseException as exc:
+        if isinstance(exc, PROPAGATES):
+            raise
         return f"<log_values raised {type(exc).__name__}>"
+
+
+def _not_a_coroutine(answer: Any, hook: str) -> Any:
+    """*answer* of a sync hook; a coroutine (an ``async def`` hook) is closed, and a TypeError."""
+    if inspect.iscoroutine(answer):
+        answer.close()
+        raise TypeError(f"{hook} returned a coroutine; hooks are called, never awaited")
+    return answer
 
 
 class _ContextFunction:
@@ -795,8 +796,6 @@ def _verdict(answer: Any) -> bool | None:
 def _paths(old: Any, new: Any) -> list[str] | None:
     try:
         return diff_paths(old, new) or None
-    except Exception:
-        return None
     except BaseException as exc:
         if isinstance(exc, PROPAGATES):
             raise

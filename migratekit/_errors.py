@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 __all__ = [
     "ConfigurationError",
     "ConfigurationTypeError",
@@ -10,6 +12,21 @@ __all__ = [
     "StageError",
     "WriteIncompleteError",
 ]
+
+
+PROPAGATES = (KeyboardInterrupt, SystemExit, asyncio.CancelledError)
+"""
+The exceptions that reach the caller from any side: they stop the
+program or the task. Any other exception a side raises (``GeneratorExit``, a
+library's own ``BaseException``) is that side's failure: raised to the caller
+from the authoritative side, a failed result from the other.
+"""
+
+APROPAGATES = (*PROPAGATES, GeneratorExit)
+"""
+:data:`PROPAGATES` in async code, where ``GeneratorExit`` is also how a
+coroutine is closed: a coroutine that swallowed it would refuse to close.
+"""
 
 
 class MigrateKitError(Exception):

@@ -22,6 +22,7 @@ from typing import Any
 
 import structlog
 
+from migratekit._errors import PROPAGATES
 from migratekit._types import Origin
 
 INFO = logging.INFO
@@ -59,9 +60,13 @@ _counter = itertools.count(1)
 
 
 def _after_fork() -> None:
-    global _prefix, _counter  # noqa: PLW0603 - process-wide by nature
+    # A new prefix for the child's call ids; and new locks, since a thread
+    # of the parent (which the child does not have) may have held one.
+    global _prefix, _counter, _pipeline_failures_lock, _drops_lock  # noqa: PLW0603
     _prefix = _new_process_prefix()
     _counter = itertools.count(1)
+    _pipeline_failures_lock = threading.Lock()
+    _drops_lock = threading.Lock()
 
 
 if hasattr(os, "register_at_fork"):  # pragma: no branch - absent on Windows only
@@ -128,7 +133,9 @@ def state() -> tuple[Any, bool, bool]:
         return fixed_state[1]
     try:
         log = current()
-    except Exception as exc:
+    except BaseException as exc:
+        if isinstance(exc, PROPAGATES):
+            raise
         # structlog could not make a logger (a logger factory that opens a
         # file at EMFILE, a wrapper class that raises): this call emits
         # nothing, the failure is counted and said once, the call goes on.
@@ -156,7 +163,9 @@ def levels(log: Any) -> tuple[bool, bool]:
         if enabled is None:
             return True, True
         return bool(enabled(INFO)), bool(enabled(WARNING))
-    except Exception:  # a logger that cannot say is asked to log everything
+    except BaseException as exc:  # a logger that cannot say is asked to log everything
+        if isinstance(exc, PROPAGATES):
+            raise
         return True, True
 
 
@@ -167,11 +176,13 @@ def _log(log: Any, level: int, event: str, fields: dict[str, Any]) -> None:
             log.warning(event, **fields)
         else:
             log.info(event, **fields)
-    except Exception as exc:
+    except BaseException as exc:
+        if isinstance(exc, PROPAGATES):
+            raise
         pipeline_failed(event, exc)
 
 
-def pipeline_failed(event: str | None, exc: Exception) -> None:
+def pipeline_failed(event: str | None, exc: BaseException) -> None:
     """
     Count a failure of the log pipeline while emitting *event* (``None``:
     while structlog made the logger), and say so through the stdlib
@@ -222,15 +233,15 @@ def error_message(
         if describe is not None:
             try:
                 said = describe(exc)
-            except Exception as hook_failure:
+            except BaseException as hook_failure:
+                if isinstance(hook_failure, PROPAGATES):
+                    raise
                 return f"<log_errors raised {type(hook_failure).__name__}>"
             if said is None:
                 return None
-            exc = said if isinstance(said, BaseException) else None
-            message = None if exc is not None else _text_of(said)
-        if exc is not None:
+            message = _text_of(said)
+        else:
             message = _text_of(exc)
-    assert message is not None
     try:
         message = str.__str__(message)  # a str subclass's own methods are not called
     except Exception:  # not a str at all: a hook or a caller broke the contract
@@ -244,7 +255,9 @@ def _text_of(value: object) -> str:
     """``str(value)`` as an exact ``str``, or a stand-in when it raises."""
     try:
         return str.__str__(str(value))
-    except Exception:
+    except BaseException as exc:
+        if isinstance(exc, PROPAGATES):
+            raise
         return f"<{type(value).__name__} whose str() raised>"
 
 
@@ -339,6 +352,7 @@ def emit_op(
 _drops_lock = threading.Lock()
 _drops: dict[str, list[float]] = {}  # migration -> [dropped since last event, total, last time]
 _DROP_EVENT_INTERVAL = 1.0
+_DROPS_LIMIT = 4096
 
 
 def shadow_dropped(log: Any, warning: bool, migration: str) -> None:
@@ -350,7 +364,11 @@ def shadow_dropped(log: Any, warning: bool, migration: str) -> None:
     """
     now = time.monotonic()
     with _drops_lock:
-        counts = _drops.setdefault(migration, [0, 0, -_DROP_EVENT_INTERVAL])
+        counts = _drops.get(migration)
+        if counts is None:
+            if len(_drops) >= _DROPS_LIMIT:  # names may come from outside: the oldest goes
+                del _drops[next(iter(_drops))]
+            counts = _drops[migration] = [0, 0, -_DROP_EVENT_INTERVAL]
         counts[0] += 1
         counts[1] += 1
         if now - counts[2] < _DROP_EVENT_INTERVAL:

@@ -870,3 +870,116 @@ def test_stage_members_of_a_reloaded_types_module_still_work() -> None:
         vars(_types).clear()
         vars(_types).update(saved)
     assert migratekit.Stage.from_str("off") is migratekit.Stage.OFF
+
+
+# -- the rest of the code that is not the authoritative side ------------------------------
+
+
+class _LibraryExit(BaseException):
+    """A library's own BaseException, neither an interrupt nor an Exception."""
+
+
+@pytest.mark.parametrize("where", ["provider", "context", "log_values", "log_arguments",
+                                   "log_errors", "pipeline"])
+def test_a_base_exception_from_non_authoritative_code_never_reaches_the_caller(
+        where: str) -> None:
+    """A provider, a hook or the log pipeline raising a BaseException that is no interrupt:
+    the call returns the authoritative value, and the failure is reported, not raised."""
+
+    def boom(*args: Any, **kwargs: Any) -> Any:
+        raise _LibraryExit()
+
+    class Provider:
+        def get_stage(self, name: str, context: Any = None) -> Any:
+            return boom() if where == "provider" else Stage.SHADOW
+
+    options: dict[str, Any] = {where: boom} if where.startswith(("context", "log_")) else {}
+    if where == "pipeline":
+        structlog.configure(processors=[boom], cache_logger_on_first_use=False)
+
+    @migration(new=lambda x: 1 / 0, provider=Provider(), name=f"nonauth.{where}", **options)
+    def read(x: int) -> int:
+        return x
+
+    assert read(5) == 5
+    assert asyncio.run(_async_twin(options, Provider())(5)) == 5
+
+
+def _async_twin(options: dict[str, Any], provider: Any) -> Callable[[int], Any]:
+    async def new(x: int) -> int:
+        raise ZeroDivisionError
+
+    @migration(new=new, provider=provider, name="nonauth.async", **options)
+    async def read(x: int) -> int:
+        return x
+
+    return read
+
+
+@pytest.mark.parametrize("hook", ["log_values", "log_arguments", "context"])
+def test_an_async_hook_is_closed_not_left_unawaited(hook: str) -> None:
+    """A hook written as `async def` returns a coroutine, which is closed (no 'never
+    awaited' warning) and stands as that hook's failure."""
+
+    async def hook_fn(*args: Any) -> Any:
+        return "never"
+
+    @migration(new=lambda x: x, name=f"async.{hook}", **{hook: hook_fn})  # type: ignore[call-overload]
+    def read(x: int) -> int:
+        return x
+
+    with capture_logs() as logs:
+        assert read(1) == 1
+    if hook == "log_values":
+        assert {e.get("value") for e in logs if e["event"] == "migration.result"} == {
+            "<log_values raised TypeError>"}
+    elif hook == "log_arguments":
+        (op,) = [e for e in logs if e["event"] == "migration.op"]
+        assert op["arguments"] == "<log_arguments raised TypeError>"
+    else:
+        (error,) = [e for e in logs if e["event"] == "migration.stage_error"]
+        assert error["exc_type"] == "TypeError"
+
+
+def test_a_fork_while_a_thread_holds_migratekit_locks_leaves_the_child_working() -> None:
+    """Fork while another thread holds the locks of stage-error reporting and event
+    counting: the child still reports and counts (new locks after fork), and returns."""
+    import os
+    import warnings
+
+    from migratekit import _config
+
+    class Bad:
+        def get_stage(self, name: str, context: Any = None) -> Any:
+            return "no such stage"
+
+    @migration(new=lambda x: x, provider=Bad(), name="fork.locks")
+    def read(x: int) -> int:
+        return x
+
+    held, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with _config._seen_lock, _events._pipeline_failures_lock, _events._drops_lock:
+            held.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    assert held.wait(10)
+    try:
+        with warnings.catch_warnings():  # 3.12+ warns that forking with threads may deadlock
+            warnings.simplefilter("ignore", DeprecationWarning)
+            pid = os.fork()
+        if pid == 0:  # the child: a watchdog, then the call
+            import signal
+
+            signal.alarm(10)
+            code = 0 if read(4) == 4 else 1
+            os._exit(code)
+        _, status = os.waitpid(pid, 0)
+    finally:
+        release.set()
+        holder.join(10)
+    assert os.WIFEXITED(status), "the child hung or died"
+    assert os.WEXITSTATUS(status) == 0
