@@ -4,13 +4,16 @@ The HTML page of ``migratekit report``: one self-contained document.
 No script, no stylesheet or font to fetch, no image but inline SVG: the page
 opens from a file, an e-mail or a CI artifact with no network, and its
 Content-Security-Policy forbids loading anything. Every string that came
-from a log line (migration names, paths, error messages) is escaped.
+from a log line (migration names, paths, error messages) is escaped, for
+HTML and, with :func:`~migratekit._report.printable`, of its control and
+bidirectional-formatting characters.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
 import html
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -19,6 +22,7 @@ from migratekit._report import (
     EntryReport,
     Report,
     percent,
+    printable,
     wilson_interval,
 )
 
@@ -70,7 +74,7 @@ footer{color:#6b7785;font-size:12px;margin-top:30px}
 
 
 def _e(value: object) -> str:
-    return html.escape(str(value), quote=True)
+    return html.escape(printable(str(value)), quote=True)
 
 
 def render(report: Report) -> str:
@@ -330,24 +334,18 @@ def _x_range(series: list[tuple[str, list[dict[str, Any]]]]) -> tuple[float, flo
 
 
 def _nice_max(value: float) -> float:
-    if value <= 0:
+    """A round number (1, 2, 2.5 or 5 times a power of ten) at least *value*."""
+    # The reader bounds latencies, but a scale must not be able to loop or
+    # overflow whatever it is given: float arithmetic only, NaN and inf guarded.
+    if not 1e-300 < value < math.inf:  # also 0, below, NaN: no scale to round
         return 1.0
-    magnitude = 10 ** _floor_log10(value)
-    for step in (1, 2, 2.5, 5, 10):
+    if value > 1e300:  # no rounder number above it is a float
+        return value
+    magnitude = 10.0 ** math.floor(math.log10(value))
+    for step in (1.0, 2.0, 2.5, 5.0, 10.0):
         if value <= step * magnitude:
-            return float(step * magnitude)
-    return float(10 * magnitude)  # pragma: no cover
-
-
-def _floor_log10(value: float) -> int:
-    exponent = 0
-    while value >= 10:
-        value /= 10
-        exponent += 1
-    while value < 1:
-        value *= 10
-        exponent -= 1
-    return exponent
+            return step * magnitude
+    return 10.0 * magnitude  # pragma: no cover - log10 rounded down by more than one
 
 
 def _x_label(x: float, low: float, kind: str) -> str:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from migratekit import _html
 from migratekit._html import render
 from migratekit._report import Aggregator, Report
 from tests.test_report import _calls, write_library_log
@@ -189,10 +190,17 @@ def test_slow_latencies_get_a_round_scale() -> None:
     assert '<td class="n">150 / \u2013</td>' in page
 
 
-def test_unrepresentable_first_time_is_named_plainly() -> None:
-    """A timestamp beyond the calendar does not break the page: the axis says 'first event'."""
+def test_timestamp_beyond_the_calendar_is_no_timestamp() -> None:
+    """Timestamps past the year 9999 are ignored: the chart runs over log lines."""
     page = render(_report(_stamped(_calls(5, stage="off"), 1e20, 1e6)))
-    assert "time since the first event" in page
+    assert "log line" in page
+    assert "time since" not in page
+
+
+def test_unrepresentable_first_time_is_named_plainly() -> None:
+    """An axis start beyond the calendar is named 'the first event', not raised about."""
+    assert _html._when(1e20) == "the first event"
+    assert _html._when(0.0) == "1970-01-01 00:00:00 UTC"
 
 
 def test_narrow_stage_band_has_no_label() -> None:
@@ -215,3 +223,30 @@ def test_stamped_and_unstamped_stages_chart_by_line() -> None:
     _, latency = _svgs(page)
     assert ">OFF</text>" in latency
     assert ">SHADOW</text>" in latency
+
+
+@pytest.mark.parametrize("value", [float("inf"), float("nan"), 1e308, 1.7e308, 5e-324, 0.0, -3.0])
+def test_nice_max_is_total(value: float) -> None:
+    """The y-axis scale returns for any float: no endless loop on inf, no overflow near 1e308."""
+    import threading
+
+    found: list[float] = []
+    worker = threading.Thread(target=lambda: found.append(_html._nice_max(value)), daemon=True)
+    worker.start()
+    worker.join(timeout=5)
+    assert found, f"_nice_max({value!r}) did not return"
+    assert found[0] > 0
+
+
+def test_control_and_bidi_characters_are_escaped_in_the_page() -> None:
+    """Control characters, bidi overrides and surrogates from the log are shown escaped."""
+    name = "a\x1b[2J\u202eb\x00"
+    lines = [json.dumps({
+        "event": "migration.op", "migration": name, "operation": "read", "stage": "shadow",
+        "consistent": False, "call_id": "c-1", "diff_paths": ["p\ud800\x07"],
+    }).encode()]
+    page = render(_report(lines))
+    assert not [c for c in page if c not in "\n" and not c.isprintable()]
+    assert "a\\x1b[2J\\u202eb\\x00" in page
+    assert "p\ufffd\\x07" in page
+    page.encode("utf-8")
