@@ -2,6 +2,13 @@
 ``migratekit report [FILE ...]``: read migratekit's JSON log lines and say,
 per migration, stage and operation, how the new side compares and whether
 the migration looks ready for its next stage.
+
+Whatever the lines hold, the command ends with its status and at most one
+line on standard error, never a traceback: what a line may hold is the
+reader's business (:mod:`migratekit._report`); here, everything written is
+made to fit the encoding of the stream it goes to (``backslashreplace`` for
+text and JSON, character references for HTML), and ``--html FILE`` is written
+to a temporary file beside FILE, renamed over it only once complete.
 """
 
 from __future__ import annotations
@@ -10,7 +17,9 @@ import argparse
 import contextlib
 import gzip
 import json
+import math
 import os
+import secrets
 import sys
 import time
 import zlib
@@ -57,6 +66,8 @@ def _positive(kind: type[int] | type[float], what: str) -> Any:
             value = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected {what} (got {text!r})") from None
+        if not math.isfinite(value):  # nan and inf: no verdict can be judged by them
+            raise argparse.ArgumentTypeError(f"expected {what} (got {text!r}, not finite)")
         if value < 0:
             raise argparse.ArgumentTypeError(f"expected {what} (got {text!r}, below 0)")
         return value
@@ -186,6 +197,8 @@ def _open(path: str) -> tuple[Any, Any]:
 
 
 def _stdin() -> Any:
+    if sys.stdin is None:  # started with standard input closed (`<&-`)
+        raise InputError("cannot read standard input: it is closed")
     buffer: IO[bytes] | None = getattr(sys.stdin, "buffer", None)
     if buffer is None:  # a replaced sys.stdin without a binary buffer
         return _TextAsBytes(sys.stdin)
@@ -249,7 +262,8 @@ def build_report(paths: Sequence[str], thresholds: Thresholds | None = None,
         for path, stream, raw in opened:
             try:
                 _feed(aggregator, stream, raw, meter)
-            except (OSError, EOFError, zlib.error) as exc:
+            # ValueError: a closed stream, or a text stdin that cannot decode.
+            except (OSError, EOFError, zlib.error, ValueError) as exc:
                 shown = "standard input" if path == "-" else path
                 reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
                 raise InputError(f"cannot read {shown}: {reason}") from None
@@ -274,34 +288,107 @@ def _stderr_is_tty() -> bool:
         return False
 
 
+def _fit(stream: Any, text: str, errors: str) -> str:
+    """*text* as *stream* can encode it: what its encoding lacks is replaced per *errors*."""
+    encoding = getattr(stream, "encoding", None)
+    if not isinstance(encoding, str):
+        return text
+    try:
+        text.encode(encoding)
+    except UnicodeEncodeError:
+        return text.encode(encoding, errors).decode(encoding)
+    except LookupError:  # pragma: no cover - a stream naming an encoding Python lacks
+        return text.encode("ascii", errors).decode("ascii")
+    return text
+
+
+def _say(message: str) -> None:
+    """One line on standard error, whatever its encoding; nothing when it is gone."""
+    stream = sys.stderr
+    if stream is None:
+        return
+    with contextlib.suppress(OSError, ValueError):
+        stream.write(_fit(stream, f"migratekit report: {message}\n", "backslashreplace"))
+        stream.flush()
+
+
+def _write_file(path: str, data: bytes) -> None:
+    """
+    Write *data* to *path* whole or not at all: to a new file beside it,
+    renamed over it. A path that is no regular file (``/dev/stdout``, a
+    FIFO) is written in place, as it cannot be renamed over; a symbolic link
+    is followed, and the file it names replaced.
+    """
+    if os.path.exists(path) and not os.path.isfile(path):
+        with open(path, "wb") as out:
+            out.write(data)
+        return
+    folder, name = os.path.split(os.path.realpath(path))
+    temporary = os.path.join(folder, f".{name[:64]}.{secrets.token_hex(4)}.tmp")
+    # Mode 0o666 as open() would give, less the umask (mkstemp would give 0o600).
+    handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+        os.replace(temporary, os.path.join(folder, name))
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+
+
+def _restore_stdout_on_exit() -> None:
+    # The reader went away or the disk is full: point the file descriptor at
+    # /dev/null so that the interpreter's own flush at exit does not print
+    # "Exception ignored" about what is still buffered.
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+
+
 def run(args: argparse.Namespace) -> int:
     """Carry out ``migratekit report``; returns the exit status."""
     try:
         report = build_report(args.files, thresholds_from(args), progress=_stderr_is_tty())
     except InputError as exc:
-        print(f"migratekit report: {exc}", file=sys.stderr)
+        _say(str(exc))
         return 2
     if args.html:
+        page = _html.render(report).encode("utf-8", "xmlcharrefreplace")
         try:
-            with open(args.html, "w", encoding="utf-8") as out:
-                out.write(_html.render(report))
-        except OSError as exc:
-            print(f"migratekit report: cannot write {args.html}: {exc.strerror or exc}; "
-                  "choose a writable path for --html", file=sys.stderr)
+            _write_file(args.html, page)
+        except (OSError, ValueError) as exc:
+            reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+            _say(f"cannot write {args.html}: {reason}; choose a writable path for --html")
             return 2
     if args.format == "json":
-        sys.stdout.write(json.dumps(report.to_json(), indent=2) + "\n")
+        # ensure_ascii (the default): the document is ASCII, whatever the names hold.
+        text, errors = json.dumps(report.to_json(), indent=2) + "\n", "backslashreplace"
     elif args.format == "html":
-        sys.stdout.write(_html.render(report))
+        text, errors = _html.render(report), "xmlcharrefreplace"
     else:
-        sys.stdout.write(format_text(report))
+        text, errors = format_text(report), "backslashreplace"
+    stdout = sys.stdout
+    try:
+        if stdout is None:
+            raise OSError("standard output is closed")
+        stdout.write(_fit(stdout, text, errors))
+        stdout.flush()
+    except BrokenPipeError:
+        # `migratekit report big.log | head`: the reader went away, which is fine.
+        _restore_stdout_on_exit()
+        return 0
+    except (OSError, ValueError) as exc:
+        _restore_stdout_on_exit()
+        reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+        _say(f"cannot write the report to standard output: {reason}")
+        return 2
     if args.html:
-        print(f"migratekit report: wrote {args.html}", file=sys.stderr)
-    sys.stdout.flush()
+        _say(f"wrote {args.html}")
     if args.check:
         if not report.entries:
-            print("migratekit report: --check: no migratekit events found, nothing is ready",
-                  file=sys.stderr)
+            _say("--check: no migratekit events found, nothing is ready")
             return 1
         if report.on_hold:
             return 1

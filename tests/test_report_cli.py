@@ -376,3 +376,174 @@ def test_stderr_that_cannot_say_is_no_terminal(closed: bool, library_log: Path,
     assert main(["report", str(library_log)]) == 0
     assert "MIGRATION" in capsys.readouterr().out
     assert stderr.written == []
+
+
+# -- hostile logs through the real command, with real encodings ------------------------------
+
+
+def run_strict(argv: list[str], *, encoding: str = "ascii",
+               stdin: bytes | None = None) -> tuple[int, bytes, bytes]:
+    """
+    Run ``main(argv)`` with sys.stdout and sys.stderr as *encoding* text streams
+    over bytes with errors="strict" (what PYTHONIOENCODING=ascii gives a real
+    program's stdout): its exit status, and what it wrote to each.
+    """
+    out_bytes, err_bytes = io.BytesIO(), io.BytesIO()
+    out = io.TextIOWrapper(out_bytes, encoding=encoding, errors="strict")
+    err = io.TextIOWrapper(err_bytes, encoding=encoding, errors="strict")
+    saved = sys.stdout, sys.stderr, sys.stdin
+    sys.stdout, sys.stderr = out, err
+    if stdin is not None:
+        sys.stdin = io.TextIOWrapper(io.BytesIO(stdin), encoding="utf-8")
+    try:
+        try:
+            status = main(argv)
+        except SystemExit as exit_:  # argparse's way out
+            status = exit_.code if isinstance(exit_.code, int) else 2
+        out.flush()
+        err.flush()
+        return status, out_bytes.getvalue(), err_bytes.getvalue()
+    finally:
+        sys.stdout, sys.stderr, sys.stdin = saved
+
+
+def _result(**fields: object) -> bytes:
+    base: dict[str, object] = {
+        "event": "migration.result", "migration": "m", "operation": "read", "stage": "shadow",
+        "origin": "old", "ok": True, "latency_ms": 1.0, "call_id": "c-1"}
+    return json.dumps({**base, **fields}).encode()
+
+
+_HOSTILE = {
+    "huge_latency": _result(latency_ms=10**400),
+    "huge_timestamp": _result(timestamp=10**400),
+    "event_list": _result(event=["migration.op"]),
+    "event_dict": _result(event={"migration.op": True}),
+    "surrogate_name": _result(migration="m\ud800"),
+    "surrogate_path": json.dumps({
+        "event": "migration.op", "migration": "m", "operation": "read", "stage": "shadow",
+        "consistent": False, "call_id": "c-1", "diff_paths": ["a\udfff"]}).encode(),
+    "surrogate_stage_error": json.dumps({
+        "event": "migration.stage_error", "migration": "m", "provider": "P\ud800",
+        "source": "S\udc00", "value": "\ud800", "error": "e\ud800", "stage": "off"}).encode(),
+    "latency_1e308": _result(latency_ms=1e308),
+    # latency_ms 1.7e308 once looped forever in the HTML: tested in a subprocess, below.
+}
+
+
+@pytest.mark.parametrize("kind", sorted(_HOSTILE))
+@pytest.mark.parametrize("fmt", ["text", "json", "html"])
+def test_each_reviewed_line_through_the_command(kind: str, fmt: str, tmp_path: Path) -> None:
+    """Each line the review found fatal: exit 0 on a strict ASCII stdout, a whole HTML file."""
+    log = tmp_path / "events.jsonl"
+    log.write_bytes(_HOSTILE[kind] + b"\n" + b"\n".join(_calls(3)) + b"\n")
+    page = tmp_path / "report.html"
+    status, out, err = run_strict(["report", "--format", fmt, "--html", str(page), str(log)])
+    assert (status, err) == (0, f"migratekit report: wrote {page}\n".encode())
+    assert page.read_bytes().endswith(b"</html>\n")
+    if fmt == "json":
+        document = json.loads(out)
+        assert document["lines"] == 10
+    elif fmt == "html":
+        assert out.endswith(b"</html>\n")
+    else:
+        assert b"skipped lines" in out
+
+
+def test_html_of_the_largest_latency_finishes_in_a_subprocess(tmp_path: Path) -> None:
+    """latency_ms 1.7e308 once sent the y-axis scale into an endless loop."""
+    log = tmp_path / "events.jsonl"
+    log.write_bytes(_result(latency_ms=1.7e308) + b"\n" + b"\n".join(_calls(3)) + b"\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "migratekit", "report", "--format", "html", str(log)],
+        capture_output=True, timeout=30, check=False,
+    )
+    assert (result.returncode, result.stderr) == (0, b"")
+    assert result.stdout.endswith(b"</html>\n")
+
+
+def test_failed_html_write_keeps_the_earlier_file(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """--html FILE is written whole or not at all: a failure leaves FILE and no stray file."""
+    import os
+
+    log = tmp_path / "events.jsonl"
+    log.write_bytes(b"\n".join(_calls(3)) + b"\n")
+    page = tmp_path / "report.html"
+    page.write_text("the earlier report")
+
+    def fail(source: str, target: str) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", fail)
+    status, out, err = run_strict(["report", "--html", str(page), str(log)])
+    assert status == 2
+    assert out == b""
+    assert err == (f"migratekit report: cannot write {page}: No space left on device; "
+                   "choose a writable path for --html\n").encode()
+    assert page.read_text() == "the earlier report"
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["events.jsonl", "report.html"]
+
+
+def test_html_file_replaces_through_a_symlink_and_keeps_devices(tmp_path: Path) -> None:
+    """--html through a symbolic link replaces the file it names; /dev/null is written in place."""
+    log = tmp_path / "events.jsonl"
+    log.write_bytes(b"\n".join(_calls(3)) + b"\n")
+    real = tmp_path / "real.html"
+    real.write_text("old")
+    link = tmp_path / "link.html"
+    link.symlink_to(real)
+    assert run_strict(["report", "--html", str(link), str(log)])[0] == 0
+    assert link.is_symlink()
+    assert real.read_text().endswith("</html>\n")
+    if Path("/dev/null").exists():
+        assert run_strict(["report", "--html", "/dev/null", str(log)])[0] == 0
+
+
+def test_closed_standard_input_exits_2(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Started with standard input closed (sys.stdin is None): status 2 and one line."""
+    monkeypatch.setattr(sys, "stdin", None)
+    status, out, err = run_strict(["report"])
+    assert (status, out) == (2, b"")
+    assert err == b"migratekit report: cannot read standard input: it is closed\n"
+
+
+def test_full_standard_output_exits_2_without_a_traceback(tmp_path: Path) -> None:
+    """A report that cannot be written (stdout on /dev/full): one line on stderr, status 2."""
+    full = Path("/dev/full")
+    if not full.exists():
+        pytest.skip("needs /dev/full")
+    log = tmp_path / "events.jsonl"
+    log.write_bytes(b"\n".join(_calls(3)) + b"\n")
+    with open(full, "w") as stdout:
+        result = subprocess.run([sys.executable, "-m", "migratekit", "report", str(log)],
+                                stdout=stdout, stderr=subprocess.PIPE, timeout=60, check=False)
+    assert result.returncode == 2
+    assert result.stderr == (b"migratekit report: cannot write the report to standard output: "
+                             b"No space left on device\n")
+
+
+def test_file_names_that_the_terminal_cannot_encode(tmp_path: Path) -> None:
+    """A missing file named in UTF-8, on a strict ASCII stderr, is still one line."""
+    status, out, err = run_strict(["report", str(tmp_path / "caf\u00e9\udcff.log")])
+    assert (status, out) == (2, b"")
+    assert err.count(b"\n") == 1
+    assert b"caf\\xe9\\udcff.log" in err
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf"])
+def test_thresholds_must_be_finite(value: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """--latency-floor-ms nan once made every ratio a division by zero: it is a usage error."""
+    with pytest.raises(SystemExit) as info:
+        main(["report", f"--latency-floor-ms={value}"])
+    assert info.value.code == 2
+    assert "not finite" in capsys.readouterr().err
+
+
+def test_zero_latency_floor_through_the_command(tmp_path: Path) -> None:
+    """--latency-floor-ms 0 with sides that took 0 ms reports, rather than dividing by zero."""
+    log = tmp_path / "events.jsonl"
+    log.write_bytes(b"\n".join(_calls(3, old_ms=0.0, new_ms=0.0)) + b"\n")
+    status, out, _ = run_strict(["report", "--latency-floor-ms", "0", str(log)])
+    assert status == 0
+    assert b"hold: only 3 comparisons" in out
