@@ -247,10 +247,14 @@ def stage_from_answer(provider: Any, name: str, answer: Any) -> Stage:
         stage = _interpret(answer)
         if stage is not None:
             return own_stage(stage)
+        # A text or a number is shown; of any other object only its type: its
+        # repr may hold data (an ORM row), and differs from call to call.
+        plain = isinstance(answer, (str, bytes, int, float))
+        shown = shown_repr(answer) if plain else f"a {type(answer).__name__}"
         problem: BaseException = StageError(
-            f"{type(provider).__name__}.get_stage({name!r}) answered {shown_repr(answer)}, "
+            f"{type(provider).__name__}.get_stage({name!r}) answered {shown}, "
             "which is not a stage; expected a Stage, a stage name or None",
-            value=answer,
+            value=answer if plain else f"<{type(answer).__name__}>",
         )
     except BaseException as exc:
         if isinstance(exc, PROPAGATES):

@@ -634,41 +634,76 @@ class Engine:
         def shadow() -> Coroutine[Any, Any, SideRun]:
             return ainvoke(other, other_side, other_awaits, wrapped, instance, args, kwargs)
 
-        if self.background:
-            first = await ainvoke(auth, auth_side, auth_awaits, wrapped, instance, args, kwargs)
-            call_id = self.emit_first(log, info, warning, plan, first)
-
-            extra = self.arguments(wrapped, instance, args, kwargs) or _NO_EXTRA
-
-            async def finish_later() -> None:
-                second = await _await_shadow(shadow(), other, timeout, perf_counter())
-                self.emit(log, info, warning, plan, [first, second],
-                          self.compare_runs((first, second)), call_id, emitted=1, **extra)
-
-            if not spawn(finish_later, pool_queue_size()):
-                self.dropped(log, info, warning, plan, first, call_id, extra)
-            return first, None
-
+        # A call cancelled while a side runs reports what ran and that side,
+        # cancelled: `pending` is the side under way, since `start`.
         runs: list[SideRun] = []
-        if self.execution_order is ExecutionOrder.PARALLEL:
-            start = perf_counter()
-            task = asyncio.get_running_loop().create_task(shadow())
-            try:
+        pending, start = auth, perf_counter()
+        try:
+            if self.background:
                 first = await ainvoke(auth, auth_side, auth_awaits,
                                       wrapped, instance, args, kwargs)
-            except BaseException:
-                task.cancel()
-                raise
-            runs = [first, await _await_shadow(task, other, timeout, start)]
-        else:
-            for origin in self.order(plan):
-                if origin is auth:
+                return self.ashadow_later(log, info, warning, plan, first, shadow,
+                                          self.arguments(wrapped, instance, args, kwargs))
+            if self.execution_order is ExecutionOrder.PARALLEL:
+                task = asyncio.get_running_loop().create_task(shadow())
+                try:
                     runs.append(await ainvoke(auth, auth_side, auth_awaits,
                                               wrapped, instance, args, kwargs))
-                else:
-                    runs.append(await _await_shadow(shadow(), other, timeout, perf_counter()))
+                except BaseException:
+                    task.cancel()
+                    raise
+                pending = other
+                runs.append(await _await_shadow(task, other, timeout, start))
+            else:
+                for origin in self.order(plan):
+                    pending, start = origin, perf_counter()
+                    runs.append(
+                        await ainvoke(auth, auth_side, auth_awaits,
+                                      wrapped, instance, args, kwargs)
+                        if origin is auth
+                        else await _await_shadow(shadow(), other, timeout, start)
+                    )
+        except asyncio.CancelledError as cancelled:
+            runs.append(SideRun(pending, False, None, cancelled, perf_counter() - start))
+            self.finish(log, info, warning, plan, runs,
+                        self.arguments(wrapped, instance, args, kwargs))
+            raise
         return self.finish(log, info, warning, plan, runs,
                            self.arguments(wrapped, instance, args, kwargs))
+
+    def ashadow_later(self, log: Any, info: bool, warning: bool, plan: Plan, first: SideRun,
+                      shadow: Callable[[], Coroutine[Any, Any, SideRun]],
+                      arguments: dict[str, Any] | None) -> tuple[SideRun, None]:
+        """
+        Report the authoritative run of an async background read now, and
+        leave the other side to a task that reports it when it ends (or is
+        cancelled, or its loop closes under it); the call's runs.
+        """
+        other: Origin = plan.other  # type: ignore[assignment]
+        timeout = self.shadow_timeout
+        call_id = self.emit_first(log, info, warning, plan, first)
+        extra = arguments or _NO_EXTRA
+
+        def report(second: SideRun) -> None:
+            self.emit(log, info, warning, plan, [first, second],
+                      self.compare_runs((first, second)), call_id, emitted=1, **extra)
+
+        async def finish_later() -> None:
+            start = perf_counter()
+            try:
+                second = await _await_shadow(shadow(), other, timeout, start)
+            except asyncio.CancelledError as cancelled:
+                report(SideRun(other, False, None, cancelled, perf_counter() - start))
+                raise
+            report(second)
+
+        def abandoned() -> None:
+            report(SideRun(other, False, None, WriteIncompleteError(
+                f"the {other.value} side did not finish: its event loop closed first"), 0.0))
+
+        if not spawn(finish_later, pool_queue_size(), abandoned):
+            self.dropped(log, info, warning, plan, first, call_id, extra)
+        return first, None
 
     def emit_first(self, log: Any, info: bool, warning: bool, plan: Plan,
                    first: SideRun) -> str | None:

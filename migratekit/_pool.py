@@ -281,13 +281,17 @@ def outstanding_tasks(loop: asyncio.AbstractEventLoop | None = None) -> int:
         return sum(len(tasks) for tasks in _tasks.values())
 
 
-def spawn(coro_factory: Callable[[], Any], limit: int) -> bool:
-    """Start ``coro_factory()`` as a task on the running loop; ``False`` when *limit* are out."""
+def spawn(coro_factory: Callable[[], Any], limit: int,
+          on_abandon: Callable[[], None] | None = None) -> bool:
+    """
+    Start ``coro_factory()`` as a task on the running loop, tracked (see
+    :func:`track`); ``False`` when *limit* are out.
+    """
     if outstanding_tasks() >= limit:
         prune()
         if outstanding_tasks() >= limit:
             return False
-    track(asyncio.get_running_loop().create_task(coro_factory()))
+    track(asyncio.get_running_loop().create_task(coro_factory()), on_abandon)
     return True
 
 

@@ -983,3 +983,46 @@ def test_a_fork_while_a_thread_holds_migratekit_locks_leaves_the_child_working()
         holder.join(10)
     assert os.WIFEXITED(status), "the child hung or died"
     assert os.WEXITSTATUS(status) == 0
+
+
+@pytest.mark.parametrize("option", ["parallel", "timeout", "background"])
+def test_cancel_during_the_first_side_of_an_offloaded_read_reports_the_call(
+        option: str) -> None:
+    """PARALLEL, timed and background reads cancelled during the authoritative side: that
+    side is reported cancelled, with the op (the shadow, if it started, too)."""
+    options = {"background": {"shadow": "background"}, **OFFLOADED}[option]
+    world = World(Stage.SHADOW, READ, "async", {OLD: "hang"})
+    fn = world.build(**options)
+
+    async def main() -> None:
+        world.astarted, world.arelease = asyncio.Event(), asyncio.Event()
+        task = asyncio.get_running_loop().create_task(fn("k", "v"))
+        await asyncio.wait_for(world.astarted.wait(), 10)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert await migratekit.adrain(10)
+
+    with capture_logs() as logs:
+        asyncio.run(main())
+    ops = [e for e in logs if e["event"] == "migration.op"]
+    assert len(ops) == 1
+    old = [e for e in logs if e["event"] == "migration.result" and e["origin"] == OLD]
+    assert [(e["ok"], e["exc_type"]) for e in old] == [(False, "CancelledError")]
+
+
+def test_a_background_shadow_cut_by_asyncio_run_shutdown_closes_its_call() -> None:
+    """main() returns with an async background shadow still running: asyncio.run cancels
+    it, and the call still gets its shadow's result (cancelled) and its one op."""
+    world = World(Stage.SHADOW, READ, "async", {NEW: "hang"})
+    fn = world.build(shadow="background")
+
+    async def main() -> None:
+        world.astarted, world.arelease = asyncio.Event(), asyncio.Event()
+        assert await fn("k", "v") == world.values[OLD]
+        await asyncio.wait_for(world.astarted.wait(), 10)
+
+    with capture_logs() as logs:
+        asyncio.run(main())
+    assert_events(logs, world, [OLD, NEW], {OLD: True, NEW: False},
+                  exc_types={NEW: "CancelledError"})
