@@ -38,12 +38,13 @@ def answer_stage(provider: Any, name: str, answer: object) -> Stage | None:
     *answer* from *provider* as a Stage, ``None`` for no opinion, or a
     :class:`StageError` raised when it stands for neither.
     """
-    if isinstance(answer, Stage):
+    # type(), not isinstance(): an answer may lie about its __class__.
+    if type(answer) is Stage:
         return answer
     if answer is None:
         return None
-    if isinstance(answer, str):
-        stage = parse_stage(answer)
+    if issubclass(type(answer), str):
+        stage = parse_stage(answer)  # type: ignore[arg-type]
         if stage is not None:
             return stage
     # The answer may be anything, of any size: the error (which a cache may
@@ -84,9 +85,9 @@ def _bounded(provider: Any, name: str, answer: Any) -> Stage | str | None:
     it is; anything else as the Stage it stands for, or a StageError raised
     with a bounded form of it.
     """
-    if answer is None or answer.__class__ is Stage:
+    if answer is None or type(answer) is Stage:
         return answer
-    if answer.__class__ is str and len(answer) <= SHOWN_LIMIT:
+    if type(answer) is str and len(answer) <= SHOWN_LIMIT:
         return answer
     return answer_stage(provider, name, answer)
 

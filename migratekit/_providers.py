@@ -15,10 +15,12 @@ one, and call ``get_stage`` otherwise.
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import hashlib
 import os
 import re
+import reprlib
 import threading
 import weakref
 from collections import OrderedDict
@@ -36,10 +38,12 @@ __all__ = [
     "StaticStageProvider",
     "context_key",
     "parse_stage",
+    "plain_str",
     "require_stage",
     "reset_after_fork",
     "shown_repr",
     "shown_value",
+    "type_name",
 ]
 
 
@@ -106,21 +110,30 @@ def context_key(context: Any) -> str | None:
     else by ``str(context)``. Rollouts hash this key and feature-flag
     services target by it, so it must be stable for one user or tenant.
     """
-    if context is None or context.__class__ is str:
+    if context is None or type(context) is str:
         return context
-    if isinstance(context, str):
-        return str(context)
+    # The key is always a plain str: a str subclass's methods (which rollouts
+    # and caches would call) may do anything, and type() cannot be lied to.
+    if issubclass(type(context), str):
+        return plain_str(context)
     if isinstance(context, Mapping):
         for field in _KEY_FIELDS:
             value = context.get(field)
             if value is not None:
-                return str(value)
-        return str(context)
+                return _as_str(value)
+        return _as_str(context)
     for field in ("targeting_key", "key", "id"):
         value = getattr(context, field, None)
         if value is not None and not callable(value):
-            return str(value)
-    return str(context)
+            return _as_str(value)
+    return _as_str(context)
+
+
+def _as_str(value: object) -> str:
+    if issubclass(type(value), str):
+        return plain_str(value)  # type: ignore[arg-type]
+    text = str(value)
+    return text if type(text) is str else plain_str(text)
 
 
 # -- values from outside ----------------------------------------------------------------------
@@ -144,48 +157,142 @@ def shown_value(value: object, limit: int = SHOWN_LIMIT) -> object:
     *value*, read from outside, as a provider may keep it and show it.
 
     ``None``, booleans, floats, short integers and short printable strings
-    are returned as they are. Anything else becomes a string: the value (its
-    text, bytes decoded as UTF-8, other objects by ``repr``) with unprintable
-    characters escaped; when longer than *limit*, cut to a prefix followed by
-    its length and the start of its SHA-256, so that values that differ stay
-    apart. The result is at most about *limit* characters (plus escapes).
+    (of exactly those types) are returned as they are. Anything else becomes
+    a plain ``str``: the value (its text, bytes decoded as UTF-8, other
+    objects by a bounded ``repr``) with unprintable characters escaped; when
+    longer than *limit*, cut to a prefix followed by its length and the start
+    of its SHA-256, so that values that differ stay apart. The result is at
+    most about *limit* characters (plus escapes). Never raises an
+    ``Exception``, and runs no method of a ``str``, ``bytes`` or ``int``
+    subclass.
     """
-    if value is None or isinstance(value, (bool, float)):
-        return value
-    if isinstance(value, int):
-        text = _safe_repr(value)
-        if len(text) <= limit:
-            return value
-        return text[: _prefix(limit)] + _fingerprint(text.encode(), len(text), "digits")
-    if isinstance(value, (bytes, bytearray, memoryview)):
-        data = bytes(value)
-        if len(data) <= limit:
-            return shown_value(data.decode("utf-8", errors="replace"), limit)
-        head = data[: _prefix(limit)].decode("utf-8", errors="replace")
-        return _printable(head) + _fingerprint(data, len(data), "bytes")
-    text = value if isinstance(value, str) else _safe_repr(value)
-    if len(text) <= limit:
-        return text if text.isprintable() else _printable(text)
-    return _printable(text[: _prefix(limit)]) + _fingerprint(_utf8(text), len(text), "characters")
+    try:
+        return _shown_value(value, limit)
+    except Exception:
+        return f"<{type_name(value)}>"
 
 
 def shown_repr(value: object, limit: int = SHOWN_LIMIT) -> str:
     """
     *value*, read from outside, written for a message: its ``repr`` when
     short; else the ``repr`` of a prefix, then its length and hash, as
-    :func:`shown_value` does.
+    :func:`shown_value` does. Never raises an ``Exception``.
     """
-    if isinstance(value, str):
-        if len(value) <= limit:
-            return repr(value)
-        return repr(value[: _prefix(limit)]) + _fingerprint(_utf8(value), len(value), "characters")
-    if isinstance(value, (bytes, bytearray, memoryview)):
-        data = bytes(value)
+    try:
+        kind = type(value)
+        if issubclass(kind, str):
+            text = plain_str(value)  # type: ignore[arg-type]
+            if len(text) <= limit:
+                return repr(text)
+            return repr(text[: _prefix(limit)]) + _fingerprint(
+                _utf8(text), len(text), "characters"
+            )
+        if issubclass(kind, (bytes, bytearray, memoryview)):
+            data = _plain_bytes(value)  # type: ignore[arg-type]
+            if len(data) <= limit:
+                return repr(data)
+            return repr(data[: _prefix(limit)]) + _fingerprint(data, len(data), "bytes")
+        shown = _shown_value(value, limit)
+        # Only None, a bool, a float or an int of exactly those types come back as they were.
+        return repr(shown) if shown is value else str(shown)
+    except Exception:
+        return f"<{type_name(value)}>"
+
+
+def _shown_value(value: object, limit: int) -> object:
+    kind = type(value)
+    if value is None or kind is bool or kind is float:
+        return value
+    if issubclass(kind, str):
+        text = plain_str(value)  # type: ignore[arg-type]
+        if len(text) <= limit:
+            if text.isprintable():
+                return value if kind is str else text
+            return _printable(text)
+        return _printable(text[: _prefix(limit)]) + _fingerprint(
+            _utf8(text), len(text), "characters"
+        )
+    if issubclass(kind, (bytes, bytearray, memoryview)):
+        data = _plain_bytes(value)  # type: ignore[arg-type]
         if len(data) <= limit:
-            return repr(data)
-        return repr(data[: _prefix(limit)]) + _fingerprint(data, len(data), "bytes")
-    shown = shown_value(value, limit)
-    return _safe_repr(value) if shown is value else str(shown)
+            return _shown_value(data.decode("utf-8", errors="replace"), limit)
+        head = data[: _prefix(limit)].decode("utf-8", errors="replace")
+        return _printable(head) + _fingerprint(data, len(data), "bytes")
+    if issubclass(kind, int):
+        try:
+            text = int.__repr__(value)
+        except ValueError:  # more digits than str() may make
+            return f"<int of {int.bit_length(value)} bits>"  # type: ignore[arg-type]
+        if len(text) <= limit:
+            return value if kind is int else text
+        return text[: _prefix(limit)] + _fingerprint(text.encode(), len(text), "digits")
+    if issubclass(kind, float):
+        return float.__repr__(value)
+    text = _bounded_repr(value)
+    if len(text) <= limit:
+        return _printable(text)
+    return _printable(text[: _prefix(limit)]) + _fingerprint(_utf8(text), len(text), "characters")
+
+
+def plain_str(value: str) -> str:
+    """*value* as a plain str, copied from its data: no method of a str subclass runs."""
+    return value if type(value) is str else "".join((value,))
+
+
+def _plain_bytes(value: bytes | bytearray | memoryview) -> bytes:
+    return value if type(value) is bytes else b"".join((value,))
+
+
+def type_name(value: object) -> str:
+    """The name of *value*'s class, read so that it cannot raise (a metaclass may make it)."""
+    try:
+        name = _TYPE_NAME.__get__(type(value))
+    except Exception:
+        return "object"
+    return name if type(name) is str else "object"
+
+
+_TYPE_NAME: Any = type.__dict__["__name__"]
+
+class _BoundedRepr(reprlib.Repr):
+    """
+    ``repr`` that stops at a few levels and elements (``repr`` of a container
+    is as big and as deep as the container), and names an object whose
+    ``repr`` raises by its class alone, without its address, so that the
+    same failure reads the same each time.
+    """
+
+    def repr_instance(self, x: Any, level: int) -> str:
+        try:
+            text = builtins.repr(x)
+            if type(text) is not str:
+                text = plain_str(text)
+        except Exception:
+            return f"<{type_name(x)} whose repr() raised>"
+        if len(text) > self.maxother:
+            return text[: self.maxother] + "…"
+        return text
+
+
+_REPR = _BoundedRepr()
+_REPR.maxlevel = 3
+_REPR.maxtuple = _REPR.maxlist = _REPR.maxarray = _REPR.maxdict = 8
+_REPR.maxset = _REPR.maxfrozenset = _REPR.maxdeque = 8
+_REPR.maxstring = _REPR.maxlong = 40
+_REPR.maxother = 300
+
+# Default reprs hold the object's address: two equal failures would read as two.
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
+
+
+def _bounded_repr(value: object) -> str:
+    try:
+        text = _REPR.repr(value)
+    except Exception:
+        return f"<{type_name(value)} whose repr() raised>"
+    if type(text) is not str:
+        return f"<{type_name(value)}>"
+    return _ADDRESS.sub("", text)
 
 
 def _prefix(limit: int) -> int:
@@ -200,14 +307,6 @@ def _fingerprint(data: bytes, count: int, unit: str) -> str:
 def _utf8(text: str) -> bytes:
     # surrogatepass: a value decoded with surrogateescape (os.environ) hashes too.
     return text.encode("utf-8", errors="surrogatepass")
-
-
-def _safe_repr(value: object) -> str:
-    try:
-        text = repr(value)
-    except Exception:
-        return f"<{type(value).__name__} whose repr() raised>"
-    return text if isinstance(text, str) else f"<{type(value).__name__}>"
 
 
 def _printable(text: str) -> str:
@@ -228,6 +327,10 @@ def parse_stage(value: str) -> Stage | None:
     ``Stage.from_str`` keeps the seed's exact matching; this is the forgiving
     reading that providers use for values people type.
     """
+    if type(value) is not str:
+        if not issubclass(type(value), str):
+            return None
+        value = plain_str(value)  # no method of a str subclass runs
     try:
         return _FOLDED[value]
     except KeyError:

@@ -17,6 +17,7 @@ from migratekit._errors import ConfigurationError, ConfigurationTypeError, Stage
 from migratekit._providers import (
     BoundedCache,
     parse_stage,
+    plain_str,
     require_stage,
     reset_after_fork,
     shown_repr,
@@ -422,8 +423,8 @@ def _stage_text(raw: Any) -> str | bytes | None:
     """
     if raw is None:
         return None
-    if isinstance(raw, str):
-        return raw
+    if issubclass(type(raw), str):
+        return plain_str(raw)
     if isinstance(raw, bytes):
         data: bytes = raw
         if len(data) > _DECODED_LIMIT:

@@ -647,3 +647,113 @@ def test_after_fork_hook_survives_a_failing_object() -> None:
     _providers.reset_after_fork(broken)
     _providers._after_fork_in_child()
     assert provider._getters._lock is not old_lock
+
+
+# -- values from outside: shown_value, shown_repr, parse_stage, context_key --------------------
+
+
+def _raise(*args: Any, **kwargs: Any) -> Any:
+    raise RuntimeError("hostile")
+
+
+class EvilStr(str):
+    """A str whose methods raise."""
+
+    strip = lower = encode = isprintable = __len__ = __getitem__ = _raise
+    __hash__ = __eq__ = __str__ = __repr__ = _raise
+
+
+class EvilInt(int):
+    """An int whose repr and str raise."""
+
+    __repr__ = __str__ = __hash__ = _raise
+
+
+class NameRaises(type):
+    """A metaclass whose classes' __name__ cannot be read."""
+
+    @property
+    def __name__(cls) -> str:  # type: ignore[override]
+        raise RuntimeError("no name")
+
+
+class Nameless(metaclass=NameRaises):
+    """An object whose class has no readable name, and whose repr raises."""
+
+    __repr__ = _raise
+
+
+class Liar:
+    """An object that says it is a str."""
+
+    @property  # type: ignore[misc]
+    def __class__(self) -> type:
+        return str
+
+    def __repr__(self) -> str:
+        return "<not a str>"
+
+
+def _deep(depth: int) -> list[Any]:
+    value: list[Any] = []
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        EvilStr("shadow"),
+        EvilStr("s" * 10_000),
+        EvilInt(5),
+        10**5000,
+        Nameless(),
+        Liar(),
+        _deep(100_000),
+        list(range(200_000)),
+        bytearray(b"\xff" * 5000),
+        memoryview(b"abc"),
+        float("nan"),
+        "\udcff" * 10,
+    ],
+    ids=[
+        "str subclass", "long str subclass", "int subclass", "int past str()'s digits",
+        "class without a name", "liar", "deep list", "big list", "bytearray", "memoryview",
+        "nan", "lone surrogates",
+    ],
+)
+def test_shown_value_and_repr_never_raise_and_stay_short(value: Any) -> None:
+    """Whatever the value, shown_value and shown_repr answer a short plain str (or the value)."""
+    from migratekit._providers import shown_repr, shown_value
+
+    shown = shown_value(value)
+    assert shown is value or type(shown) is str
+    if type(shown) is str:
+        assert len(shown) < 200
+        shown.encode("utf-8")  # printable: no lone surrogates left
+    written = shown_repr(value)
+    assert type(written) is str
+    assert len(written) < 200
+
+
+def test_parse_stage_copes_with_str_subclasses_and_liars() -> None:
+    """parse_stage reads a str subclass's data without its methods, and refuses a liar."""
+    from migratekit._providers import parse_stage
+
+    assert parse_stage(EvilStr(" Shadow ")) is Stage.SHADOW
+    assert parse_stage(EvilStr("banana")) is None
+    assert parse_stage(Liar()) is None  # type: ignore[arg-type]
+
+
+def test_context_key_is_always_a_plain_str() -> None:
+    """context_key of a str subclass, or of an object whose key is one, is a plain str."""
+    from migratekit.providers import context_key
+
+    class Keyed:
+        key = EvilStr("tenant-1")
+
+    for context in (EvilStr("user-1"), {"id": EvilStr("user-1")}, Keyed()):
+        key = context_key(context)
+        assert type(key) is str
+    assert context_key(Keyed()) == "tenant-1"

@@ -596,5 +596,31 @@ def test_answer_whose_repr_raises_is_reported() -> None:
     chain = FallbackStageProvider(Counting(Hostile()), StaticStageProvider("off"))
     with capture_logs() as logs:
         assert resolve_stage(chain, "m", None) is Stage.OFF
+        chain.providers[0].answer = Hostile()  # another object failing the same way
+        assert resolve_stage(chain, "m", None) is Stage.OFF
     (error,) = stage_errors(logs)
     assert "Hostile whose repr() raised" in error["error"]
+
+
+def test_answer_lying_about_its_class_is_no_stage() -> None:
+    """An answer whose __class__ claims Stage or str is reported, never taken for a stage."""
+
+    class Liar:
+        def __init__(self, claimed: type) -> None:
+            self.claimed = claimed
+
+        @property  # type: ignore[misc]
+        def __class__(self) -> type:
+            return self.claimed
+
+        def __repr__(self) -> str:
+            return "<liar>"
+
+    for claimed in (Stage, str):
+        chain = FallbackStageProvider(Counting(Liar(claimed)), StaticStageProvider("rampdown"))
+        with capture_logs() as logs:
+            assert resolve_stage(chain, claimed.__name__, None) is Stage.RAMPDOWN
+        (error,) = stage_errors(logs)
+        assert "answered <liar>, which is not a stage" in error["error"]
+        with pytest.raises(StageError, match="<liar>"):
+            CachedStageProvider(Counting(Liar(claimed))).get_stage("m")
