@@ -968,3 +968,15 @@ def test_zero_latency_floor_and_zero_latencies_do_not_divide_by_zero() -> None:
     entry = _verdict(_calls(1000, old_ms=0.0, new_ms=0.0), latency_floor_ms=0.0)
     assert entry.ready, entry.verdict
     assert "x old" not in entry.verdict
+
+
+def test_stage_error_fields_that_json_cannot_write_back_are_named_by_type() -> None:
+    """A field too deep or too long to write back as JSON is shown as its type."""
+    from migratekit._report import _short
+
+    deep: list[Any] = []
+    for _ in range(100_000):
+        deep = [deep]
+    assert _short(deep) == "<list>"
+    assert _short(10**5000) == "<int>"
+    assert _short("x" * 150) == "x" * 99 + "…"

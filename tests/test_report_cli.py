@@ -547,3 +547,58 @@ def test_zero_latency_floor_through_the_command(tmp_path: Path) -> None:
     status, out, _ = run_strict(["report", "--latency-floor-ms", "0", str(log)])
     assert status == 0
     assert b"hold: only 3 comparisons" in out
+
+
+class _FailingStdout:
+    """A replaced sys.stdout whose writes raise *error*; fileno() gives *fd*, if any."""
+
+    encoding = "utf-8"
+
+    def __init__(self, error: OSError, fd: int | None = None) -> None:
+        self.error = error
+        self.fd = fd
+
+    def write(self, text: str) -> int:
+        raise self.error
+
+    def flush(self) -> None:
+        pass
+
+    def fileno(self) -> int:
+        if self.fd is None:
+            raise OSError("no file descriptor")
+        return self.fd
+
+
+def test_broken_pipe_is_quiet_and_stdout_goes_to_devnull(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """`report | head`: status 0, nothing said, and the descriptor now points at /dev/null."""
+    import os
+
+    log = tmp_path / "events.jsonl"
+    log.write_bytes(b"\n".join(_calls(3)) + b"\n")
+    with open(tmp_path / "stdout", "wb") as own:
+        monkeypatch.setattr(sys, "stdout", _FailingStdout(BrokenPipeError(32, "Broken pipe"),
+                                                          own.fileno()))
+        assert main(["report", str(log)]) == 0
+        assert os.path.samestat(os.fstat(own.fileno()), os.stat(os.devnull))
+    assert capsys.readouterr().err == ""
+
+
+def test_stdout_that_fails_or_is_closed_is_one_line(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """A write error on stdout, or no stdout at all: status 2 and one line saying so."""
+    log = tmp_path / "events.jsonl"
+    log.write_bytes(b"\n".join(_calls(3)) + b"\n")
+    monkeypatch.setattr(sys, "stdout", _FailingStdout(OSError(5, "Input/output error")))
+    assert main(["report", str(log)]) == 2
+    assert capsys.readouterr().err == ("migratekit report: cannot write the report to standard "
+                                       "output: Input/output error\n")
+    monkeypatch.setattr(sys, "stdout", None)
+    assert main(["report", str(log)]) == 2
+    assert capsys.readouterr().err == ("migratekit report: cannot write the report to standard "
+                                       "output: standard output is closed\n")
+    monkeypatch.setattr(sys, "stderr", None)
+    assert main(["report", str(log)]) == 2
