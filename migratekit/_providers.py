@@ -245,11 +245,8 @@ def _plain_bytes(value: bytes | bytearray | memoryview) -> bytes:
 
 def type_name(value: object) -> str:
     """The name of *value*'s class, read so that it cannot raise (a metaclass may make it)."""
-    try:
-        name = _TYPE_NAME.__get__(type(value))
-    except Exception:
-        return "object"
-    return name if type(name) is str else "object"
+    name: str = _TYPE_NAME.__get__(type(value))
+    return name
 
 
 _TYPE_NAME: Any = type.__dict__["__name__"]

@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -324,3 +325,22 @@ def test_hostile_redis_values_are_printed_escaped_and_bounded(
     status, out, _ = run(capsys, "set", "huge", "live", "--redis", url)
     assert status == 0
     assert len(out) < 400
+
+
+def test_redis_error_whose_message_cannot_be_read(capsys: pytest.CaptureFixture[str],
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Redis error whose str() raises is named by its class, on one line."""
+    pytest.importorskip("redis")
+    from migratekit.providers import RedisStageProvider
+
+    class Unreadable(Exception):
+        def __str__(self) -> str:
+            raise RuntimeError("no str")
+
+    def raw_stage(self: Any, name: str) -> Any:
+        raise Unreadable
+
+    monkeypatch.setattr(RedisStageProvider, "raw_stage", raw_stage)
+    status, out, err = run(capsys, "get", "users.get", "--redis", "redis://127.0.0.1:1/0")
+    assert (status, out) == (2, "")
+    assert err == "migratekit stage: cannot reach Redis at redis://127.0.0.1:1/0: Unreadable\n"

@@ -633,6 +633,20 @@ def test_child_forked_while_the_getter_cache_is_locked_still_answers(
     assert answer == repr(Stage.RAMPDOWN)
 
 
+def test_after_fork_hook_renews_every_registered_lock() -> None:
+    """The hook run in a forked child gives each registered provider and cache a new lock."""
+    from migratekit import _providers
+    from migratekit.providers import CachedStageProvider
+
+    provider = EnvStageProvider()
+    cached = CachedStageProvider(provider)
+    locks = (provider._getters._lock, cached._lock)
+    _providers._after_fork_in_child()
+    assert provider._getters._lock is not locks[0]
+    assert cached._lock is not locks[1]
+    assert cached.get_stage("m") is None
+
+
 def test_after_fork_hook_survives_a_failing_object() -> None:
     """One registered object whose reset raises does not keep the others from theirs."""
     from migratekit import _providers
@@ -694,6 +708,36 @@ class Liar:
         return "<not a str>"
 
 
+class PlainSub(str):
+    """A harmless str subclass."""
+
+
+class FloatSub(float):
+    """A float whose repr raises."""
+
+    __repr__ = _raise
+
+
+class ReprIsStrSubclass:
+    """An object whose repr is a str subclass."""
+
+    def __repr__(self) -> str:
+        return PlainSub("<sub>")
+
+
+class LongRepr:
+    """An object whose repr is long."""
+
+    def __repr__(self) -> str:
+        return "r" * 1000
+
+
+def _released() -> memoryview:
+    view = memoryview(b"gone")
+    view.release()
+    return view
+
+
 def _deep(depth: int) -> list[Any]:
     value: list[Any] = []
     for _ in range(depth):
@@ -716,11 +760,19 @@ def _deep(depth: int) -> list[Any]:
         memoryview(b"abc"),
         float("nan"),
         "\udcff" * 10,
+        _released(),
+        [1, 2],
+        10**100,
+        FloatSub(1.5),
+        ReprIsStrSubclass(),
+        LongRepr(),
+        type("int", (), {"__repr__": lambda self: PlainSub("7")})(),
     ],
     ids=[
         "str subclass", "long str subclass", "int subclass", "int past str()'s digits",
         "class without a name", "liar", "deep list", "big list", "bytearray", "memoryview",
-        "nan", "lone surrogates",
+        "nan", "lone surrogates", "released memoryview", "short list", "long int",
+        "float subclass", "repr is a str subclass", "long repr", "class named int",
     ],
 )
 def test_shown_value_and_repr_never_raise_and_stay_short(value: Any) -> None:
@@ -757,3 +809,17 @@ def test_context_key_is_always_a_plain_str() -> None:
         key = context_key(context)
         assert type(key) is str
     assert context_key(Keyed()) == "tenant-1"
+
+
+def test_environ_replaced_by_a_plain_mapping(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With os.environ replaced by a dict, before or after a getter was made, it is still read."""
+    import os
+
+    monkeypatch.setenv("MIGRATEKIT_STAGE_M", "live")
+    get = EnvStageProvider().stage_getter("m")
+    assert get() is Stage.LIVE
+    monkeypatch.setattr(os, "environ", {"MIGRATEKIT_STAGE_M": "complete"})
+    assert get() is Stage.COMPLETE
+    provider = EnvStageProvider()
+    assert provider.get_stage("m") is Stage.COMPLETE
+    assert repr(provider) == "EnvStageProvider(prefix='MIGRATEKIT_STAGE')"

@@ -464,3 +464,82 @@ def test_child_forked_during_a_reload_checks_the_file_itself(tmp_path: Path) -> 
         reader.join(POLL_SECONDS)
     assert answer == repr(Stage.LIVE)
     assert provider.get_stage("m") is Stage.LIVE
+
+
+@pytest.mark.parametrize(
+    ("outcome", "value"),
+    [
+        ("fifo", "a FIFO"),
+        ("unreadable", "Permission denied"),
+        ("grown", "too large"),
+    ],
+)
+def test_file_replaced_between_check_and_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, outcome: str, value: str
+) -> None:
+    """A file that became a FIFO, unreadable or too big since its stat is reported, stages kept."""
+    import errno
+
+    from migratekit import _file_provider
+
+    def read(path: str) -> bytes | None:
+        if outcome == "fifo":
+            raise _file_provider._NotRegular("a FIFO")
+        if outcome == "unreadable":
+            raise PermissionError(errno.EACCES, "Permission denied")
+        return None
+
+    path = tmp_path / "stages.json"
+    write_json(path, {"m": "live"})
+    provider = FileStageProvider(path, check_interval=3600)
+    monkeypatch.setattr(_file_provider, "_read_regular_file", read)
+    os.utime(path, None)
+    provider.reload()
+    with capture_logs() as logs:
+        assert resolve_stage(provider, "m", None) is Stage.LIVE
+    assert [e["value"] for e in stage_errors(logs)] == [value]
+
+
+def test_read_regular_file_refuses_a_fifo_it_opens(tmp_path: Path) -> None:
+    """Opened without blocking, a FIFO is refused by fstat; odd modes are named generically."""
+    from migratekit import _file_provider
+
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    with pytest.raises(_file_provider._NotRegular) as info:
+        _file_provider._read_regular_file(str(fifo))
+    assert info.value.kind == "a FIFO"
+    assert _file_provider._kind(0) == "not a regular file"
+
+
+def test_parser_error_whose_message_cannot_be_read(tmp_path: Path) -> None:
+    """A parser raising an exception whose str() raises is reported by the exception's class."""
+
+    class Unreadable(Exception):
+        def __str__(self) -> str:
+            raise RuntimeError("no str")
+
+    def loads(data: bytes) -> object:
+        raise Unreadable
+
+    path = tmp_path / "stages.json"
+    write_json(path, {"m": "live"})
+    provider = FileStageProvider(path, check_interval=3600)
+    provider._loads = loads
+    os.utime(path, None)
+    provider.reload()
+    with capture_logs() as logs:
+        assert resolve_stage(provider, "m", None) is Stage.LIVE
+    (error,) = stage_errors(logs)
+    assert error["value"] == "Unreadable"
+
+
+def test_after_fork_hook_makes_the_next_call_check_the_file(tmp_path: Path) -> None:
+    """The after-fork hook clears the next check and the signature of the last read."""
+    from migratekit import _providers
+
+    path = tmp_path / "stages.json"
+    write_json(path, {"m": "shadow"})
+    provider = FileStageProvider(path, check_interval=3600)
+    _providers._after_fork_in_child()
+    assert (provider._next_check, provider._signature) == (0.0, None)

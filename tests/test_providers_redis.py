@@ -402,6 +402,9 @@ class FakeRedis:
             self.hold.wait(POLL_SECONDS)
         return [self.values.get(key) for key in keys]
 
+    def get(self, key: str) -> Any:
+        return self.values.get(key)
+
 
 @pytest.mark.parametrize(
     "url",
@@ -550,3 +553,31 @@ def test_client_failing_with_an_unprintable_exception_is_reported(redis_module: 
     (error,) = stage_errors(logs)
     assert "Unprintable whose str() raised" in error["error"]
     assert error["value"] == "Unprintable"
+
+
+def test_answers_of_other_types_from_a_client(redis_module: Any) -> None:
+    """A client answering str, numbers or objects whose str() raises: read or reported, bounded."""
+
+    class Unprintable:
+        def __str__(self) -> str:
+            raise RuntimeError("no str")
+
+    client = FakeRedis({"migratekit:stage:a": "Live", "migratekit:stage:b": 7,
+                        "migratekit:stage:c": Unprintable()})
+    provider = RedisStageProvider(client, ttl=3600)  # type: ignore[arg-type]
+    assert provider.get_stage("a") is Stage.LIVE
+    assert provider.raw_stage("b") == "7"
+    with capture_logs() as logs:
+        assert resolve_stage(provider, "b", None) is Stage.OFF
+        assert resolve_stage(provider, "c", None) is Stage.OFF
+    assert [e["value"] for e in stage_errors(logs)] == ["7", "<Unprintable whose str() raised>"]
+
+
+def test_after_fork_hook_renews_the_refresh_lock(redis_module: Any) -> None:
+    """The after-fork hook gives the provider a new, free refresh lock."""
+    from migratekit import _providers
+
+    provider = RedisStageProvider(FakeRedis(), ttl=3600)  # type: ignore[arg-type]
+    provider._fetching.acquire()
+    _providers._after_fork_in_child()
+    assert provider._fetching.acquire(blocking=False)

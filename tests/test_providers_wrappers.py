@@ -624,3 +624,11 @@ def test_answer_lying_about_its_class_is_no_stage() -> None:
         assert "answered <liar>, which is not a stage" in error["error"]
         with pytest.raises(StageError, match="<liar>"):
             CachedStageProvider(Counting(Liar(claimed))).get_stage("m")
+
+
+def test_cache_keeps_stages_and_no_opinion_as_they_are() -> None:
+    """A Stage or None answered by the wrapped provider is cached and answered as it is."""
+    cached = CachedStageProvider(StaticStageProvider({"m": Stage.LIVE}), ttl=3600)
+    assert cached.get_stage("m") is Stage.LIVE
+    assert cached.get_stage("other") is None
+    assert cached.get_stage("m") is Stage.LIVE
