@@ -53,7 +53,7 @@ import re
 from array import array
 from collections import Counter, deque
 from collections.abc import Iterable, Iterator
-from typing import IO, Any, TypeGuard
+from typing import IO, Any
 
 __all__ = [
     "EVENT_NAMES",
@@ -649,11 +649,12 @@ class Aggregator:
         if not isinstance(event, dict):
             self.skipped["other"] += 1
             return
+        # type() before the set: a list or a dict is not hashable.
         name = event.get("event")
-        if not _is_event_name(name):
+        if type(name) is not str or name not in EVENT_NAMES:
             # An application may rename structlog's "event" key (EventRenamer).
             name = event.get("message", event.get("msg"))
-            if not _is_event_name(name):
+            if type(name) is not str or name not in EVENT_NAMES:
                 self.skipped["other"] += 1
                 return
         verdict = self._read_event(name, event)
@@ -670,17 +671,19 @@ class Aggregator:
     # -- one event ----------------------------------------------------------
 
     def _key(self, event: dict[str, Any]) -> tuple[str, str, str] | None:
-        migration = _name(event.get("migration"))
+        migration = event.get("migration")
         operation = event.get("operation")
         stage = event.get("stage")
-        if migration is None or not isinstance(operation, str) or not isinstance(stage, str):
+        if type(migration) is not str or not 0 < len(migration) <= MAX_NAME_CHARS:
+            return None
+        if type(operation) is not str or type(stage) is not str:
             return None
         if operation not in _OPERATIONS or len(stage) > 16:
             return None
         stage = stage.lower()
         if stage not in _STAGE_RANK:
             return None
-        return migration, stage, operation
+        return _clean(migration), stage, operation
 
     def _entry(self, key: tuple[str, str, str]) -> Entry | None:
         entry = self.entries.get(key)
@@ -723,7 +726,10 @@ class Aggregator:
         key = self._key(event)
         origin = event.get("origin")
         ok = event.get("ok")
-        latency = _latency(event.get("latency_ms"))
+        latency = event.get("latency_ms")
+        # The common case inline; NaN fails the comparison and goes the long way.
+        if type(latency) is not float or not 0.0 <= latency <= MAX_LATENCY_MS:
+            latency = _latency(latency)
         if key is None or not isinstance(origin, str) or origin not in _ORIGINS:
             return None
         if not isinstance(ok, bool) or latency is None:
@@ -860,11 +866,6 @@ def _loads(line: bytes) -> Any:
     # A byte that is not UTF-8 (a Latin-1 error message, a cut multi-byte
     # character) costs that character, not the event.
     return _decode(line.decode("utf-8", "replace"))
-
-
-def _is_event_name(value: Any) -> TypeGuard[str]:
-    # A list or a dict is not hashable: test the type before the set.
-    return isinstance(value, str) and value in EVENT_NAMES
 
 
 def _name(value: Any) -> str | None:
