@@ -1125,12 +1125,17 @@ def _verdict(entry: EntryReport, th: Thresholds) -> tuple[bool, str]:
     if old_latency is not None and new_latency is not None:
         floor = th.latency_floor_ms
         old_p99 = max(old_latency["p99"], floor)
-        # With a floor of 0, an old side that always took 0 ms has no ratio to
-        # compare; a new side that also did is as fast.
-        ratio = max(new_latency["p99"], floor) / old_p99 if old_p99 > 0 else None
+        new_p99 = max(new_latency["p99"], floor)
+        # With a floor of 0, an old side that always took 0 ms leaves no
+        # ratio: a new side that did too is as fast, any other is slower.
+        if old_p99 > 0:
+            ratio = new_p99 / old_p99
+        elif new_p99 > 0:
+            ratio = math.inf
         if ratio is not None and ratio > th.max_latency_ratio:
+            times = f"{ratio:.1f}x old" if math.isfinite(ratio) else "slower than old"
             reasons.append(
-                f"new side p99 {ratio:.1f}x old ({_ms(new_latency['p99'])} ms vs "
+                f"new side p99 {times} ({_ms(new_latency['p99'])} ms vs "
                 f"{_ms(old_latency['p99'])} ms, limit {th.max_latency_ratio:g}x)"
             )
     if reasons:

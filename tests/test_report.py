@@ -968,6 +968,9 @@ def test_zero_latency_floor_and_zero_latencies_do_not_divide_by_zero() -> None:
     entry = _verdict(_calls(1000, old_ms=0.0, new_ms=0.0), latency_floor_ms=0.0)
     assert entry.ready, entry.verdict
     assert "x old" not in entry.verdict
+    slower = _verdict(_calls(1000, old_ms=0.0, new_ms=2.0), latency_floor_ms=0.0)
+    assert not slower.ready
+    assert "new side p99 slower than old (2 ms vs 0 ms, limit 1.5x)" in slower.verdict
 
 
 def test_stage_error_fields_that_json_cannot_write_back_are_named_by_type() -> None:
