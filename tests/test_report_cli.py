@@ -602,3 +602,13 @@ def test_stdout_that_fails_or_is_closed_is_one_line(tmp_path: Path,
                                        "output: standard output is closed\n")
     monkeypatch.setattr(sys, "stderr", None)
     assert main(["report", str(log)]) == 2
+
+
+def test_standard_input_that_fails_to_read_exits_2(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A replaced stdin that raises ValueError when read (closed): status 2 and one line."""
+    closed = io.StringIO()
+    closed.close()
+    monkeypatch.setattr(sys, "stdin", closed)
+    status, out, err = run_strict(["report"])
+    assert (status, out) == (2, b"")
+    assert err == b"migratekit report: cannot read standard input: I/O operation on closed file\n"
