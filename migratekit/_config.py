@@ -25,6 +25,7 @@ from migratekit._providers import (
     require_stage,
     shown_repr,
     shown_value,
+    type_name,
 )
 from migratekit._types import Stage
 
@@ -240,7 +241,7 @@ def stage_from_answer(provider: Any, name: str, answer: Any) -> Stage:
     does while it is read becomes the stage error.
     """
     try:
-        if answer.__class__ is Stage:
+        if type(answer) is Stage:
             return answer
         if answer is None:
             return settings.default_stage
@@ -250,11 +251,11 @@ def stage_from_answer(provider: Any, name: str, answer: Any) -> Stage:
         # A text or a number is shown; of any other object only its type: its
         # repr may hold data (an ORM row), and differs from call to call.
         plain = isinstance(answer, (str, bytes, int, float))
-        shown = shown_repr(answer) if plain else f"a {type(answer).__name__}"
+        shown = shown_repr(answer) if plain else f"a {type_name(answer)}"
         problem: BaseException = StageError(
-            f"{type(provider).__name__}.get_stage({name!r}) answered {shown}, "
+            f"{type_name(provider)}.get_stage({name!r}) answered {shown}, "
             "which is not a stage; expected a Stage, a stage name or None",
-            value=answer if plain else f"<{type(answer).__name__}>",
+            value=answer if plain else f"<{type_name(answer)}>",
         )
     except BaseException as exc:
         if isinstance(exc, PROPAGATES):
@@ -305,8 +306,8 @@ def report_stage_problem(provider: Any, name: str, exc: BaseException, stage: St
     except BaseException as failure:  # the exception fought back: say what can be said safely
         if isinstance(failure, PROPAGATES):
             raise
-        fields = {"migration": name, "provider": _type_name(provider), "source": None,
-                  "value": None, "error": None, "exc_type": _type_name(exc),
+        fields = {"migration": name, "provider": type_name(provider), "source": None,
+                  "value": None, "error": None, "exc_type": type_name(exc),
                   "stage": stage.value}
     # Remembered by a bounded fingerprint: the fields hold no more than a few
     # hundred characters, whatever the exception carried.
@@ -326,18 +327,13 @@ def _problem(provider: Any, name: str, exc: BaseException, stage: Stage) -> dict
     value = getattr(exc, "value", None)
     return {
         "migration": name,
-        "provider": _type_name(provider),
+        "provider": type_name(provider),
         "source": None if source is None else _text(source),
         "value": None if value is None else _text(value),
         "error": _events.error_message(exc),
-        "exc_type": _type_name(exc),
+        "exc_type": type_name(exc),
         "stage": stage.value,
     }
-
-
-def _type_name(value: object) -> str:
-    name = type(value).__name__
-    return name if name.__class__ is str else "?"
 
 
 def _text(value: object) -> str:

@@ -37,6 +37,7 @@ from migratekit._errors import (
 )
 from migratekit._events import SideRun
 from migratekit._pool import ShadowPool, pool, pool_queue_size, spawn, track
+from migratekit._providers import type_name
 from migratekit._types import ExecutionOrder, Operation, Origin, Stage
 
 __all__ = ["Engine", "Plan", "SideFn", "plans_for"]
@@ -348,7 +349,7 @@ class Engine:
         except BaseException as exc:
             if isinstance(exc, PROPAGATES):
                 raise
-            return Comparison(None, type(exc).__name__, None)
+            return Comparison(None, type_name(exc), None)
         if verdict is None:
             # Truthiness of an arbitrary object (None from a comparator that
             # forgot to return) is no verdict: it counts as not compared.
@@ -447,7 +448,7 @@ class Engine:
         except BaseException as exc:
             if isinstance(exc, PROPAGATES):
                 raise
-            return {"arguments": f"<log_arguments raised {type(exc).__name__}>"}
+            return {"arguments": f"<log_arguments raised {type_name(exc)}>"}
 
     # -- the runners: the same loop, one calls and the other awaits ----------
     #
@@ -804,7 +805,7 @@ def _redacted(redact: Callable[[Any], Any], value: Any) -> Any:
     except BaseException as exc:
         if isinstance(exc, PROPAGATES):
             raise
-        return f"<log_values raised {type(exc).__name__}>"
+        return f"<log_values raised {type_name(exc)}>"
 
 
 def _not_a_coroutine(answer: Any, hook: str) -> Any:
@@ -821,7 +822,7 @@ class _ContextFunction:
 
 def _verdict(answer: Any) -> bool | None:
     """What a comparison's answer that is not ``True`` or ``False`` says; ``None``: nothing."""
-    if type(answer).__name__ == "bool_":  # numpy.bool_, without importing numpy
+    if type_name(answer) == "bool_":  # numpy.bool_, without importing numpy
         return bool(answer)  # inside the caller's guard: a look-alike may raise
     if inspect.iscoroutine(answer):  # an async comparison: never awaited, so closed
         answer.close()

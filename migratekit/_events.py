@@ -23,6 +23,7 @@ from typing import Any
 import structlog
 
 from migratekit._errors import PROPAGATES
+from migratekit._providers import type_name
 from migratekit._types import Origin
 
 INFO = logging.INFO
@@ -188,7 +189,7 @@ def pipeline_failed(event: str | None, exc: BaseException) -> None:
     while structlog made the logger), and say so through the stdlib
     ``logging`` module the first time each kind of failure happens.
     """
-    kind = type(exc).__name__
+    kind = type_name(exc)
     with _pipeline_failures_lock:
         seen = _pipeline_failures.get(kind, 0)
         _pipeline_failures[kind] = seen + 1
@@ -236,7 +237,7 @@ def error_message(
             except BaseException as hook_failure:
                 if isinstance(hook_failure, PROPAGATES):
                     raise
-                return f"<log_errors raised {type(hook_failure).__name__}>"
+                return f"<log_errors raised {type_name(hook_failure)}>"
             if said is None:
                 return None
             message = _text_of(said)
@@ -258,7 +259,7 @@ def _text_of(value: object) -> str:
     except BaseException as exc:
         if isinstance(exc, PROPAGATES):
             raise
-        return f"<{type(value).__name__} whose str() raised>"
+        return f"<{type_name(value)} whose str() raised>"
 
 
 class SideRun:
@@ -311,7 +312,7 @@ def emit_result(
         "ok": run.ok,
         "latency_ms": round(run.latency * 1000.0, 4),
         "error": None if run.ok else error_message(exc, run.error, describe),
-        "exc_type": None if exc is None else type(exc).__name__,
+        "exc_type": None if exc is None else type_name(exc),
         "call_id": call_id,
     }
     if value is not UNLOGGED:
