@@ -314,6 +314,7 @@ class Got:
     call_error: BaseException | None = None
     """In async code, what the awaited call raised, whatever asyncio.run raised after."""
     adrained: bool | None = None
+    loop_errors: list[dict[str, Any]] = dataclasses.field(default_factory=list)
     drained: bool | None = None
     stack: str = ""
 
@@ -331,6 +332,16 @@ def call(world: World, function: Callable[[tuple[Any, ...]], Any],
             if world.shape.mode == "async":
 
                 async def main() -> None:
+                    # A background task that dies with an exception nobody
+                    # retrieves is reported by asyncio when it is collected,
+                    # formatting its traceback then; CPython 3.11 formats
+                    # with ast.parse, and a collection that lands inside
+                    # another ast.parse (pytest's own, reporting a failure)
+                    # breaks it ("AST constructor recursion depth mismatch").
+                    # Such tasks are kept here instead; the lost events they
+                    # stand for are what check() asserts on.
+                    asyncio.get_running_loop().set_exception_handler(
+                        lambda loop, context: got.loop_errors.append(context))
                     try:
                         got.value = await function(args)
                         got.returned = True
@@ -1218,33 +1229,47 @@ def _run_python(source: str, timeout: float) -> subprocess.CompletedProcess[str]
                           text=True, timeout=timeout, check=False)
 
 
-def test_reads_of_lazy_huge_sequences_return_in_time() -> None:
-    """Lazy 10**18-item ranges differing only at the end: a SHADOW read still returns at once."""
-    source = """
-        import threading
+BIG_SEQUENCES = {
+    # label: (old value, new value), as Python source; they differ only at the end
+    "lazy ranges of 10**18 items": ("range(10**18)", "range(10**18 + 1)"),
+    "20 MB memoryviews (a bytea column)": ("memoryview(bytes(20_000_000))",
+                                           "memoryview(bytes(19_999_999) + b'1')"),
+}
+
+
+@pytest.mark.parametrize("pair", list(BIG_SEQUENCES))
+def test_reads_of_big_sequences_that_differ_at_the_end_return_in_time(pair: str) -> None:
+    """Big sequences the sides compare in a blink: an inline SHADOW read returns within 2 s."""
+    old, new = BIG_SEQUENCES[pair]
+    source = f"""
+        import threading, time
         from structlog.testing import capture_logs
         from migratekit import migration
         from migratekit.providers import StaticStageProvider
 
-        @migration(new=lambda: range(10**18 + 1), provider=StaticStageProvider("shadow"),
-                   name="lazy")
+        OLD, NEW = {old}, {new}
+        assert OLD != NEW
+
+        @migration(new=lambda: NEW, provider=StaticStageProvider("shadow"), name="big")
         def read():
-            return range(10**18)
+            return OLD
 
         got = []
         def target():
             with capture_logs():
                 got.append(read())
         thread = threading.Thread(target=target, daemon=True)
+        start = time.monotonic()
         thread.start()
-        thread.join(5)
-        print("returned" if got and got[0] == range(10**18) else "hung")
+        thread.join(2)
+        print("returned" if got and got[0] is OLD else
+              f"still comparing after {{time.monotonic() - start:.1f}} s")
     """
     try:
-        done = _run_python(source, 30)
+        done = _run_python(source, 60)
     except subprocess.TimeoutExpired:  # pragma: no cover - the child could not even report
         raise AssertionError("the child process hung") from None
-    assert done.stdout.strip() == "returned", done.stdout + done.stderr
+    assert done.stdout.strip() == "returned", done.stdout + done.stderr[-2000:]
 
 
 def test_a_log_processor_that_calls_a_migration_does_not_hang_the_caller() -> None:
