@@ -15,7 +15,6 @@ import inspect
 import itertools
 import random
 from collections.abc import Awaitable, Callable, Coroutine
-from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeoutError
 from time import perf_counter
 from typing import Any, NamedTuple
@@ -30,13 +29,13 @@ from migratekit._config import (
 )
 from migratekit._diff import diff_paths
 from migratekit._errors import (
-    APROPAGATES,
     PROPAGATES,
     ShadowTimeoutError,
     WriteIncompleteError,
+    propagates_async,
 )
 from migratekit._events import SideRun
-from migratekit._pool import ShadowPool, pool, pool_queue_size, spawn, track
+from migratekit._pool import ShadowFuture, pool, pool_queue_size, spawn, track
 from migratekit._providers import type_name
 from migratekit._types import ExecutionOrder, Operation, Origin, Stage
 
@@ -139,7 +138,7 @@ async def ainvoke(origin: Origin, side: SideFn, awaits: bool | None, wrapped: An
     except FailedResult as failed:
         return SideRun(origin, False, None, failed.exception, perf_counter() - start, failed.error)
     except BaseException as exc:
-        if isinstance(exc, APROPAGATES):
+        if propagates_async(exc):
             raise
         return SideRun(origin, False, None, exc, perf_counter() - start)
     return SideRun(origin, True, value, None, perf_counter() - start)
@@ -600,24 +599,22 @@ class Engine:
         runs: list[SideRun] = []
         if self.execution_order is ExecutionOrder.PARALLEL:
             start = perf_counter()
-            shadow_pool = pool()
-            future = shadow_pool.submit(shadow)
+            future = pool().submit(shadow)
             try:
                 first = invoke(auth, auth_side, wrapped, instance, args, kwargs)
             except BaseException:
                 if future is not None:
-                    shadow_pool.claim(future)
+                    future.claim()
                 raise
-            runs = [first, _collect(shadow_pool, future, shadow, other, timeout, start)]
+            runs = [first, _collect(future, shadow, other, timeout, start)]
         else:
             for origin in self.order(plan):
                 if origin is auth:
                     runs.append(invoke(auth, auth_side, wrapped, instance, args, kwargs))
                 else:
                     start = perf_counter()
-                    shadow_pool = pool()
-                    future = shadow_pool.submit(shadow)
-                    runs.append(_collect(shadow_pool, future, shadow, other, timeout, start))
+                    future = pool().submit(shadow)
+                    runs.append(_collect(future, shadow, other, timeout, start))
         return self.finish(log, info, warning, plan, runs,
                            self.arguments(wrapped, instance, args, kwargs))
 
@@ -754,12 +751,11 @@ def _no_worker(origin: Origin) -> SideRun:
     return SideRun(origin, False, None, error, 0.0)
 
 
-def _collect(shadow_pool: ShadowPool, future: Future[SideRun] | None,
-             shadow: Callable[[], SideRun], origin: Origin, timeout: float | None,
-             start: float) -> SideRun:
+def _collect(future: ShadowFuture | None, shadow: Callable[[], SideRun], origin: Origin,
+             timeout: float | None, start: float) -> SideRun:
     """
-    The other side's run, handed to *shadow_pool* as *future*, for a caller
-    that waits for it.
+    The other side's run, handed to the shadow pool as *future*, for a
+    caller that waits for it.
 
     The caller never waits behind the pool's queue, where the task could sit
     behind work that waits for this very caller (a shadow that calls another
@@ -771,16 +767,18 @@ def _collect(shadow_pool: ShadowPool, future: Future[SideRun] | None,
     if future is None:  # the pool is full
         return shadow() if timeout is None else _no_worker(origin)
     if timeout is None:
-        if shadow_pool.claim(future):
+        if future.claim():
             return shadow()
-        return future.result()
+        run: SideRun = future.result()
+        return run
     try:
-        return future.result(max(0.0, timeout - (perf_counter() - start)))
+        run = future.result(max(0.0, timeout - (perf_counter() - start)))
     except FutureTimeoutError:
-        if shadow_pool.claim(future):
+        if future.claim():
             return _no_worker(origin)
         # A worker goes on with it; its answer, when it comes, is dropped.
         return _timed_out(origin, timeout, perf_counter() - start)
+    return run
 
 
 async def _await_shadow(shadow: Awaitable[SideRun], origin: Origin, timeout: float | None,

@@ -27,7 +27,16 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
 
-__all__ = ["ShadowPool", "adrain", "drain", "pool", "pool_queue_size", "resize", "spawn"]
+__all__ = [
+    "ShadowFuture",
+    "ShadowPool",
+    "adrain",
+    "drain",
+    "pool",
+    "pool_queue_size",
+    "resize",
+    "spawn",
+]
 
 DEFAULT_WORKERS = 8
 DEFAULT_QUEUE_SIZE = 1024
@@ -58,17 +67,17 @@ class ShadowPool:
         """Worker threads alive (never more than :attr:`workers`)."""
         return len(self._threads)
 
-    def submit(self, fn: Callable[[], Any]) -> Future[Any] | None:
+    def submit(self, fn: Callable[[], Any]) -> ShadowFuture | None:
         """
         Run *fn* on a worker, in a copy of the caller's context (so that
         structlog's contextvars still reach the events); ``None`` when
         :attr:`queue_size` tasks are already outstanding.
 
         A task that no worker has started yet can be taken back with
-        :meth:`claim`, so that whoever waits for it can run it itself
-        rather than wait behind a queue.
+        :meth:`ShadowFuture.claim`, so that whoever waits for it can run it
+        itself rather than wait behind a queue.
         """
-        task: _Task = (Future(), contextvars.copy_context(), fn)
+        task: _Task = (ShadowFuture(self), contextvars.copy_context(), fn)
         with self._lock:
             if self._closed:  # resized away while the caller held it: the current pool
                 closed = True
@@ -83,16 +92,6 @@ class ShadowPool:
         if closed:
             return pool().submit(fn)
         return task[0]
-
-    def claim(self, future: Future[Any]) -> bool:
-        """
-        Take back a task that no worker has started: ``True`` when it will
-        not run on the pool (the caller runs it, or records it as not run).
-        """
-        if not future.cancel():
-            return False
-        self._done()
-        return True
 
     def _done(self) -> None:
         with self._lock:
@@ -117,7 +116,7 @@ class ShadowPool:
                     self._threads.remove(threading.current_thread())
                 return
             future, context, fn = task
-            # A task taken back by claim() was counted off there.
+            # A task taken back by ShadowFuture.claim() was counted off there.
             if future.set_running_or_notify_cancel():
                 try:
                     future.set_result(context.run(fn))
@@ -150,7 +149,27 @@ class ShadowPool:
         return True
 
 
-_Task = tuple[Future[Any], contextvars.Context, Callable[[], Any]]
+class ShadowFuture(Future[Any]):
+    """The future of a task on a :class:`ShadowPool`, which knows its pool."""
+
+    def __init__(self, pool: ShadowPool) -> None:
+        super().__init__()
+        self._pool = pool
+
+    def claim(self) -> bool:
+        """
+        Take the task back if no worker has started it: ``True`` when it will
+        not run on the pool (the caller runs it, or records it as not run).
+        The pool it is counted off is the one that queued it, which is not
+        the pool the caller asked when that one was resized meanwhile.
+        """
+        if not self.cancel():
+            return False
+        self._pool._done()
+        return True
+
+
+_Task = tuple[ShadowFuture, contextvars.Context, Callable[[], Any]]
 
 
 _pool: ShadowPool | None = None

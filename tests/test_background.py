@@ -290,3 +290,26 @@ def test_async_background_shadows_of_closed_loops_do_not_fill_the_queue() -> Non
         asyncio.run(fresh())
     assert _events.dropped_shadows() == {}
     assert pool_module.outstanding_tasks() == 0  # the closed loops' tasks were let go
+
+
+def test_a_task_taken_back_is_counted_off_the_pool_that_queued_it() -> None:
+    """A caller that held a pool resized away meanwhile: its task went to the current pool,
+    and taking it back counts it off that pool, so drain() still ends."""
+    release = threading.Event()
+    held = pool_module.pool()
+    configure(shadow_workers=2)  # `held` is closed
+    current = pool_module.pool()
+    assert current is not held
+    blockers = [current.submit(lambda: release.wait(30)) for _ in range(2)]
+    future = held.submit(lambda: None)  # queued on `current`, behind the two blockers
+    assert future is not None
+    assert current.outstanding == 3
+    assert future.claim() is True
+    assert current.outstanding == 2
+    assert held.outstanding == 0
+    release.set()
+    for blocker in blockers:
+        assert blocker is not None
+        blocker.result(10)
+    assert migratekit.drain(10)
+    assert current.outstanding == 0
