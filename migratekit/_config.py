@@ -13,11 +13,11 @@ from typing import Any
 
 from migratekit import _events, _pool
 from migratekit._errors import (
-    APROPAGATES,
     PROPAGATES,
     ConfigurationError,
     ConfigurationTypeError,
     StageError,
+    propagates_async,
 )
 from migratekit._providers import (
     EnvStageProvider,
@@ -204,7 +204,7 @@ async def aresolve_stage(provider: Any, name: str, context: Any) -> Stage:
             if inspect.isawaitable(answer):
                 answer = await answer
     except BaseException as exc:
-        if isinstance(exc, APROPAGATES):
+        if propagates_async(exc):
             raise
         return stage_failed(provider, name, exc)
     return stage_from_answer(provider, name, answer)

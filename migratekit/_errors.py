@@ -22,11 +22,23 @@ library's own ``BaseException``) is that side's failure: raised to the caller
 from the authoritative side, a failed result from the other.
 """
 
-APROPAGATES = (*PROPAGATES, GeneratorExit)
-"""
-:data:`PROPAGATES` in async code, where ``GeneratorExit`` is also how a
-coroutine is closed: a coroutine that swallowed it would refuse to close.
-"""
+
+
+def propagates_async(exc: BaseException) -> bool:
+    """
+    Whether *exc*, caught in a coroutine around an ``await``, must go on:
+    one of :data:`PROPAGATES`, or a ``GeneratorExit`` that ``close()`` threw
+    into this coroutine to close it (a coroutine that swallowed that one
+    would refuse to close). Such a ``GeneratorExit`` starts at the ``await``
+    itself; one that the awaited code raised comes up from deeper frames,
+    and is that code's failure like any other exception.
+    """
+    if isinstance(exc, PROPAGATES):
+        return True
+    if not isinstance(exc, GeneratorExit):
+        return False
+    where = exc.__traceback__
+    return where is None or where.tb_next is None
 
 
 class MigrateKitError(Exception):

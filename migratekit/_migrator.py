@@ -13,6 +13,7 @@ from migratekit._config import check_provider
 from migratekit._engine import Engine, FailedResult, SideFn
 from migratekit._errors import ConfigurationError, ConfigurationTypeError
 from migratekit._events import SideRun, error_message
+from migratekit._providers import type_name
 from migratekit._types import (
     ExecutionOrder,
     MigrationConfig,
@@ -37,7 +38,7 @@ def _side(fn: MigratorFn) -> SideFn:
                 return result.value
             raise FailedResult(result.error or "failed", result.exception)
         raise TypeError(
-            f"a Migrator side must return a migratekit.Result (got {type(result).__name__}); "
+            f"a Migrator side must return a migratekit.Result (got {type_name(result)}); "
             "return Result.success(value) or Result.fail(message)"
         )
 
@@ -47,7 +48,7 @@ def _side(fn: MigratorFn) -> SideFn:
 def _operation_result(run: SideRun) -> OperationResult[Any]:
     if run.ok:
         return OperationResult(run.origin, Result.success(run.value))
-    message = error_message(run.exception, run.error) or type(run.exception).__name__
+    message = error_message(run.exception, run.error) or type_name(run.exception)
     return OperationResult(run.origin, Result.fail(message, run.exception))
 
 

@@ -1026,3 +1026,56 @@ def test_a_background_shadow_cut_by_asyncio_run_shutdown_closes_its_call() -> No
         asyncio.run(main())
     assert_events(logs, world, [OLD, NEW], {OLD: True, NEW: False},
                   exc_types={NEW: "CancelledError"})
+
+
+@pytest.mark.parametrize("where", ["authoritative", "other"])
+def test_a_generator_exit_raised_by_an_async_side_is_its_failure(where: str) -> None:
+    """In async code a GeneratorExit that a side raises itself is that side's failure (the
+    caller's exception when authoritative); one thrown in to close the coroutine closes it."""
+    boom = GeneratorExit()
+
+    async def raises(x: int) -> int:
+        await asyncio.sleep(0)
+        raise boom
+
+    async def fine(x: int) -> int:
+        return x
+
+    @migration(old=raises if where == "authoritative" else fine,
+               new=fine if where == "authoritative" else raises,
+               provider=StaticStageProvider("shadow"), name="async.genexit")
+    async def read(x: int) -> int:
+        return x
+
+    with capture_logs() as logs:
+        if where == "authoritative":
+            with pytest.raises(GeneratorExit) as caught:
+                asyncio.run(read(1))
+            assert caught.value is boom
+        else:
+            assert asyncio.run(read(1)) == 1
+    failed = [e for e in logs if e["event"] == "migration.result" and not e["ok"]]
+    assert [e["exc_type"] for e in failed] == ["GeneratorExit"]
+
+    async def hangs(x: int) -> int:
+        await asyncio.sleep(3600)
+        return x
+
+    async def yields(x: int) -> int:
+        await asyncio.sleep(0)
+        return x
+
+    @migration(old=hangs, new=yields, provider=StaticStageProvider("shadow"),
+               name="async.closed")
+    async def slow(x: int) -> int:
+        return x
+
+    loop = asyncio.new_event_loop()
+    task = loop.create_task(slow(1))
+    with capture_logs():
+        loop.run_until_complete(asyncio.sleep(0.01))  # the task now waits in the new side
+    coroutine: Any = task.get_coro()
+    loop.close()
+    # As a pending task's coroutine is closed when it is collected: it closes cleanly.
+    coroutine.close()
+    assert coroutine.cr_frame is None
