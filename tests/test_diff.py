@@ -157,3 +157,19 @@ def test_records_that_mix_fields_still_name_them() -> None:
     old = {"name": "Ada", "address": {"zip": "1"}, "plans": {"basic": {"seats": 1}}}
     new = {"name": "Ada", "address": {"zip": "2"}, "plans": {"basic": {"seats": 2}}}
     assert diff_paths(old, new) == ["address.zip", "plans[?].seats"]
+
+
+def test_big_values_are_walked_within_a_budget() -> None:
+    """Two big sequences or mappings that differ at their very end: the walk stops after
+    10,000 values instead of looking at millions, and bytes-like values are leaves."""
+    import time
+
+    old = list(range(2_000_000))
+    new = [*old[:-1], -1]
+    started = time.perf_counter()
+    assert diff_paths(old, new) == []  # the difference lies past the budget
+    assert diff_paths({i: i for i in range(300_000)}, {i: -i for i in range(300_000)}) != []
+    assert diff_paths(memoryview(b"a" * 10_000_000), memoryview(b"a" * 9_999_999 + b"b")) == []
+    assert diff_paths(range(10**18), range(10**18 + 1)) == []
+    assert time.perf_counter() - started < 60  # a hang guard, not a timing assertion
+    assert diff_paths([1, 2, 3], [1, 2, 4]) == ["[2]"]
