@@ -170,8 +170,18 @@ def levels(log: Any) -> tuple[bool, bool]:
         return True, True
 
 
+# The thread that is inside structlog's pipeline for a migratekit event. A
+# processor of the application's may call migrated code (to add the user to
+# every event, say): the events of those calls are dropped, or each would
+# run the processor again, which calls migrated code again, without end.
+_emitting = threading.local()
+
+
 def _log(log: Any, level: int, event: str, fields: dict[str, Any]) -> None:
     """Emit one event; a pipeline that raises is reported, never propagated."""
+    if getattr(_emitting, "active", False):
+        return
+    _emitting.active = True
     try:
         if level >= WARNING:
             log.warning(event, **fields)
@@ -181,6 +191,8 @@ def _log(log: Any, level: int, event: str, fields: dict[str, Any]) -> None:
         if isinstance(exc, PROPAGATES):
             raise
         pipeline_failed(event, exc)
+    finally:
+        _emitting.active = False
 
 
 def pipeline_failed(event: str | None, exc: BaseException) -> None:

@@ -566,3 +566,20 @@ def test_a_logger_that_cannot_be_made_never_reaches_the_caller(
     reports = [r for r in caplog.records if r.name == "migratekit"]
     assert len(reports) == 1
     assert "while making the logger" in reports[0].getMessage()
+
+
+def test_a_processor_that_calls_migrated_code_does_not_recurse() -> None:
+    """A structlog processor that calls a migration (to enrich every event): the call returns,
+    the outer events are emitted once each, the inner call's events are dropped."""
+    seen: list[str] = []
+    get = read_with("shadow", lambda: "old", lambda: "new")
+
+    def enrich(logger: Any, method: str, event_dict: MutableMapping[str, Any]) -> Any:
+        event_dict["enriched"] = get()  # migrated code, inside the pipeline
+        seen.append(event_dict["event"])
+        raise structlog.DropEvent
+
+    structlog.configure(processors=[enrich], cache_logger_on_first_use=False)
+    assert get() == "old"
+    assert seen == ["migration.result", "migration.result", "migration.op"]
+    assert _events.pipeline_failures() == {}
