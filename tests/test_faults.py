@@ -618,6 +618,16 @@ def test_cancel_during_second_write_side_lets_it_finish(stage: Stage) -> None:
     assert_events(logs, world, [auth, second], {OLD: True, NEW: True})
 
 
+async def _cancel_once_started(world: World, fn: Callable[..., Any]) -> None:
+    """Call fn("k", "v"), cancel the caller once a side has started, expect CancelledError."""
+    world.astarted, world.arelease = asyncio.Event(), asyncio.Event()
+    task = asyncio.get_running_loop().create_task(fn("k", "v"))
+    await asyncio.wait_for(world.astarted.wait(), 10)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+
 @pytest.mark.parametrize("stage", WRITE_BOTH, ids=[s.value for s in WRITE_BOTH])
 def test_a_write_cut_by_asyncio_run_shutdown_is_reported(stage: Stage) -> None:
     """The caller is cancelled during the second side, then main() returns without adrain():
@@ -627,16 +637,8 @@ def test_a_write_cut_by_asyncio_run_shutdown_is_reported(stage: Stage) -> None:
     world = World(stage, WRITE, "async", {second: "hang"})
     fn = world.build()
 
-    async def main() -> None:
-        world.astarted, world.arelease = asyncio.Event(), asyncio.Event()
-        task = asyncio.get_running_loop().create_task(fn("k", "v"))
-        await asyncio.wait_for(world.astarted.wait(), 10)
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await task
-
     with capture_logs() as logs:
-        asyncio.run(main())
+        asyncio.run(_cancel_once_started(world, fn))
     assert world.stores[auth] == {"k": "v"}
     assert world.stores[second] == {}
     assert_events(logs, world, [auth, second], {auth: True, second: False},
@@ -653,17 +655,9 @@ def test_a_write_whose_loop_closes_under_it_is_reported(stage: Stage) -> None:
     world = World(stage, WRITE, "async", {second: "hang"})
     fn = world.build()
 
-    async def main() -> None:
-        world.astarted, world.arelease = asyncio.Event(), asyncio.Event()
-        task = asyncio.get_running_loop().create_task(fn("k", "v"))
-        await asyncio.wait_for(world.astarted.wait(), 10)
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await task
-
     loop = asyncio.new_event_loop()
     with capture_logs() as logs:
-        loop.run_until_complete(main())
+        loop.run_until_complete(_cancel_once_started(world, fn))
         loop.close()
         assert not [e for e in logs if e["event"] == "migration.op"], "the side is pending"
         pool_module.prune()  # what the next loop that shadows, or interpreter exit, does
@@ -683,16 +677,8 @@ def test_cancel_during_first_side_reports_the_call(stage: Stage, operation: Oper
     world = World(stage, operation, "async", {auth: "hang"})
     fn = world.build()
 
-    async def main() -> None:
-        world.astarted, world.arelease = asyncio.Event(), asyncio.Event()
-        task = asyncio.get_running_loop().create_task(fn("k", "v"))
-        await asyncio.wait_for(world.astarted.wait(), 10)
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await task
-
     with capture_logs() as logs:
-        asyncio.run(main())
+        asyncio.run(_cancel_once_started(world, fn))
     assert world.calls == [auth]
     assert_events(logs, world, [auth], {auth: False}, exc_types={auth: "CancelledError"})
 
@@ -995,12 +981,7 @@ def test_cancel_during_the_first_side_of_an_offloaded_read_reports_the_call(
     fn = world.build(**options)
 
     async def main() -> None:
-        world.astarted, world.arelease = asyncio.Event(), asyncio.Event()
-        task = asyncio.get_running_loop().create_task(fn("k", "v"))
-        await asyncio.wait_for(world.astarted.wait(), 10)
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await task
+        await _cancel_once_started(world, fn)
         assert await migratekit.adrain(10)
 
     with capture_logs() as logs:
