@@ -24,35 +24,10 @@ import migratekit
 from migratekit import Operation, Stage, _events, configure, migration
 from migratekit import _pool as pool_module
 from migratekit.providers import StaticStageProvider
-
-OLD, NEW = "old", "new"
-READ, WRITE = Operation.READ, Operation.WRITE
-
-#            stage              read runs     read returns  write runs, in order
-TABLE: dict[Stage, tuple[tuple[str, ...], str, tuple[str, ...]]] = {
-    Stage.OFF:       ((OLD,),       OLD,          (OLD,)),
-    Stage.DUALWRITE: ((OLD,),       OLD,          (OLD, NEW)),
-    Stage.SHADOW:    ((OLD, NEW),   OLD,          (OLD, NEW)),
-    Stage.LIVE:      ((NEW, OLD),   NEW,          (NEW, OLD)),
-    Stage.RAMPDOWN:  ((NEW,),       NEW,          (NEW, OLD)),
-    Stage.COMPLETE:  ((NEW,),       NEW,          (NEW,)),
-}  # fmt: skip
+from tests.helpers import NEW, OLD, READ, WRITE, authoritative, other, planned
 
 STAGES = list(Stage)
 MODES = ["sync", "async"]
-
-
-def authoritative(stage: Stage) -> str:
-    return TABLE[stage][1]
-
-
-def other(origin: str) -> str:
-    return NEW if origin == OLD else OLD
-
-
-def planned(stage: Stage, operation: Operation) -> tuple[str, ...]:
-    runs, _, writes = TABLE[stage]
-    return runs if operation is READ else writes
 
 
 def model_sides(stage: Stage, operation: Operation, failing: set[str]) -> list[str]:

@@ -58,20 +58,8 @@ from migratekit import (
 from migratekit.providers import StaticStageProvider
 from migratekit.testing import capture_events
 from tests import hostile
+from tests.helpers import NEW, OLD, READ, WRITE, authoritative, planned
 from tests.hostile import Recipe, safe_label
-
-OLD, NEW = "old", "new"
-READ, WRITE = Operation.READ, Operation.WRITE
-
-#            stage              read runs     read returns  write runs, in order
-TABLE: dict[Stage, tuple[tuple[str, ...], str, tuple[str, ...]]] = {
-    Stage.OFF:       ((OLD,),       OLD,          (OLD,)),
-    Stage.DUALWRITE: ((OLD,),       OLD,          (OLD, NEW)),
-    Stage.SHADOW:    ((OLD, NEW),   OLD,          (OLD, NEW)),
-    Stage.LIVE:      ((NEW, OLD),   NEW,          (NEW, OLD)),
-    Stage.RAMPDOWN:  ((NEW,),       NEW,          (NEW, OLD)),
-    Stage.COMPLETE:  ((NEW,),       NEW,          (NEW,)),
-}  # fmt: skip
 
 WATCHDOG = 10.0
 """Seconds one call may take before the example fails as hung."""
@@ -83,15 +71,6 @@ HOSTILE = settings(
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
-
-
-def planned(stage: Stage, operation: Operation) -> tuple[str, ...]:
-    runs, _, writes = TABLE[stage]
-    return runs if operation is READ else writes
-
-
-def authoritative(stage: Stage) -> str:
-    return TABLE[stage][1]
 
 
 def describe(exc: BaseException) -> str:
