@@ -1,11 +1,10 @@
 """
-The stage table, and the engine that carries out one call of a migration.
+The plans of the stages, and the engine that carries out one call of a migration.
 
-The table below is DESIGN.md's, as data. Everything else here reads it: which
-side is authoritative, which other side runs for a read and for a write. The
-sync and async runners differ only where one calls and the other awaits; the
-decisions they share (what to run next, whether to compare, which events to
-emit) live in plain functions they both call.
+The plans are made once from the stage table (migratekit._schema): which side
+is authoritative, which other side runs for a read and for a write. The sync
+and async runners share what they decide (what to run next, whether to
+compare, which events to emit) through the engine's plain methods.
 """
 
 from __future__ import annotations
@@ -37,21 +36,12 @@ from migratekit._errors import (
 from migratekit._events import SideRun
 from migratekit._pool import ShadowFuture, pool, pool_queue_size, spawn, track
 from migratekit._providers import type_name
+from migratekit._schema import STAGE_TABLE
 from migratekit._types import ExecutionOrder, Operation, Origin, Stage
 
 __all__ = ["Engine", "Plan", "SideFn", "plans_for"]
 
 OLD, NEW = Origin.OLD, Origin.NEW
-
-#   stage              authoritative  other side read  other side written
-_TABLE = (
-    (Stage.OFF,        OLD,           None,            None),
-    (Stage.DUALWRITE,  OLD,           None,            NEW),
-    (Stage.SHADOW,     OLD,           NEW,             NEW),
-    (Stage.LIVE,       NEW,           OLD,             OLD),
-    (Stage.RAMPDOWN,   NEW,           None,            OLD),
-    (Stage.COMPLETE,   NEW,           None,            None),
-)  # fmt: skip
 
 
 class Plan(NamedTuple):
@@ -78,8 +68,8 @@ def _plan(stage: Stage, authoritative: Origin, other: Origin | None) -> Plan:
 
 
 _PLANS: dict[Operation, dict[Stage, Plan]] = {
-    Operation.READ: {stage: _plan(stage, auth, read) for stage, auth, read, _ in _TABLE},
-    Operation.WRITE: {stage: _plan(stage, auth, write) for stage, auth, _, write in _TABLE},
+    Operation.READ: {stage: _plan(stage, auth, read) for stage, auth, read, _ in STAGE_TABLE},
+    Operation.WRITE: {stage: _plan(stage, auth, write) for stage, auth, _, write in STAGE_TABLE},
 }
 
 

@@ -24,15 +24,17 @@ import structlog
 
 from migratekit._errors import PROPAGATES
 from migratekit._providers import type_name
+from migratekit._schema import (
+    OP_EVENT,
+    RESULT_EVENT,
+    SHADOW_DROPPED_EVENT,
+    STAGE_ERROR_EVENT,
+)
 from migratekit._types import Origin
 
 INFO = logging.INFO
 WARNING = logging.WARNING
 
-RESULT_EVENT = "migration.result"
-OP_EVENT = "migration.op"
-STAGE_ERROR_EVENT = "migration.stage_error"
-SHADOW_DROPPED_EVENT = "migration.shadow_dropped"
 
 ERROR_MESSAGE_LIMIT = 200
 

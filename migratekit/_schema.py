@@ -1,0 +1,101 @@
+"""
+The contract, as data: the stage table and the names of the events and their
+fields. Everything in migratekit that needs them reads them here; the prose
+is docs/design.md. Tests restate the table on their own (tests/helpers.py),
+as a specification to check this copy against.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+from migratekit._types import Operation, Origin, Stage
+
+__all__ = [
+    "EVENT_NAMES",
+    "NEXT_STAGE",
+    "OP_EVENT",
+    "OP_FIELDS",
+    "RESULT_EVENT",
+    "RESULT_FIELDS",
+    "SHADOW_DROPPED_EVENT",
+    "SHADOW_DROPPED_FIELDS",
+    "STAGE_ERROR_EVENT",
+    "STAGE_ERROR_FIELDS",
+    "STAGE_ORDER",
+    "STAGE_TABLE",
+    "authoritative",
+    "other_side",
+]
+
+OLD, NEW = Origin.OLD, Origin.NEW
+
+# -- the stage table ---------------------------------------------------------------------------
+
+#   stage              authoritative  other side read  other side written
+STAGE_TABLE: tuple[tuple[Stage, Origin, Origin | None, Origin | None], ...] = (
+    (Stage.OFF,        OLD,           None,            None),
+    (Stage.DUALWRITE,  OLD,           None,            NEW),
+    (Stage.SHADOW,     OLD,           NEW,             NEW),
+    (Stage.LIVE,       NEW,           OLD,             OLD),
+    (Stage.RAMPDOWN,   NEW,           None,            OLD),
+    (Stage.COMPLETE,   NEW,           None,            None),
+)  # fmt: skip
+"""
+Per stage: the authoritative side (what a read returns, what a write runs
+first), and the other side that also runs for a read and for a write.
+"""
+
+STAGE_ORDER: tuple[Stage, ...] = tuple(row[0] for row in STAGE_TABLE)
+"""The stages in the order a migration goes through them."""
+
+NEXT_STAGE: dict[Stage, Stage] = dict(itertools.pairwise(STAGE_ORDER))
+"""The stage after each one but the last."""
+
+_ROWS = {row[0]: row for row in STAGE_TABLE}
+
+
+def authoritative(stage: Stage) -> Origin:
+    """The side a read in *stage* returns, and a write runs first."""
+    return _ROWS[stage][1]
+
+
+def other_side(stage: Stage, operation: Operation) -> Origin | None:
+    """The non-authoritative side that also runs for *operation* in *stage*, or ``None``."""
+    row = _ROWS[stage]
+    return row[2] if operation is Operation.READ else row[3]
+
+
+# -- events --------------------------------------------------------------------------------------
+
+RESULT_EVENT = "migration.result"
+"""One per side that ran in a call."""
+
+OP_EVENT = "migration.op"
+"""One per call."""
+
+STAGE_ERROR_EVENT = "migration.stage_error"
+"""A stage could not be read or parsed; once per distinct failure."""
+
+SHADOW_DROPPED_EVENT = "migration.shadow_dropped"
+"""Background shadows dropped because the queue was full; at most one a second."""
+
+EVENT_NAMES = frozenset({RESULT_EVENT, OP_EVENT, STAGE_ERROR_EVENT, SHADOW_DROPPED_EVENT})
+
+RESULT_FIELDS = (
+    "migration", "operation", "stage", "origin", "authoritative", "ok", "latency_ms", "error",
+    "exc_type", "call_id",
+)  # fmt: skip
+"""The fields every ``migration.result`` carries (``value`` only with ``log_values``)."""
+
+OP_FIELDS = ("migration", "operation", "stage", "invoked", "consistent", "call_id")
+"""
+The fields every ``migration.op`` carries; ``compare_error``, ``diff_paths``,
+``shadow_dropped`` and ``arguments`` come when they apply.
+"""
+
+STAGE_ERROR_FIELDS = ("migration", "provider", "source", "value", "error", "exc_type", "stage")
+"""The fields of ``migration.stage_error``."""
+
+SHADOW_DROPPED_FIELDS = ("migration", "dropped", "total")
+"""The fields of ``migration.shadow_dropped``."""
