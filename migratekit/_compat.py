@@ -1,0 +1,91 @@
+"""
+Every reliance on another project's internals, in one place, each with why.
+
+tests/test_compat.py checks each of them against the real project, so that
+an upgrade that changes one fails there, with its name, rather than somewhere
+in the hot path.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import structlog
+import wrapt
+
+__all__ = [
+    "BOUND_FUNCTION_WRAPPER",
+    "FILTERING_LEVELS",
+    "is_numpy_bool",
+    "logger_is_finalized",
+    "unfinalize_logger",
+]
+
+
+# -- structlog ---------------------------------------------------------------------------------
+
+
+def logger_is_finalized(proxy: Any) -> bool:
+    """
+    Whether structlog finalized the lazy logger *proxy*.
+
+    With ``cache_logger_on_first_use=True``, the first use of a
+    ``BoundLoggerLazyProxy`` sets an instance attribute ``bind`` that returns
+    the same bound logger from then on (structlog's ``_config.py``). While it
+    is there, migratekit keeps that logger, and what it says about levels,
+    and finds them again with one attribute lookup per call.
+    """
+    return "bind" in vars(proxy)
+
+
+def unfinalize_logger(proxy: Any) -> None:
+    """Undo :func:`logger_is_finalized`'s state: the next use assembles a logger (for tests)."""
+    vars(proxy).pop("bind", None)
+
+
+def _filtering_levels() -> dict[type, tuple[bool, bool]]:
+    # structlog.make_filtering_bound_logger(level) builds one class per level,
+    # once, and hands it out again (structlog's _native.py): a logger's class
+    # then tells whether it emits info and warning events, with no call.
+    # Other loggers (stdlib's, whose level can change) are asked each time.
+    levels = (logging.NOTSET, logging.DEBUG, logging.INFO, logging.WARNING, logging.ERROR,
+              logging.CRITICAL)
+    return {
+        structlog.make_filtering_bound_logger(level): (
+            level <= logging.INFO, level <= logging.WARNING
+        )
+        for level in levels
+    }
+
+
+FILTERING_LEVELS = _filtering_levels()
+"""structlog's filtering bound logger classes, and whether each emits info and warning."""
+
+
+# -- wrapt -------------------------------------------------------------------------------------
+
+BOUND_FUNCTION_WRAPPER = wrapt.BoundFunctionWrapper
+"""
+What a subclass of ``wrapt.FunctionWrapper`` names as its class attribute
+``__bound_function_wrapper__``. wrapt's C ``__get__`` looks that attribute
+up on every attribute access of a subclass (``repo.get``), and when it is
+missing, the ``AttributeError`` raised and caught there cost more than half
+of a call in stage OFF. Naming it makes binding as cheap as for a plain
+``FunctionWrapper``.
+"""
+
+
+# -- numpy -------------------------------------------------------------------------------------
+
+
+def is_numpy_bool(value: Any) -> bool:
+    """
+    Whether *value* is numpy's boolean scalar (what a comparison of numpy
+    scalars answers): told by its class's module and name (``bool_`` before
+    numpy 2, ``bool`` from numpy 2 on), so that migratekit never imports
+    numpy. Called inside the comparison's guard: a class whose name or
+    ``bool()`` raises is a compare error there.
+    """
+    cls = type(value)
+    return cls.__module__ == "numpy" and cls.__name__ in ("bool", "bool_")
