@@ -31,8 +31,8 @@ import structlog
 import migratekit
 from migratekit import _config
 from migratekit._decorator import migration
-from migratekit._providers import StaticStageProvider
 from migratekit._types import Stage
+from migratekit.providers import StaticStageProvider
 
 __all__ = [
     "DEFAULT_OPERATIONS",
