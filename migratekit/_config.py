@@ -19,15 +19,10 @@ from migratekit._errors import (
     StageError,
     propagates_async,
 )
-from migratekit._providers import (
-    EnvStageProvider,
-    parse_stage,
-    require_stage,
-    shown_repr,
-    shown_value,
-    type_name,
-)
+from migratekit._text import shown_repr, shown_value, type_name
 from migratekit._types import Stage
+from migratekit.providers._base import parse_stage, require_stage
+from migratekit.providers._env import EnvStageProvider
 
 __all__ = [
     "aresolve_stage",

@@ -35,8 +35,8 @@ from migratekit._errors import (
 )
 from migratekit._events import SideRun
 from migratekit._pool import ShadowFuture, pool, pool_queue_size, spawn, track
-from migratekit._providers import type_name
 from migratekit._schema import STAGE_TABLE
+from migratekit._text import type_name
 from migratekit._types import ExecutionOrder, Operation, Origin, Stage
 
 __all__ = ["Engine", "Plan", "SideFn", "plans_for"]

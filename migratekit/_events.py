@@ -23,13 +23,13 @@ from typing import Any
 import structlog
 
 from migratekit._errors import PROPAGATES
-from migratekit._providers import type_name
 from migratekit._schema import (
     OP_EVENT,
     RESULT_EVENT,
     SHADOW_DROPPED_EVENT,
     STAGE_ERROR_EVENT,
 )
+from migratekit._text import type_name
 from migratekit._types import Origin
 
 INFO = logging.INFO

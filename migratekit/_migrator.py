@@ -13,7 +13,7 @@ from migratekit._config import check_provider
 from migratekit._engine import Engine, FailedResult, SideFn
 from migratekit._errors import ConfigurationError, ConfigurationTypeError
 from migratekit._events import SideRun, error_message
-from migratekit._providers import type_name
+from migratekit._text import type_name
 from migratekit._types import (
     ExecutionOrder,
     MigrationConfig,

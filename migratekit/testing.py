@@ -26,8 +26,8 @@ from typing import Any
 import structlog
 
 from migratekit import _config
-from migratekit._providers import require_stage
 from migratekit._types import Stage
+from migratekit.providers._base import require_stage
 
 __all__ = ["capture_events", "force_stage"]
 

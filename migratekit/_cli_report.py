@@ -1,0 +1,395 @@
+"""
+``migratekit report [FILE ...]``: read migratekit's JSON log lines and say,
+per migration, stage and operation, how the new side compares and whether
+the migration looks ready for its next stage.
+
+Whatever the lines hold, the command ends with its status and at most one
+line on standard error, never a traceback: what a line may hold is the
+reader's business (:mod:`migratekit._report`); here, everything written is
+made to fit the encoding of the stream it goes to (``backslashreplace`` for
+text and JSON, character references for HTML), and ``--html FILE`` is written
+to a temporary file beside FILE, renamed over it only once complete.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import gzip
+import json
+import math
+import os
+import secrets
+import sys
+import time
+import zlib
+from collections.abc import Sequence
+from typing import IO, Any
+
+from migratekit import _html
+from migratekit._report import Aggregator, Report, Thresholds, format_text, iter_lines
+
+__all__ = ["add_parser", "build_report", "run"]
+
+PROGRESS_MIN_BYTES = 32 * 1024 * 1024
+"""Inputs smaller than this never show progress (standard input always may)."""
+
+_PROGRESS_EVERY_LINES = 1 << 16
+_PROGRESS_INTERVAL = 0.5
+_DEFAULTS = Thresholds()
+
+
+class InputError(Exception):
+    """A file that cannot be read: the message is the one line the user sees."""
+
+
+def fraction(text: str) -> float:
+    """An argparse type: ``0.001`` or ``0.1%``, between 0 and 1."""
+    raw = text.strip()
+    try:
+        value = float(raw[:-1]) / 100.0 if raw.endswith("%") else float(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a fraction such as 0.001 or a percentage such as 0.1% (got {text!r})"
+        ) from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(
+            f"expected a fraction between 0 and 1, or a percentage between 0% and 100% "
+            f"(got {text!r}); write 0.1% or 0.001 for one in a thousand"
+        )
+    return value
+
+
+def _positive(kind: type[int] | type[float], what: str) -> Any:
+    def parse(text: str) -> int | float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {what} (got {text!r})") from None
+        if not math.isfinite(value):  # nan and inf: no verdict can be judged by them
+            raise argparse.ArgumentTypeError(f"expected {what} (got {text!r}, not finite)")
+        if value < 0:
+            raise argparse.ArgumentTypeError(f"expected {what} (got {text!r}, below 0)")
+        return value
+
+    return parse
+
+
+def add_parser(subparsers: Any) -> None:
+    """Add the ``report`` subcommand."""
+    parser = subparsers.add_parser(
+        "report",
+        help="read migratekit's JSON log lines and say which migrations are ready",
+        description=(
+            "Read migratekit's events (JSON lines, as structlog's JSONRenderer writes "
+            "them) from FILEs or standard input, and print per migration, stage and "
+            "operation: calls, comparisons, inconsistencies, errors and latency per "
+            "side, and whether the migration looks ready for its next stage. Lines "
+            "that are not migratekit events are skipped and counted. Files ending in "
+            "gzip data are read decompressed."
+        ),
+        epilog=(
+            "Exit status: 0 when the input could be read, whatever it holds; 2 when a "
+            "file cannot be read; with --check, 1 when the latest stage of any "
+            "migration is on hold (or no migratekit event was found)."
+        ),
+    )
+    parser.add_argument("files", nargs="*", metavar="FILE",
+                        help="log files to read; none, or -, for standard input")
+    parser.add_argument("--format", choices=("text", "json", "html"), default="text",
+                        help="what to print: an aligned table (default), one JSON "
+                        "document, or a self-contained HTML page")
+    parser.add_argument("--html", metavar="FILE",
+                        help="also write the HTML page to FILE")
+    parser.add_argument("--check", action="store_true",
+                        help="exit with status 1 when any migration is on hold")
+    parser.add_argument(
+        "--max-inconsistency", type=fraction, default=_DEFAULTS.max_inconsistency,
+        metavar="RATE",
+        help="largest share of comparisons that may disagree (default 0.1%%)")
+    parser.add_argument(
+        "--min-samples", type=_positive(int, "a whole number of samples"),
+        default=_DEFAULTS.min_samples, metavar="N",
+        help="comparisons (reads in SHADOW and LIVE) or new-side calls (otherwise) "
+        f"needed before a migration can be ready (default {_DEFAULTS.min_samples:,})")
+    parser.add_argument(
+        "--max-latency-ratio", type=_positive(float, "a ratio such as 1.5"),
+        default=_DEFAULTS.max_latency_ratio, metavar="X",
+        help="how many times the old side's p99 the new side's may be "
+        f"(default {_DEFAULTS.max_latency_ratio:g})")
+    parser.add_argument(
+        "--max-error-rate", type=fraction, default=_DEFAULTS.max_error_rate, metavar="RATE",
+        help="how much more often the new side may fail than the old one (default 1%%)")
+    parser.add_argument(
+        "--latency-floor-ms", type=_positive(float, "milliseconds"),
+        default=_DEFAULTS.latency_floor_ms, metavar="MS",
+        help="latencies below this count as this much when comparing sides, as timer "
+        f"noise dominates them (default {_DEFAULTS.latency_floor_ms:g})")
+    parser.set_defaults(func=run)
+
+
+def thresholds_from(args: argparse.Namespace) -> Thresholds:
+    """The verdict thresholds given on the command line."""
+    return Thresholds(
+        max_inconsistency=args.max_inconsistency,
+        min_samples=args.min_samples,
+        max_latency_ratio=args.max_latency_ratio,
+        max_error_rate=args.max_error_rate,
+        latency_floor_ms=args.latency_floor_ms,
+    )
+
+
+class _Progress:
+    """``\\r``-updated progress on standard error, for large inputs on a terminal."""
+
+    def __init__(self, total_bytes: int | None, enabled: bool) -> None:
+        self.total = total_bytes
+        self.enabled = enabled
+        self.done_bytes = 0
+        self.shown = False
+        self._next = time.monotonic() + _PROGRESS_INTERVAL
+
+    def tick(self, lines: int, position: int) -> None:
+        if not self.enabled:
+            return
+        now = time.monotonic()
+        if now < self._next:
+            return
+        self._next = now + _PROGRESS_INTERVAL
+        done = self.done_bytes + position
+        if self.total:
+            text = f"{_size(done)} of {_size(self.total)} ({100 * done / self.total:.0f}%)"
+        else:
+            text = f"{_size(done)}"
+        sys.stderr.write(f"\rmigratekit report: {text}, {lines:,} lines ")
+        sys.stderr.flush()
+        self.shown = True
+
+    def finish(self) -> None:
+        if self.shown:
+            sys.stderr.write("\r\033[K")
+            sys.stderr.flush()
+
+
+def _size(count: int) -> str:
+    value = float(count)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} GB"  # pragma: no cover
+
+
+def _open(path: str) -> tuple[Any, Any]:
+    """*path* opened for reading (decompressed when gzip), and the raw file under it."""
+    try:
+        raw = open(path, "rb")  # noqa: SIM115 - closed by the caller
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
+    try:
+        magic = raw.peek(2)[:2] if hasattr(raw, "peek") else b""
+    except OSError as exc:
+        raw.close()
+        raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if magic == b"\x1f\x8b":
+        return gzip.GzipFile(fileobj=raw, mode="rb"), raw
+    return raw, raw
+
+
+def _stdin() -> Any:
+    if sys.stdin is None:  # started with standard input closed (`<&-`)
+        raise InputError("cannot read standard input: it is closed")
+    buffer: IO[bytes] | None = getattr(sys.stdin, "buffer", None)
+    if buffer is None:  # a replaced sys.stdin without a binary buffer
+        return _TextAsBytes(sys.stdin)
+    return buffer
+
+
+class _TextAsBytes:
+    """A binary ``readline`` over a text stream."""
+
+    def __init__(self, text: IO[str]) -> None:
+        self._text = text
+
+    def readline(self, limit: int = -1) -> bytes:
+        return self._text.readline(limit).encode("utf-8", "replace")
+
+    def tell(self) -> int:
+        return 0
+
+
+def _feed(aggregator: Aggregator, stream: Any, raw: Any, progress: _Progress) -> None:
+    for lines, line in enumerate(iter_lines(stream), 1):
+        if line is None:
+            aggregator.too_long()
+        else:
+            aggregator.feed_line(line)
+        if progress.enabled and lines % _PROGRESS_EVERY_LINES == 0:
+            try:
+                position = raw.tell()
+            except (OSError, ValueError):
+                position = 0
+            progress.tick(aggregator.lines, position)
+
+
+def build_report(paths: Sequence[str], thresholds: Thresholds | None = None,
+                 progress: bool = False) -> Report:
+    """
+    Read every file of *paths* (``-`` for standard input; none at all for
+    standard input too) and return the report. Raises :class:`InputError`
+    for a file that cannot be read.
+    """
+    sources = list(paths) or ["-"]
+    opened: list[tuple[str, Any, Any]] = []
+    total = 0
+    try:
+        for path in sources:
+            if path == "-":
+                stream = _stdin()
+                opened.append((path, stream, stream))
+                total = -1
+                continue
+            stream, raw = _open(path)
+            opened.append((path, stream, raw))
+            if total >= 0:
+                try:
+                    total += os.fstat(raw.fileno()).st_size
+                except (OSError, ValueError, AttributeError):
+                    total = -1
+        large = total < 0 or total >= PROGRESS_MIN_BYTES
+        meter = _Progress(total if total > 0 else None, progress and large)
+        aggregator = Aggregator()
+        for path, stream, raw in opened:
+            try:
+                _feed(aggregator, stream, raw, meter)
+            # ValueError: a closed stream, or a text stdin that cannot decode.
+            except (OSError, EOFError, zlib.error, ValueError) as exc:
+                shown = "standard input" if path == "-" else path
+                reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+                raise InputError(f"cannot read {shown}: {reason}") from None
+            if meter.total:
+                with contextlib.suppress(OSError, ValueError, AttributeError):
+                    meter.done_bytes += os.fstat(raw.fileno()).st_size
+        meter.finish()
+    finally:
+        for path, stream, raw in opened:
+            if path != "-":
+                stream.close()
+                raw.close()
+    report = aggregator.report(thresholds)
+    report.sources = ["standard input" if path == "-" else path for path in sources]
+    return report
+
+
+def _stderr_is_tty() -> bool:
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def _fit(stream: Any, text: str, errors: str) -> str:
+    """*text* as *stream* can encode it: what its encoding lacks is replaced per *errors*."""
+    encoding = getattr(stream, "encoding", None)
+    if not isinstance(encoding, str):
+        return text
+    try:
+        text.encode(encoding)
+    except UnicodeEncodeError:
+        return text.encode(encoding, errors).decode(encoding)
+    except LookupError:  # pragma: no cover - a stream naming an encoding Python lacks
+        return text.encode("ascii", errors).decode("ascii")
+    return text
+
+
+def _say(message: str) -> None:
+    """One line on standard error, whatever its encoding; nothing when it is gone."""
+    stream = sys.stderr
+    if stream is None:
+        return
+    with contextlib.suppress(OSError, ValueError):
+        stream.write(_fit(stream, f"migratekit report: {message}\n", "backslashreplace"))
+        stream.flush()
+
+
+def _write_file(path: str, data: bytes) -> None:
+    """
+    Write *data* to *path* whole or not at all: to a new file beside it,
+    renamed over it. A path that is no regular file (``/dev/stdout``, a
+    FIFO) is written in place, as it cannot be renamed over; a symbolic link
+    is followed, and the file it names replaced.
+    """
+    if os.path.exists(path) and not os.path.isfile(path):
+        with open(path, "wb") as out:
+            out.write(data)
+        return
+    folder, name = os.path.split(os.path.realpath(path))
+    temporary = os.path.join(folder, f".{name[:64]}.{secrets.token_hex(4)}.tmp")
+    # Mode 0o666 as open() would give, less the umask (mkstemp would give 0o600).
+    handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+        os.replace(temporary, os.path.join(folder, name))
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+
+
+def _restore_stdout_on_exit() -> None:
+    # The reader went away or the disk is full: point the file descriptor at
+    # /dev/null so that the interpreter's own flush at exit does not print
+    # "Exception ignored" about what is still buffered.
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Carry out ``migratekit report``; returns the exit status."""
+    try:
+        report = build_report(args.files, thresholds_from(args), progress=_stderr_is_tty())
+    except InputError as exc:
+        _say(str(exc))
+        return 2
+    if args.html:
+        page = _html.render(report).encode("utf-8", "xmlcharrefreplace")
+        try:
+            _write_file(args.html, page)
+        except (OSError, ValueError) as exc:
+            reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+            _say(f"cannot write {args.html}: {reason}; choose a writable path for --html")
+            return 2
+    if args.format == "json":
+        # ensure_ascii (the default): the document is ASCII, whatever the names hold.
+        text, errors = json.dumps(report.to_json(), indent=2) + "\n", "backslashreplace"
+    elif args.format == "html":
+        text, errors = _html.render(report), "xmlcharrefreplace"
+    else:
+        text, errors = format_text(report), "backslashreplace"
+    stdout = sys.stdout
+    try:
+        if stdout is None:
+            raise OSError("standard output is closed")
+        stdout.write(_fit(stdout, text, errors))
+        stdout.flush()
+    except BrokenPipeError:
+        # `migratekit report big.log | head`: the reader went away, which is fine.
+        _restore_stdout_on_exit()
+        return 0
+    except (OSError, ValueError) as exc:
+        _restore_stdout_on_exit()
+        reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+        _say(f"cannot write the report to standard output: {reason}")
+        return 2
+    if args.html:
+        _say(f"wrote {args.html}")
+    if args.check:
+        if not report.entries:
+            _say("--check: no migratekit events found, nothing is ready")
+            return 1
+        if report.on_hold:
+            return 1
+    return 0

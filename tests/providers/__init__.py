@@ -1,0 +1,1 @@
+"""Tests of the stage providers, one module per provider (migratekit.providers)."""
