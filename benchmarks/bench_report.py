@@ -25,7 +25,7 @@ import time
 import tracemalloc
 from pathlib import Path
 
-from migratekit._cli_report import build_report
+from migratekit.report import build_report
 
 STAGES = ("off", "dualwrite", "shadow", "live", "rampdown", "complete")
 

@@ -10,10 +10,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from migratekit._cli_report import InputError, build_report
-from migratekit._demo import DEFAULT_OPERATIONS, LOG, NEW_DB, OLD_DB, run_demo
-from migratekit._report import Thresholds, format_text
+from migratekit._cli._demo_app import DEFAULT_OPERATIONS, LOG, NEW_DB, OLD_DB, run_demo
 from migratekit._types import Stage
+from migratekit.report import InputError, Thresholds, build_report, format_text
 
 __all__ = ["DEMO_MIN_SAMPLES", "add_parser", "run"]
 

@@ -1,4 +1,4 @@
-"""Tests of the HTML page of ``migratekit report`` (migratekit/_html.py)."""
+"""Tests of the HTML page of ``migratekit report`` (migratekit/report/_html.py)."""
 
 from __future__ import annotations
 
@@ -12,10 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from migratekit import _html
-from migratekit._html import render
-from migratekit._report import Aggregator, Report
-from tests.test_report import _calls, write_library_log
+from migratekit.report import Report, _html, render_html
+from migratekit.report._aggregate import Aggregator
+from tests.report.test_report import _calls, write_library_log
 
 
 def _report(lines: list[bytes]) -> Report:
@@ -41,7 +40,7 @@ def _hostile_lines() -> list[bytes]:
 
 def test_everything_from_the_log_is_escaped() -> None:
     """Names, paths and stage-error values from log lines never appear as markup."""
-    page = render(_report(_hostile_lines()))
+    page = render_html(_report(_hostile_lines()))
     assert "<script" not in page
     assert "<img" not in page
     assert "<b>P</b>" not in page
@@ -55,7 +54,7 @@ def test_page_is_self_contained(tmp_path: Path) -> None:
     write_library_log(log)
     aggregator = Aggregator()
     aggregator.feed(log.read_bytes().splitlines())
-    page = render(aggregator.report())
+    page = render_html(aggregator.report())
     for needle in ("<script", "<link", "<img", "<iframe", "@import", "url(", " src=", " href="):
         assert needle not in page
     assert "default-src 'none'" in page
@@ -64,14 +63,14 @@ def test_page_is_self_contained(tmp_path: Path) -> None:
 
 def test_charts_fall_back_to_line_numbers() -> None:
     """Without timestamps, the charts run over log lines."""
-    page = render(_report(_calls(30, bad=3)))
+    page = render_html(_report(_calls(30, bad=3)))
     assert "log line" in page
     assert "<polyline" in page
 
 
 def test_empty_report_says_what_to_check() -> None:
     """A page without events says so, and hints at the logging set-up."""
-    page = render(_report([b"hello"]))
+    page = render_html(_report([b"hello"]))
     assert "No <code>migration.result</code>" in page
     assert "1 lines skipped" in page
 
@@ -95,7 +94,7 @@ def test_page_renders_in_headless_chromium(tmp_path: Path) -> None:
     aggregator = Aggregator()
     aggregator.feed(log.read_bytes().splitlines())
     page = tmp_path / "report.html"
-    page.write_text(render(aggregator.report()), encoding="utf-8")
+    page.write_text(render_html(aggregator.report()), encoding="utf-8")
     flags = [
         chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
         "--no-first-run", "--disable-background-networking", "--disable-component-update",
@@ -132,7 +131,7 @@ def _svgs(page: str) -> list[str]:
 
 def test_off_stage_shows_dashes_for_the_new_side() -> None:
     """In OFF the new side never ran: its errors and latencies show a dash; no line is drawn."""
-    page = render(_report(_calls(20, stage="off", old_ms=3.0)))
+    page = render_html(_report(_calls(20, stage="off", old_ms=3.0)))
     assert '<td class="n">0 / \u2013</td>' in page
     assert '<td class="n">3 / \u2013</td>' in page
     assert "Where the sides differ" not in page
@@ -146,7 +145,7 @@ def test_off_stage_shows_dashes_for_the_new_side() -> None:
 def test_time_axis_labels_fit_the_span(step: float, unit: str) -> None:
     """The time axis counts seconds, minutes or hours since the first event, by the span."""
     lines = _stamped(_calls(30, stage="off") + _calls(30, bad=3), 1_700_000_000.0, step)
-    page = render(_report(lines))
+    page = render_html(_report(lines))
     labels = re.findall(r">\+([0-9.]+)([smh])</text>", page)
     assert ("0", "s") in labels
     assert {found_unit for number, found_unit in labels if number != "0"} == {unit}
@@ -156,7 +155,7 @@ def test_time_axis_labels_fit_the_span(step: float, unit: str) -> None:
 def test_two_stages_share_one_chart_of_at_most_60_bins() -> None:
     """Two stages in sequence are drawn on one axis, each line with no more than 60 points."""
     lines = _stamped(_calls(300, stage="off") + _calls(300, bad=30), 1_700_000_000.0, 1.0)
-    page = render(_report(lines))
+    page = render_html(_report(lines))
     consistency, latency = _svgs(page)
     assert ">OFF</text>" in latency
     assert ">SHADOW</text>" in latency
@@ -168,7 +167,7 @@ def test_two_stages_share_one_chart_of_at_most_60_bins() -> None:
 
 def test_one_timed_event_is_a_dot() -> None:
     """A single stamped event draws a dot, not a line."""
-    page = render(_report(_stamped(_calls(1, stage="off"), 1_700_000_000.0, 0.0)))
+    page = render_html(_report(_stamped(_calls(1, stage="off"), 1_700_000_000.0, 0.0)))
     (latency,) = _svgs(page)
     assert latency.count("<circle") == 1
     assert "<polyline" not in latency
@@ -176,7 +175,7 @@ def test_one_timed_event_is_a_dot() -> None:
 
 def test_zero_latencies_get_a_unit_scale() -> None:
     """Latencies that are all 0 ms still give a y axis, from 0 to 1."""
-    page = render(_report(_calls(10, stage="off", old_ms=0.0)))
+    page = render_html(_report(_calls(10, stage="off", old_ms=0.0)))
     (latency,) = _svgs(page)
     assert ">1</text>" in latency
     assert ">0</text>" in latency
@@ -184,7 +183,7 @@ def test_zero_latencies_get_a_unit_scale() -> None:
 
 def test_slow_latencies_get_a_round_scale() -> None:
     """A y axis for latencies of 150 ms tops at a round 200."""
-    page = render(_report(_calls(10, stage="off", old_ms=150.0)))
+    page = render_html(_report(_calls(10, stage="off", old_ms=150.0)))
     (latency,) = _svgs(page)
     assert ">200</text>" in latency
     assert '<td class="n">150 / \u2013</td>' in page
@@ -192,7 +191,7 @@ def test_slow_latencies_get_a_round_scale() -> None:
 
 def test_timestamp_beyond_the_calendar_is_no_timestamp() -> None:
     """Timestamps past the year 9999 are ignored: the chart runs over log lines."""
-    page = render(_report(_stamped(_calls(5, stage="off"), 1e20, 1e6)))
+    page = render_html(_report(_stamped(_calls(5, stage="off"), 1e20, 1e6)))
     assert "log line" in page
     assert "time since" not in page
 
@@ -206,7 +205,7 @@ def test_unrepresentable_first_time_is_named_plainly() -> None:
 def test_narrow_stage_band_has_no_label() -> None:
     """A stage too narrow on the axis to hold its name is drawn without one."""
     lines = _calls(400, stage="off") + _calls(1, bad=0)
-    page = render(_report(lines))
+    page = render_html(_report(lines))
     latency = _svgs(page)[-1]
     assert ">OFF</text>" in latency
     assert ">SHADOW</text>" not in latency
@@ -216,7 +215,7 @@ def test_narrow_stage_band_has_no_label() -> None:
 def test_stamped_and_unstamped_stages_chart_by_line() -> None:
     """When one stage's events carry no timestamps, the chart runs over log lines."""
     lines = _stamped(_calls(20, stage="off"), 1_700_000_000.0, 1.0) + _calls(20, bad=2)
-    page = render(_report(lines))
+    page = render_html(_report(lines))
     assert "log line" in page
     assert "time since" not in page
     # Both stages are drawn, the stamped one too, from its position in the log.
@@ -245,7 +244,7 @@ def test_control_and_bidi_characters_are_escaped_in_the_page() -> None:
         "event": "migration.op", "migration": name, "operation": "read", "stage": "shadow",
         "consistent": False, "call_id": "c-1", "diff_paths": ["p\ud800\x07"],
     }).encode()]
-    page = render(_report(lines))
+    page = render_html(_report(lines))
     assert not [c for c in page if c not in "\n" and not c.isprintable()]
     assert "a\\x1b[2J\\u202eb\\x00" in page
     assert "p\ufffd\\x07" in page

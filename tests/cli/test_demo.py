@@ -1,4 +1,4 @@
-"""Tests of ``migratekit demo`` (migratekit/_demo.py and migratekit/_cli_demo.py)."""
+"""Tests of ``migratekit demo`` (migratekit/_cli/demo.py and migratekit/_cli/_demo_app.py)."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ import structlog
 
 from migratekit import _config
 from migratekit._cli import main
-from migratekit._demo import convert_name_new, run_demo, split_name
-from migratekit._report import Aggregator
+from migratekit._cli._demo_app import convert_name_new, run_demo, split_name
 from migratekit._types import Stage
 from migratekit.providers import StaticStageProvider
+from migratekit.report._aggregate import Aggregator
 
 
 def test_demo_end_to_end_names_the_defect(tmp_path: Path,
@@ -114,3 +114,29 @@ def test_bad_options(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
         main(["demo", "--operations", "0"])
     assert "at least 1" in capsys.readouterr().err
+
+
+def test_demo_operations_must_be_a_number(capsys: pytest.CaptureFixture[str]) -> None:
+    """`demo --operations many` is a usage error that says a number is expected."""
+    with pytest.raises(SystemExit) as exit_info:
+        main(["demo", "--operations", "many"])
+    assert exit_info.value.code == 2
+    assert "expected a number of calls per stage" in capsys.readouterr().err
+
+
+def test_demo_unwritable_dir_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A --dir that cannot be created exits 2 with one line naming a writable alternative."""
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    assert main(["demo", "--dir", str(blocker / "sub"), "--operations", "1",
+                 "--stage", "off"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("migratekit demo: cannot write ")
+    assert "--dir or --log" in err
+    assert "Traceback" not in err
+
+
+def test_demo_single_word_name() -> None:
+    """A one-word name converts to that word and an empty last name, on both sides."""
+    assert convert_name_new("  Cher ") == ("Cher", "")
+    assert convert_name_new("Cher") == split_name("Cher")

@@ -1,4 +1,4 @@
-"""Tests of the ``migratekit report`` command (migratekit/_cli_report.py)."""
+"""Tests of the ``migratekit report`` command (migratekit/_cli/report.py)."""
 
 from __future__ import annotations
 
@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from migratekit import _cli_report
 from migratekit._cli import main
-from tests.test_report import _calls, write_library_log
+from migratekit._cli import report as cli_report
+from migratekit.report import _files, build_report
+from tests.report.test_report import _calls, write_library_log
 
 _REQUIRED = {"migration", "stage", "operation", "calls", "consistency_checks", "inconsistent",
              "errors", "latency_ms", "verdict"}
@@ -206,8 +207,8 @@ def test_bad_thresholds_are_explained(option: str, value: str, message: str,
 
 def test_fraction_accepts_percentages() -> None:
     """Thresholds may be written 0.001 or 0.1%."""
-    assert _cli_report.fraction("0.1%") == pytest.approx(0.001)
-    assert _cli_report.fraction("0.001") == 0.001
+    assert cli_report.fraction("0.1%") == pytest.approx(0.001)
+    assert cli_report.fraction("0.001") == 0.001
 
 
 def test_progress_only_on_a_terminal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
@@ -215,13 +216,13 @@ def test_progress_only_on_a_terminal(tmp_path: Path, monkeypatch: pytest.MonkeyP
     """Progress goes to standard error when it is a terminal and the input is large."""
     path = tmp_path / "events.jsonl"
     path.write_bytes(b"\n".join(_calls(50)) + b"\n")
-    monkeypatch.setattr(_cli_report, "PROGRESS_MIN_BYTES", 1)
-    monkeypatch.setattr(_cli_report, "_PROGRESS_EVERY_LINES", 1)
-    monkeypatch.setattr(_cli_report, "_PROGRESS_INTERVAL", 0.0)
-    monkeypatch.setattr(_cli_report, "_stderr_is_tty", lambda: False)
+    monkeypatch.setattr(_files, "PROGRESS_MIN_BYTES", 1)
+    monkeypatch.setattr(_files, "_PROGRESS_EVERY_LINES", 1)
+    monkeypatch.setattr(_files, "_PROGRESS_INTERVAL", 0.0)
+    monkeypatch.setattr(cli_report, "_stderr_is_tty", lambda: False)
     assert main(["report", str(path)]) == 0
     assert capsys.readouterr().err == ""
-    monkeypatch.setattr(_cli_report, "_stderr_is_tty", lambda: True)
+    monkeypatch.setattr(cli_report, "_stderr_is_tty", lambda: True)
     assert main(["report", str(path)]) == 0
     captured = capsys.readouterr()
     assert "\rmigratekit report: " in captured.err
@@ -234,9 +235,9 @@ def test_small_input_shows_no_progress(tmp_path: Path, monkeypatch: pytest.Monke
     """Even on a terminal, a small file shows no progress."""
     path = tmp_path / "events.jsonl"
     path.write_bytes(b"\n".join(_calls(50)) + b"\n")
-    monkeypatch.setattr(_cli_report, "_PROGRESS_EVERY_LINES", 1)
-    monkeypatch.setattr(_cli_report, "_PROGRESS_INTERVAL", 0.0)
-    monkeypatch.setattr(_cli_report, "_stderr_is_tty", lambda: True)
+    monkeypatch.setattr(_files, "_PROGRESS_EVERY_LINES", 1)
+    monkeypatch.setattr(_files, "_PROGRESS_INTERVAL", 0.0)
+    monkeypatch.setattr(cli_report, "_stderr_is_tty", lambda: True)
     assert main(["report", str(path)]) == 0
     assert capsys.readouterr().err == ""
 
@@ -249,9 +250,9 @@ def test_text_stdin_without_a_buffer_is_read(monkeypatch: pytest.MonkeyPatch,
     """A replaced sys.stdin with no binary buffer (a StringIO) is still read, with progress."""
     text = b"\n".join(_calls(6)).decode() + "\n"
     monkeypatch.setattr(sys, "stdin", io.StringIO(text))
-    monkeypatch.setattr(_cli_report, "_PROGRESS_EVERY_LINES", 1)
-    monkeypatch.setattr(_cli_report, "_PROGRESS_INTERVAL", 0.0)
-    monkeypatch.setattr(_cli_report, "_stderr_is_tty", lambda: True)
+    monkeypatch.setattr(_files, "_PROGRESS_EVERY_LINES", 1)
+    monkeypatch.setattr(_files, "_PROGRESS_INTERVAL", 0.0)
+    monkeypatch.setattr(cli_report, "_stderr_is_tty", lambda: True)
     assert main(["report", "--format", "json"]) == 0
     captured = capsys.readouterr()
     assert json.loads(captured.out)["migrations"][0]["calls"] == 6
@@ -266,7 +267,7 @@ def test_stdin_and_a_file_together(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     _stdin(monkeypatch, b"\n".join(lines[:12]) + b"\n")
     path = tmp_path / "b.jsonl"
     path.write_bytes(b"\n".join(lines[12:]) + b"\n")
-    report = _cli_report.build_report(["-", str(path)])
+    report = build_report(["-", str(path)])
     assert report.sources == ["standard input", str(path)]
     assert report.entries[0].calls == 10
     assert main(["report", "--format", "json", "-", str(path)]) == 0
@@ -291,10 +292,10 @@ def test_progress_is_throttled(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     """Progress is written at most once per interval: within the first one, nothing."""
     path = tmp_path / "events.jsonl"
     path.write_bytes(b"\n".join(_calls(50)) + b"\n")
-    monkeypatch.setattr(_cli_report, "PROGRESS_MIN_BYTES", 1)
-    monkeypatch.setattr(_cli_report, "_PROGRESS_EVERY_LINES", 1)
-    monkeypatch.setattr(_cli_report, "_PROGRESS_INTERVAL", 3600.0)
-    monkeypatch.setattr(_cli_report, "_stderr_is_tty", lambda: True)
+    monkeypatch.setattr(_files, "PROGRESS_MIN_BYTES", 1)
+    monkeypatch.setattr(_files, "_PROGRESS_EVERY_LINES", 1)
+    monkeypatch.setattr(_files, "_PROGRESS_INTERVAL", 3600.0)
+    monkeypatch.setattr(cli_report, "_stderr_is_tty", lambda: True)
     assert main(["report", str(path)]) == 0
     assert capsys.readouterr().err == ""
 
@@ -317,10 +318,10 @@ def test_fifo_is_read_with_progress(tmp_path: Path, monkeypatch: pytest.MonkeyPa
 
     writer = threading.Thread(target=write, daemon=True)
     writer.start()
-    monkeypatch.setattr(_cli_report, "PROGRESS_MIN_BYTES", 0)
-    monkeypatch.setattr(_cli_report, "_PROGRESS_EVERY_LINES", 1)
-    monkeypatch.setattr(_cli_report, "_PROGRESS_INTERVAL", 0.0)
-    monkeypatch.setattr(_cli_report, "_stderr_is_tty", lambda: True)
+    monkeypatch.setattr(_files, "PROGRESS_MIN_BYTES", 0)
+    monkeypatch.setattr(_files, "_PROGRESS_EVERY_LINES", 1)
+    monkeypatch.setattr(_files, "_PROGRESS_INTERVAL", 0.0)
+    monkeypatch.setattr(cli_report, "_stderr_is_tty", lambda: True)
     try:
         assert main(["report", "--format", "json", str(fifo)]) == 0
     finally:
@@ -371,8 +372,8 @@ def test_stderr_that_cannot_say_is_no_terminal(closed: bool, library_log: Path,
     """A replaced or closed stderr counts as no terminal: no progress, the report still runs."""
     stderr = _NoTerminal(closed)
     monkeypatch.setattr(sys, "stderr", stderr)
-    assert _cli_report._stderr_is_tty() is False
-    monkeypatch.setattr(_cli_report, "PROGRESS_MIN_BYTES", 1)
+    assert cli_report._stderr_is_tty() is False
+    monkeypatch.setattr(_files, "PROGRESS_MIN_BYTES", 1)
     assert main(["report", str(library_log)]) == 0
     assert "MIGRATION" in capsys.readouterr().out
     assert stderr.written == []

@@ -5,7 +5,7 @@ the migration looks ready for its next stage.
 
 Whatever the lines hold, the command ends with its status and at most one
 line on standard error, never a traceback: what a line may hold is the
-reader's business (:mod:`migratekit._report`); here, everything written is
+reader's business (:mod:`migratekit.report`); here, everything written is
 made to fit the encoding of the stream it goes to (``backslashreplace`` for
 text and JSON, character references for HTML), and ``--html FILE`` is written
 to a temporary file beside FILE, renamed over it only once complete.
@@ -15,32 +15,18 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import gzip
 import json
 import math
 import os
 import secrets
 import sys
-import time
-import zlib
-from collections.abc import Sequence
-from typing import IO, Any
+from typing import Any
 
-from migratekit import _html
-from migratekit._report import Aggregator, Report, Thresholds, format_text, iter_lines
+from migratekit.report import InputError, Thresholds, build_report, format_text, render_html
 
-__all__ = ["add_parser", "build_report", "run"]
+__all__ = ["add_parser", "run"]
 
-PROGRESS_MIN_BYTES = 32 * 1024 * 1024
-"""Inputs smaller than this never show progress (standard input always may)."""
-
-_PROGRESS_EVERY_LINES = 1 << 16
-_PROGRESS_INTERVAL = 0.5
 _DEFAULTS = Thresholds()
-
-
-class InputError(Exception):
-    """A file that cannot be read: the message is the one line the user sees."""
 
 
 def fraction(text: str) -> float:
@@ -139,148 +125,6 @@ def thresholds_from(args: argparse.Namespace) -> Thresholds:
     )
 
 
-class _Progress:
-    """``\\r``-updated progress on standard error, for large inputs on a terminal."""
-
-    def __init__(self, total_bytes: int | None, enabled: bool) -> None:
-        self.total = total_bytes
-        self.enabled = enabled
-        self.done_bytes = 0
-        self.shown = False
-        self._next = time.monotonic() + _PROGRESS_INTERVAL
-
-    def tick(self, lines: int, position: int) -> None:
-        if not self.enabled:
-            return
-        now = time.monotonic()
-        if now < self._next:
-            return
-        self._next = now + _PROGRESS_INTERVAL
-        done = self.done_bytes + position
-        if self.total:
-            text = f"{_size(done)} of {_size(self.total)} ({100 * done / self.total:.0f}%)"
-        else:
-            text = f"{_size(done)}"
-        sys.stderr.write(f"\rmigratekit report: {text}, {lines:,} lines ")
-        sys.stderr.flush()
-        self.shown = True
-
-    def finish(self) -> None:
-        if self.shown:
-            sys.stderr.write("\r\033[K")
-            sys.stderr.flush()
-
-
-def _size(count: int) -> str:
-    value = float(count)
-    for unit in ("B", "KB", "MB", "GB"):
-        if value < 1024 or unit == "GB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{value:.1f} GB"  # pragma: no cover
-
-
-def _open(path: str) -> tuple[Any, Any]:
-    """*path* opened for reading (decompressed when gzip), and the raw file under it."""
-    try:
-        raw = open(path, "rb")  # noqa: SIM115 - closed by the caller
-    except OSError as exc:
-        raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
-    try:
-        magic = raw.peek(2)[:2] if hasattr(raw, "peek") else b""
-    except OSError as exc:
-        raw.close()
-        raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
-    if magic == b"\x1f\x8b":
-        return gzip.GzipFile(fileobj=raw, mode="rb"), raw
-    return raw, raw
-
-
-def _stdin() -> Any:
-    if sys.stdin is None:  # started with standard input closed (`<&-`)
-        raise InputError("cannot read standard input: it is closed")
-    buffer: IO[bytes] | None = getattr(sys.stdin, "buffer", None)
-    if buffer is None:  # a replaced sys.stdin without a binary buffer
-        return _TextAsBytes(sys.stdin)
-    return buffer
-
-
-class _TextAsBytes:
-    """A binary ``readline`` over a text stream."""
-
-    def __init__(self, text: IO[str]) -> None:
-        self._text = text
-
-    def readline(self, limit: int = -1) -> bytes:
-        return self._text.readline(limit).encode("utf-8", "replace")
-
-    def tell(self) -> int:
-        return 0
-
-
-def _feed(aggregator: Aggregator, stream: Any, raw: Any, progress: _Progress) -> None:
-    for lines, line in enumerate(iter_lines(stream), 1):
-        if line is None:
-            aggregator.too_long()
-        else:
-            aggregator.feed_line(line)
-        if progress.enabled and lines % _PROGRESS_EVERY_LINES == 0:
-            try:
-                position = raw.tell()
-            except (OSError, ValueError):
-                position = 0
-            progress.tick(aggregator.lines, position)
-
-
-def build_report(paths: Sequence[str], thresholds: Thresholds | None = None,
-                 progress: bool = False) -> Report:
-    """
-    Read every file of *paths* (``-`` for standard input; none at all for
-    standard input too) and return the report. Raises :class:`InputError`
-    for a file that cannot be read.
-    """
-    sources = list(paths) or ["-"]
-    opened: list[tuple[str, Any, Any]] = []
-    total = 0
-    try:
-        for path in sources:
-            if path == "-":
-                stream = _stdin()
-                opened.append((path, stream, stream))
-                total = -1
-                continue
-            stream, raw = _open(path)
-            opened.append((path, stream, raw))
-            if total >= 0:
-                try:
-                    total += os.fstat(raw.fileno()).st_size
-                except (OSError, ValueError, AttributeError):
-                    total = -1
-        large = total < 0 or total >= PROGRESS_MIN_BYTES
-        meter = _Progress(total if total > 0 else None, progress and large)
-        aggregator = Aggregator()
-        for path, stream, raw in opened:
-            try:
-                _feed(aggregator, stream, raw, meter)
-            # ValueError: a closed stream, or a text stdin that cannot decode.
-            except (OSError, EOFError, zlib.error, ValueError) as exc:
-                shown = "standard input" if path == "-" else path
-                reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
-                raise InputError(f"cannot read {shown}: {reason}") from None
-            if meter.total:
-                with contextlib.suppress(OSError, ValueError, AttributeError):
-                    meter.done_bytes += os.fstat(raw.fileno()).st_size
-        meter.finish()
-    finally:
-        for path, stream, raw in opened:
-            if path != "-":
-                stream.close()
-                raw.close()
-    report = aggregator.report(thresholds)
-    report.sources = ["standard input" if path == "-" else path for path in sources]
-    return report
-
-
 def _stderr_is_tty() -> bool:
     try:
         return sys.stderr.isatty()
@@ -355,7 +199,7 @@ def run(args: argparse.Namespace) -> int:
         _say(str(exc))
         return 2
     if args.html:
-        page = _html.render(report).encode("utf-8", "xmlcharrefreplace")
+        page = render_html(report).encode("utf-8", "xmlcharrefreplace")
         try:
             _write_file(args.html, page)
         except (OSError, ValueError) as exc:
@@ -366,7 +210,7 @@ def run(args: argparse.Namespace) -> int:
         # ensure_ascii (the default): the document is ASCII, whatever the names hold.
         text, errors = json.dumps(report.to_json(), indent=2) + "\n", "backslashreplace"
     elif args.format == "html":
-        text, errors = _html.render(report), "xmlcharrefreplace"
+        text, errors = render_html(report), "xmlcharrefreplace"
     else:
         text, errors = format_text(report), "backslashreplace"
     stdout = sys.stdout

@@ -5,7 +5,7 @@ No script, no stylesheet or font to fetch, no image but inline SVG: the page
 opens from a file, an e-mail or a CI artifact with no network, and its
 Content-Security-Policy forbids loading anything. Every string that came
 from a log line (migration names, paths, error messages) is escaped, for
-HTML and, with :func:`~migratekit._report.printable`, of its control and
+HTML and, with :func:`~migratekit.report._strings.printable`, of its control and
 bidirectional-formatting characters.
 """
 
@@ -17,16 +17,11 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from migratekit._report import (
-    STAGES,
-    EntryReport,
-    Report,
-    percent,
-    printable,
-    wilson_interval,
-)
+from migratekit.report._constants import STAGES
+from migratekit.report._strings import printable
+from migratekit.report._verdict import EntryReport, Report, percent, wilson_interval
 
-__all__ = ["render"]
+__all__ = ["render_html"]
 
 _STAGE_COLOURS = {
     "off": "#eef0f3",
@@ -77,7 +72,7 @@ def _e(value: object) -> str:
     return html.escape(printable(str(value)), quote=True)
 
 
-def render(report: Report) -> str:
+def render_html(report: Report) -> str:
     """The report as one self-contained HTML page."""
     parts: list[str] = [
         "<!DOCTYPE html>",

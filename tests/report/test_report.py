@@ -1,4 +1,4 @@
-"""Tests of the streaming aggregation behind ``migratekit report`` (migratekit/_report.py)."""
+"""Tests of the streaming aggregation behind ``migratekit report`` (migratekit/report/)."""
 
 from __future__ import annotations
 
@@ -21,20 +21,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import migratekit
-from migratekit import _html
-from migratekit._report import (
-    CALL_WINDOW,
-    TIMELINE_BINS,
-    Aggregator,
-    LatencyDigest,
-    Thresholds,
-    Timeline,
-    format_text,
-    iter_lines,
-    parse_timestamp,
-    wilson_interval,
-)
 from migratekit.providers import StaticStageProvider
+from migratekit.report import Thresholds, format_text, render_html
+from migratekit.report._aggregate import Aggregator, iter_lines
+from migratekit.report._constants import CALL_WINDOW, TIMELINE_BINS
+from migratekit.report._digest import LatencyDigest
+from migratekit.report._timeline import Timeline
+from migratekit.report._timestamps import parse_timestamp
+from migratekit.report._verdict import wilson_interval
 
 # -- writing real logs with the library ---------------------------------------------
 
@@ -654,7 +648,7 @@ def test_fuzz_never_raises(lines: list[bytes]) -> None:
     report = aggregator.report()
     json.dumps(report.to_json())
     format_text(report)
-    _html.render(report)
+    render_html(report)
 
 
 # -- edges of reading and judging ---------------------------------------------------------------
@@ -730,9 +724,7 @@ def test_stage_errors_are_grouped_and_bounded() -> None:
     assert report.stage_errors_other == 300 - 255
     assert report.to_json()["stage_errors_other"] == 45
     assert "and 45 more, of kinds not listed" in format_text(report)
-    from migratekit._html import render
-
-    assert "and 45 more, of kinds not listed" in render(report)
+    assert "and 45 more, of kinds not listed" in render_html(report)
 
 
 def test_shadow_drops_are_bounded_per_migration() -> None:
@@ -750,7 +742,7 @@ def test_shadow_drops_are_bounded_per_migration() -> None:
 
 def test_feed_line_skips_an_overlong_line() -> None:
     """A line longer than MAX_LINE_BYTES given to feed_line is counted as too long, not read."""
-    from migratekit._report import MAX_LINE_BYTES
+    from migratekit.report._constants import MAX_LINE_BYTES
 
     aggregator = Aggregator()
     huge = _line()[:-1] + b" " * MAX_LINE_BYTES + b"}"
@@ -852,7 +844,7 @@ def test_lone_surrogates_become_replacement_characters() -> None:
     assert list(report.shadow_dropped) == ["d\ufffd"]
     # Every output can be encoded now.
     format_text(report).encode("utf-8")
-    _html.render(report).encode("utf-8")
+    render_html(report).encode("utf-8")
     json.dumps(report.to_json(), ensure_ascii=False).encode("utf-8")
 
 
@@ -882,7 +874,7 @@ def test_text_report_escapes_what_would_drive_a_terminal() -> None:
 
 def test_printable_keeps_ordinary_text() -> None:
     """printable changes only what it must: accents, CJK and emoji stay as they are."""
-    from migratekit._report import printable
+    from migratekit.report._strings import printable
 
     assert printable("café 東京 😀 a\\b") == "café 東京 😀 a\\b"
     assert printable("\t\x7f\x85\u200f\udfff") == "\\x09\\x7f\\x85\\u200f\\udfff"
@@ -952,9 +944,9 @@ def test_long_call_ids_are_remembered_by_digest() -> None:
 
 def test_entries_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     """Past MAX_ENTRIES distinct migrations, events of new ones are skipped and counted."""
-    from migratekit import _report
+    from migratekit.report import _aggregate
 
-    monkeypatch.setattr(_report, "MAX_ENTRIES", 3)
+    monkeypatch.setattr(_aggregate, "MAX_ENTRIES", 3)
     aggregator = Aggregator()
     aggregator.feed([_line(migration=f"m{i}", call_id=f"c{i}") for i in range(5)])
     aggregator.feed([_line(result=True, migration="m9"), _line(migration="m0", call_id="x")])
@@ -975,7 +967,7 @@ def test_zero_latency_floor_and_zero_latencies_do_not_divide_by_zero() -> None:
 
 def test_stage_error_fields_that_json_cannot_write_back_are_named_by_type() -> None:
     """A field too deep or too long to write back as JSON is shown as its type."""
-    from migratekit._report import _short
+    from migratekit.report._aggregate import _short
 
     deep: list[Any] = []
     for _ in range(100_000):

@@ -1,6 +1,6 @@
 """
 ``migratekit report`` fed hostile log lines, through the real command
-(migratekit/_cli_report.py and migratekit/_report.py).
+(migratekit/_cli/report.py and migratekit/report/).
 
 Every field the report reads is given every JSON type, every size and the
 values that broke it once (400-digit integers, lists as event names, lone
@@ -27,10 +27,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.test_report import _calls
-from tests.test_report_cli import run_strict
+from tests.cli.test_report import run_strict
+from tests.report.test_report import _calls
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 EVENT_NAMES = ["migration.result", "migration.op", "migration.stage_error",
                "migration.shadow_dropped"]

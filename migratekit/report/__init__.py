@@ -1,0 +1,36 @@
+"""
+Reading migratekit's events back: is a migration ready for its next stage?
+
+The same report as ``migratekit report``, from Python::
+
+    from migratekit.report import Thresholds, build_report, format_text, render_html
+
+    report = build_report(["app.log", "app.log.1.gz"], Thresholds(min_samples=500))
+    print(format_text(report))
+    Path("report.html").write_text(render_html(report), encoding="utf-8")
+    ready = bool(report.entries) and not report.on_hold
+
+A :class:`Report` holds one :class:`EntryReport` per migration, stage and
+operation in :attr:`Report.entries`, each with its figures and its verdict;
+``report.to_json()`` is the document ``migratekit report --format json``
+writes.
+"""
+
+from migratekit.report._files import InputError, build_report
+from migratekit.report._html import render_html
+from migratekit.report._text import format_text
+from migratekit.report._verdict import EntryReport, Report, Thresholds
+
+__all__ = [
+    "EntryReport",
+    "InputError",
+    "Report",
+    "Thresholds",
+    "build_report",
+    "format_text",
+    "render_html",
+]
+
+for _name in __all__:
+    globals()[_name].__module__ = "migratekit.report"
+del _name

@@ -1,0 +1,528 @@
+"""
+Reading migratekit's own events back: the streaming aggregation behind
+``migratekit report``.
+
+The reader takes JSON lines one at a time and keeps, per migration, stage and
+operation, only counters and fixed-size summaries, so a log of any size is
+read in bounded memory:
+
+- latency percentiles come from a :class:`LatencyDigest` (every value kept
+  while there are few, a logarithmic histogram after that);
+- calls are counted by ``call_id`` through a fixed-size window of recent ids;
+- the plot data is a :class:`Timeline` of at most :data:`TIMELINE_BINS` bins;
+- distinct diff paths and stage errors are capped.
+
+Nothing read from a line is trusted, and nothing in a line raises. The rule,
+field by field:
+
+- A line that is not JSON (bytes that are not UTF-8 are read as U+FFFD first),
+  JSON that is not an object, an object whose ``event`` (or ``message``,
+  ``msg``) is not one of :data:`EVENT_NAMES` as a string, a line longer than
+  :data:`MAX_LINE_BYTES`, or nested too deep to parse: skipped, counted in
+  ``skipped_lines`` under its reason.
+- A field the event cannot be counted without, missing or invalid, skips the
+  line as ``malformed``: ``migration`` (a non-empty string of at most
+  :data:`MAX_NAME_CHARS` characters), ``operation``, ``stage``, and for
+  results ``origin``, ``ok`` (a JSON boolean) and ``latency_ms`` (a JSON
+  number, not a boolean, finite, from 0 to :data:`MAX_LATENCY_MS`); for ops
+  ``consistent`` (a boolean or null); for shadow drops ``dropped`` (a whole
+  number from 0 to :data:`MAX_COUNT`, 1 when missing).
+- An optional field that is invalid counts as missing: ``call_id`` (a
+  string), the timestamp (see :func:`parse_timestamp`; outside years 1970 to
+  9999 it is no timestamp), ``diff_paths`` (a list of strings; other items
+  are dropped), a stage error's descriptive fields (shown as short JSON when
+  they are not strings).
+- Events of a new migration, stage and operation beyond :data:`MAX_ENTRIES`
+  are skipped as ``too_many_migrations``, so that memory stays bounded.
+- Strings are kept as read, except that lone surrogates (a JSON
+  ``"\\ud800"`` escape) become U+FFFD, so that every output can encode them;
+  the text and HTML outputs also escape control and bidirectional-formatting
+  characters with :func:`printable`, so that a log line cannot drive the
+  terminal that shows the report.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter, deque
+from collections.abc import Iterable, Iterator
+from typing import IO, Any
+
+from migratekit.report._constants import (
+    CALL_WINDOW,
+    EVENT_NAMES,
+    MAX_COUNT,
+    MAX_DIFF_PATHS,
+    MAX_ENTRIES,
+    MAX_LATENCY_MS,
+    MAX_LINE_BYTES,
+    MAX_NAME_CHARS,
+    MAX_PATHS_PER_EVENT,
+    MAX_STAGE_ERRORS,
+    OP,
+    OPERATIONS,
+    ORIGINS,
+    RESULT,
+    STAGE_ERROR,
+    STAGE_RANK,
+)
+from migratekit.report._digest import LatencyDigest
+from migratekit.report._strings import clean
+from migratekit.report._timeline import Timeline
+from migratekit.report._timestamps import TIMESTAMP_KEYS, finite, parse_timestamp
+from migratekit.report._verdict import EntryReport, Report, Thresholds
+
+_MAX_CALL_ID = 64
+_MARKER = b"migration."
+
+
+class Entry:
+    """What was read about one migration in one stage for one operation."""
+
+    __slots__ = (
+        "calls",
+        "checks",
+        "compare_errors",
+        "diff_other",
+        "diff_paths",
+        "errors",
+        "first_time",
+        "inconsistent",
+        "key",
+        "last_line",
+        "last_time",
+        "latency",
+        "line_timeline",
+        "mismatches_with_paths",
+        "results",
+        "time_timeline",
+        "untimed",
+    )
+
+    def __init__(self, key: tuple[str, str, str]) -> None:
+        self.key = key
+        self.calls = 0
+        self.checks = 0
+        self.inconsistent = 0
+        self.compare_errors = 0
+        self.results = {"old": 0, "new": 0}
+        self.errors = {"old": 0, "new": 0}
+        self.latency = {"old": LatencyDigest(), "new": LatencyDigest()}
+        self.diff_paths: Counter[str] = Counter()
+        self.diff_other = 0
+        self.mismatches_with_paths = 0
+        self.first_time: float | None = None
+        self.last_time: float | None = None
+        self.last_line = 0
+        self.untimed = 0
+        self.time_timeline = Timeline(1.0 / 1024)
+        self.line_timeline = Timeline(1.0)
+
+    @property
+    def migration(self) -> str:
+        """The migration's name."""
+        return self.key[0]
+
+    @property
+    def stage(self) -> str:
+        """The stage, lower case."""
+        return self.key[1]
+
+    @property
+    def operation(self) -> str:
+        """``read`` or ``write``."""
+        return self.key[2]
+
+    def _when(self, line: int, when: float | None) -> None:
+        self.last_line = line
+        if when is None:
+            self.untimed += 1
+            return
+        if self.first_time is None or when < self.first_time:
+            self.first_time = when
+        if self.last_time is None or when > self.last_time:
+            self.last_time = when
+
+    def add_result(self, line: int, when: float | None, origin: str, ok: bool,
+                   latency_ms: float) -> None:
+        """Count one ``migration.result``."""
+        self._when(line, when)
+        self.results[origin] += 1
+        if not ok:
+            self.errors[origin] += 1
+        self.latency[origin].add(latency_ms)
+        self.line_timeline.add_result(line, origin, latency_ms, ok)
+        if when is not None:
+            self.time_timeline.add_result(when, origin, latency_ms, ok)
+
+    def add_op(self, line: int, when: float | None, consistent: bool | None,
+               compare_error: bool, paths: list[str]) -> None:
+        """Count one ``migration.op``."""
+        self._when(line, when)
+        if compare_error:
+            self.compare_errors += 1
+        if consistent is None:
+            return
+        self.checks += 1
+        self.line_timeline.add_check(line, consistent)
+        if when is not None:
+            self.time_timeline.add_check(when, consistent)
+        if consistent:
+            return
+        self.inconsistent += 1
+        if paths:
+            self.mismatches_with_paths += 1
+            counter = self.diff_paths
+            for path in paths:
+                if path in counter or len(counter) < MAX_DIFF_PATHS:
+                    counter[path] += 1
+                else:
+                    self.diff_other += 1
+
+
+# -- the reader ----------------------------------------------------------------------
+
+
+class Aggregator:
+    """
+    Reads migratekit events, one JSON line at a time, into per-entry summaries.
+
+    >>> aggregator = Aggregator()
+    >>> aggregator.feed([b'{"event": "migration.op", "migration": "users.get", '
+    ...                  b'"operation": "read", "stage": "shadow", "consistent": true, '
+    ...                  b'"call_id": "ab12cd34-1"}', b"not json"])
+    >>> report = aggregator.report()
+    >>> report.entries[0].calls, report.skipped_lines
+    (1, 1)
+
+    Calls are counted by distinct ``call_id``, remembering the last
+    :data:`CALL_WINDOW` ids: exact as long as the events of one call are less
+    than that many lines apart, which they are unless a background shadow
+    lags behind by that many events. An op event without a ``call_id``
+    counts as one call; a result event without one counts for latency and
+    errors only.
+    """
+
+    def __init__(self) -> None:
+        self.entries: dict[tuple[str, str, str], Entry] = {}
+        self.lines = 0
+        self.events = 0
+        self.skipped: Counter[str] = Counter()
+        self.stage_errors: dict[tuple[Any, ...], list[Any]] = {}
+        self.stage_errors_other = 0
+        self.shadow_dropped: Counter[str] = Counter()
+        self._recent: deque[str] = deque()
+        self._recent_set: set[str] = set()
+
+    @property
+    def skipped_lines(self) -> int:
+        """How many lines were not migratekit events this report reads."""
+        return sum(self.skipped.values())
+
+    # -- input -------------------------------------------------------------
+
+    def feed(self, lines: Iterable[bytes | str]) -> None:
+        """Read each of *lines* (with or without their line ending)."""
+        for line in lines:
+            self.feed_line(line)
+
+    def feed_line(self, line: bytes | str) -> None:
+        """Read one line; never raises for what the line holds."""
+        if isinstance(line, str):
+            line = line.encode("utf-8", "replace")
+        self.lines += 1
+        if len(line) > MAX_LINE_BYTES:
+            self.skipped["too_long"] += 1
+            return
+        if _MARKER not in line:
+            self.skipped["blank" if not line.strip() else "other"] += 1
+            return
+        try:
+            event = _loads(line)
+        except (ValueError, RecursionError):
+            self.skipped["unparsable"] += 1
+            return
+        if not isinstance(event, dict):
+            self.skipped["other"] += 1
+            return
+        # type() before the set: a list or a dict is not hashable.
+        name = event.get("event")
+        if type(name) is not str or name not in EVENT_NAMES:
+            # An application may rename structlog's "event" key (EventRenamer).
+            name = event.get("message", event.get("msg"))
+            if type(name) is not str or name not in EVENT_NAMES:
+                self.skipped["other"] += 1
+                return
+        verdict = self._read_event(name, event)
+        if verdict is True:
+            self.events += 1
+        else:
+            self.skipped[verdict or "malformed"] += 1
+
+    def too_long(self) -> None:
+        """Count a line that was cut off by the reader for being too long."""
+        self.lines += 1
+        self.skipped["too_long"] += 1
+
+    # -- one event ----------------------------------------------------------
+
+    def _key(self, event: dict[str, Any]) -> tuple[str, str, str] | None:
+        migration = event.get("migration")
+        operation = event.get("operation")
+        stage = event.get("stage")
+        if type(migration) is not str or not 0 < len(migration) <= MAX_NAME_CHARS:
+            return None
+        if type(operation) is not str or type(stage) is not str:
+            return None
+        if operation not in OPERATIONS or len(stage) > 16:
+            return None
+        stage = stage.lower()
+        if stage not in STAGE_RANK:
+            return None
+        return clean(migration), stage, operation
+
+    def _entry(self, key: tuple[str, str, str]) -> Entry | None:
+        entry = self.entries.get(key)
+        if entry is None:
+            if len(self.entries) >= MAX_ENTRIES:
+                return None
+            entry = self.entries[key] = Entry(key)
+        return entry
+
+    def _new_call(self, call_id: Any) -> bool:
+        if not isinstance(call_id, str):
+            return False
+        if len(call_id) > _MAX_CALL_ID:
+            # Remembered by digest: a window of megabyte-long ids would not
+            # be bounded memory.
+            call_id = hashlib.blake2b(call_id.encode("utf-8", "surrogatepass"),
+                                      digest_size=16).hexdigest()
+        if call_id in self._recent_set:
+            return False
+        recent = self._recent
+        recent.append(call_id)
+        self._recent_set.add(call_id)
+        if len(recent) > CALL_WINDOW:
+            self._recent_set.discard(recent.popleft())
+        return True
+
+    # Each reader answers True when it counted the event, or the reason it
+    # skipped the line: None for "malformed".
+
+    def _read_event(self, name: str, event: dict[str, Any]) -> bool | str | None:
+        if name == RESULT:
+            return self._read_result(event)
+        if name == OP:
+            return self._read_op(event)
+        if name == STAGE_ERROR:
+            return self._read_stage_error(event)
+        return self._read_dropped(event)
+
+    def _read_result(self, event: dict[str, Any]) -> bool | str | None:
+        key = self._key(event)
+        origin = event.get("origin")
+        ok = event.get("ok")
+        latency = event.get("latency_ms")
+        # The common case inline; NaN fails the comparison and goes the long way.
+        if type(latency) is not float or not 0.0 <= latency <= MAX_LATENCY_MS:
+            latency = _latency(latency)
+        if key is None or not isinstance(origin, str) or origin not in ORIGINS:
+            return None
+        if not isinstance(ok, bool) or latency is None:
+            return None
+        entry = self._entry(key)
+        if entry is None:
+            return "too_many_migrations"
+        if self._new_call(event.get("call_id")):
+            entry.calls += 1
+        entry.add_result(self.lines, _timestamp(event), origin, ok, latency)
+        return True
+
+    def _read_op(self, event: dict[str, Any]) -> bool | str | None:
+        key = self._key(event)
+        consistent = event.get("consistent")
+        if key is None or not (consistent is None or isinstance(consistent, bool)):
+            return None
+        entry = self._entry(key)
+        if entry is None:
+            return "too_many_migrations"
+        call_id = event.get("call_id")
+        if self._new_call(call_id) or not isinstance(call_id, str):
+            entry.calls += 1
+        raw_paths = event.get("diff_paths")
+        paths: list[str] = []
+        if isinstance(raw_paths, list):
+            paths = [
+                clean(path[:200])
+                for path in raw_paths[:MAX_PATHS_PER_EVENT]
+                if isinstance(path, str) and path
+            ]
+        entry.add_op(self.lines, _timestamp(event), consistent,
+                     event.get("compare_error") is not None, paths)
+        return True
+
+    def _read_stage_error(self, event: dict[str, Any]) -> bool | str | None:
+        if _name(event.get("migration")) is None:
+            return None
+        fields = tuple(
+            _short(event.get(name))
+            for name in ("migration", "provider", "source", "value", "exc_type", "stage")
+        )
+        found = self.stage_errors.get(fields)
+        if found is not None:
+            found[0] += 1
+        elif len(self.stage_errors) < MAX_STAGE_ERRORS:
+            self.stage_errors[fields] = [1, _short(event.get("error"))]
+        else:
+            self.stage_errors_other += 1
+        return True
+
+    def _read_dropped(self, event: dict[str, Any]) -> bool | str | None:
+        migration = _name(event.get("migration"))
+        dropped = event.get("dropped", 1)
+        if migration is None:
+            return None
+        if isinstance(dropped, bool) or not isinstance(dropped, int):
+            return None
+        if not 0 <= dropped <= MAX_COUNT:
+            return None
+        if migration in self.shadow_dropped or len(self.shadow_dropped) < MAX_STAGE_ERRORS:
+            self.shadow_dropped[migration] += dropped
+        return True
+
+    # -- output ----------------------------------------------------------------
+
+    def report(self, thresholds: Thresholds | None = None) -> Report:
+        """The report of everything read so far, with verdicts by *thresholds*."""
+        thresholds = thresholds or Thresholds()
+        ordered = sorted(
+            self.entries.values(),
+            key=lambda e: (e.migration, e.operation, STAGE_RANK[e.stage]),
+        )
+        # The current entry of a migration and operation is the one whose
+        # events came last: by time when every event was stamped, else by line.
+        latest: dict[tuple[str, str], Entry] = {}
+        for entry in ordered:
+            pair = (entry.migration, entry.operation)
+            seen = latest.get(pair)
+            if seen is None or _later(entry, seen):
+                latest[pair] = entry
+        reports = [
+            EntryReport.from_entry(entry, thresholds, latest[(entry.migration,
+                                                                entry.operation)] is entry)
+            for entry in ordered
+        ]
+        stage_errors = [
+            {
+                "migration": fields[0],
+                "provider": fields[1],
+                "source": fields[2],
+                "value": fields[3],
+                "exc_type": fields[4],
+                "stage": fields[5],
+                "error": error,
+                "count": count,
+            }
+            for fields, (count, error) in self.stage_errors.items()
+        ]
+        return Report(
+            entries=reports,
+            lines=self.lines,
+            events=self.events,
+            skipped=dict(self.skipped),
+            stage_errors=stage_errors,
+            stage_errors_other=self.stage_errors_other,
+            shadow_dropped=dict(self.shadow_dropped),
+            thresholds=thresholds,
+            timelines={entry.key: _timeline(entry) for entry in ordered},
+            line_timelines={entry.key: entry.line_timeline.points() for entry in ordered},
+        )
+
+
+def _later(a: Entry, b: Entry) -> bool:
+    if a.last_time is not None and b.last_time is not None and not (a.untimed or b.untimed):
+        return a.last_time > b.last_time
+    return a.last_line > b.last_line
+
+
+def _timeline(entry: Entry) -> tuple[str, list[dict[str, Any]]]:
+    if entry.untimed == 0 and entry.last_time is not None:
+        return "time", entry.time_timeline.points()
+    return "line", entry.line_timeline.points()
+
+
+_decode = json.JSONDecoder().decode
+
+
+def _loads(line: bytes) -> Any:
+    start = line.find(b"{")
+    if start > 0:
+        # A prefix before the JSON (a syslog or container header): read from the brace.
+        line = line[start:]
+    # A byte that is not UTF-8 (a Latin-1 error message, a cut multi-byte
+    # character) costs that character, not the event.
+    return _decode(line.decode("utf-8", "replace"))
+
+
+def _name(value: Any) -> str | None:
+    """A migration name as read from a line, or ``None`` when it is none."""
+    if not isinstance(value, str) or not value or len(value) > MAX_NAME_CHARS:
+        return None
+    return clean(value)
+
+
+def _latency(value: Any) -> float | None:
+    """``latency_ms`` as read from a line, or ``None`` when it is none."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    number = finite(value)
+    if number is None or not 0.0 <= number <= MAX_LATENCY_MS:
+        return None
+    return number
+
+
+def _timestamp(event: dict[str, Any]) -> float | None:
+    for key in TIMESTAMP_KEYS:
+        value = event.get(key)
+        if value is not None:
+            return parse_timestamp(value)
+    return None
+
+
+def _short(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        text = value[:200]
+    else:
+        try:
+            text = json.dumps(value)[:200]
+        except (ValueError, RecursionError):  # an int past str()'s digit limit; deep nesting
+            text = f"<{type(value).__name__}>"
+    text = clean(text)
+    return text if len(text) <= 100 else text[:99] + "…"
+
+
+# -- reading files ----------------------------------------------------------------------
+
+
+def iter_lines(stream: IO[bytes], limit: int = MAX_LINE_BYTES) -> Iterator[bytes | None]:
+    """
+    The lines of a binary *stream*, each at most *limit* bytes long; a longer
+    line is read through in pieces and given as ``None``, so that no line is
+    ever held whole in memory.
+    """
+    readline = stream.readline
+    while True:
+        line = readline(limit + 1)
+        if not line:
+            return
+        if len(line) > limit and not line.endswith(b"\n"):
+            while True:
+                rest = readline(limit)
+                if not rest or rest.endswith(b"\n"):
+                    break
+            yield None
+            continue
+        yield line

@@ -1,0 +1,325 @@
+"""The figures of each migration, stage and operation, and the verdict on them."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import TYPE_CHECKING, Any
+
+from migratekit.report._constants import COMPARED, NEW_RUNS, NEXT_STAGE, ORIGINS
+
+if TYPE_CHECKING:
+    from migratekit.report._aggregate import Entry
+
+# -- the thresholds of the verdict ---------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Thresholds:
+    """
+    When a migration is ready for its next stage.
+
+    *max_inconsistency*: the largest share of comparisons that may disagree
+    (0.001 is 0.1%). *min_samples*: how many comparisons (for reads in SHADOW
+    and LIVE) or calls of the new side (otherwise) are needed before any
+    verdict but ``hold``. *max_latency_ratio*: how much slower the new side's
+    p99 may be than the old side's. *max_error_rate*: how much more often the
+    new side may fail than the old side in the same stage (its whole error
+    rate when the old side did not run). *latency_floor_ms*: latencies below
+    this count as this much when comparing them, because timer noise and
+    scheduling dominate sub-millisecond timings.
+    """
+
+    max_inconsistency: float = 0.001
+    min_samples: int = 1000
+    max_latency_ratio: float = 1.5
+    max_error_rate: float = 0.01
+    latency_floor_ms: float = 1.0
+
+
+def wilson_interval(bad: int, total: int, z: float = 1.96) -> tuple[float, float]:
+    """The Wilson score interval of the proportion *bad* / *total* (95% by default)."""
+    if total <= 0:
+        return 0.0, 1.0
+    p = bad / total
+    denominator = 1 + z * z / total
+    centre = (p + z * z / (2 * total)) / denominator
+    half = z * math.sqrt(p * (1 - p) / total + z * z / (4 * total * total)) / denominator
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def percent(fraction: float) -> str:
+    """*fraction* as a short percentage: ``0.8%``, ``0.012%``, ``12%``."""
+    value = fraction * 100.0
+    if value == 0:
+        return "0%"
+    if value >= 10:
+        return f"{value:.0f}%"
+    if value >= 1:
+        return f"{value:.1f}%"
+    return f"{value:.2g}%"
+
+
+def format_ms(value: float | None) -> str:
+    if value is None:
+        return "-"
+    if value >= 100:
+        return f"{value:.0f}"
+    if value >= 10:
+        return f"{value:.1f}"
+    return f"{value:.3g}" if value >= 0.001 else f"{value:.1g}"
+
+
+@dataclasses.dataclass
+class EntryReport:
+    """The figures and the verdict of one migration, stage and operation."""
+
+    migration: str
+    stage: str
+    operation: str
+    calls: int
+    consistency_checks: int
+    inconsistent: int
+    compare_errors: int
+    results: dict[str, int]
+    errors: dict[str, int]
+    latency_ms: dict[str, dict[str, float] | None]
+    latency_exact: bool
+    diff_paths: list[dict[str, Any]]
+    mismatches_with_paths: int
+    first_timestamp: float | None
+    last_timestamp: float | None
+    current: bool
+    ready: bool
+    next_stage: str | None
+    verdict: str
+
+    @property
+    def inconsistency_rate(self) -> float | None:
+        """Inconsistent comparisons over comparisons, or ``None`` without comparisons."""
+        if not self.consistency_checks:
+            return None
+        return self.inconsistent / self.consistency_checks
+
+    @property
+    def latency_ratio(self) -> float | None:
+        """New p99 over old p99, when both sides ran."""
+        old, new = self.latency_ms["old"], self.latency_ms["new"]
+        if old is None or new is None or old["p99"] <= 0:
+            return None
+        return new["p99"] / old["p99"]
+
+    def error_rate(self, origin: str) -> float | None:
+        """Failed results of *origin* over its results, or ``None`` when it never ran."""
+        results = self.results[origin]
+        return self.errors[origin] / results if results else None
+
+    def mismatch_summary(self, top: int = 3) -> str | None:
+        """``87% of mismatches differ at last_name, 13% at email``, or ``None``."""
+        if not self.diff_paths or not self.inconsistent:
+            return None
+        parts = [
+            f"{percent(item['share'])} {'of mismatches differ at ' if i == 0 else 'at '}"
+            f"{item['path']}"
+            for i, item in enumerate(self.diff_paths[:top])
+        ]
+        return ", ".join(parts)
+
+    @classmethod
+    def from_entry(cls, entry: Entry, thresholds: Thresholds, current: bool) -> EntryReport:
+        """Summarise *entry* and judge it by *thresholds*."""
+        latency: dict[str, dict[str, float] | None] = {}
+        for origin in ORIGINS:
+            digest = entry.latency[origin]
+            if digest.count:
+                latency[origin] = {
+                    "p50": _round(digest.percentile(50)),
+                    "p95": _round(digest.percentile(95)),
+                    "p99": _round(digest.percentile(99)),
+                }
+            else:
+                latency[origin] = None
+        paths = [
+            {
+                "path": path,
+                "count": count,
+                "share": count / entry.inconsistent if entry.inconsistent else 0.0,
+            }
+            for path, count in sorted(entry.diff_paths.items(), key=lambda kv: (-kv[1], kv[0]))
+        ]
+        if entry.diff_other:
+            paths.append(
+                {"path": "(other paths)", "count": entry.diff_other,
+                 "share": entry.diff_other / max(1, entry.inconsistent)}
+            )
+        report = cls(
+            migration=entry.migration,
+            stage=entry.stage,
+            operation=entry.operation,
+            calls=entry.calls,
+            consistency_checks=entry.checks,
+            inconsistent=entry.inconsistent,
+            compare_errors=entry.compare_errors,
+            results=dict(entry.results),
+            errors=dict(entry.errors),
+            latency_ms=latency,
+            latency_exact=entry.latency["old"].exact and entry.latency["new"].exact,
+            diff_paths=paths,
+            mismatches_with_paths=entry.mismatches_with_paths,
+            first_timestamp=entry.first_time,
+            last_timestamp=entry.last_time,
+            current=current,
+            ready=False,
+            next_stage=NEXT_STAGE.get(entry.stage),
+            verdict="",
+        )
+        report.ready, report.verdict = _verdict(report, thresholds)
+        return report
+
+    def to_json(self) -> dict[str, Any]:
+        """This entry as DESIGN.md's ``--format json`` shape, with extra keys."""
+        rate = self.inconsistency_rate
+        low, high = wilson_interval(self.inconsistent, self.consistency_checks)
+        return {
+            "migration": self.migration,
+            "stage": self.stage,
+            "operation": self.operation,
+            "calls": self.calls,
+            "consistency_checks": self.consistency_checks,
+            "inconsistent": self.inconsistent,
+            "errors": dict(self.errors),
+            "latency_ms": {k: (dict(v) if v else None) for k, v in self.latency_ms.items()},
+            "verdict": self.verdict,
+            "ready": self.ready,
+            "current": self.current,
+            "next_stage": self.next_stage,
+            "results": dict(self.results),
+            "compare_errors": self.compare_errors,
+            "inconsistency_rate": rate,
+            "inconsistency_ci95": [low, high] if self.consistency_checks else None,
+            "latency_ratio_p99": self.latency_ratio,
+            "latency_exact": self.latency_exact,
+            "diff_paths": [dict(item) for item in self.diff_paths],
+            "first_timestamp": self.first_timestamp,
+            "last_timestamp": self.last_timestamp,
+        }
+
+
+def _round(value: float | None) -> float:
+    assert value is not None
+    return round(value, 4)
+
+
+def _verdict(entry: EntryReport, th: Thresholds) -> tuple[bool, str]:
+    stage, operation = entry.stage, entry.operation
+    nxt = entry.next_stage
+    if stage == "off":
+        return True, "ready for DUALWRITE: only the old side runs in OFF"
+    if stage not in NEW_RUNS[operation]:
+        return True, f"ready for {nxt.upper() if nxt else '-'}: the new side is not read in " \
+                     f"{stage.upper()}; judge the writes"
+    compared = operation == "read" and stage in COMPARED
+    reasons: list[str] = []
+    if compared:
+        samples, noun = entry.consistency_checks, "comparisons"
+    else:
+        samples = entry.results["new"]
+        noun = f"new-side {operation}s"
+    if samples < th.min_samples:
+        reasons.append(f"only {samples:,} {noun} (need {th.min_samples:,})")
+    rate = entry.inconsistency_rate
+    if compared and rate is not None and rate > th.max_inconsistency:
+        reasons.append(f"{percent(rate)} inconsistent (limit {percent(th.max_inconsistency)})")
+    if compared and entry.compare_errors:
+        tried = entry.consistency_checks + entry.compare_errors
+        if entry.compare_errors / tried > th.max_inconsistency:
+            reasons.append(f"{entry.compare_errors:,} comparisons raised (fix the comparator)")
+    new_rate = entry.error_rate("new")
+    old_rate = entry.error_rate("old")
+    if new_rate is not None:
+        if old_rate is None:
+            if new_rate > th.max_error_rate:
+                reasons.append(
+                    f"new side {percent(new_rate)} errors (limit {percent(th.max_error_rate)})"
+                )
+        elif new_rate - old_rate > th.max_error_rate:
+            reasons.append(
+                f"new side {percent(new_rate)} errors vs old {percent(old_rate)} "
+                f"(limit +{percent(th.max_error_rate)})"
+            )
+    old_latency, new_latency = entry.latency_ms["old"], entry.latency_ms["new"]
+    ratio: float | None = None
+    if old_latency is not None and new_latency is not None:
+        floor = th.latency_floor_ms
+        old_p99 = max(old_latency["p99"], floor)
+        new_p99 = max(new_latency["p99"], floor)
+        # With a floor of 0, an old side that always took 0 ms leaves no
+        # ratio: a new side that did too is as fast, any other is slower.
+        if old_p99 > 0:
+            ratio = new_p99 / old_p99
+        elif new_p99 > 0:
+            ratio = math.inf
+        if ratio is not None and ratio > th.max_latency_ratio:
+            times = f"{ratio:.1f}x old" if math.isfinite(ratio) else "slower than old"
+            reasons.append(
+                f"new side p99 {times} ({format_ms(new_latency['p99'])} ms vs "
+                f"{format_ms(old_latency['p99'])} ms, limit {th.max_latency_ratio:g}x)"
+            )
+    if reasons:
+        return False, "hold: " + "; ".join(reasons)
+    evidence = [f"{samples:,} {noun}"]
+    if compared and rate is not None:
+        evidence.append(f"{percent(rate)} inconsistent")
+    if new_rate is not None:
+        evidence.append(f"new side {percent(new_rate)} errors")
+    if ratio is not None:
+        evidence.append(f"p99 {ratio:.1f}x old")
+    if nxt is None:
+        return True, "ready: COMPLETE is the last stage; the old side can go (" + \
+            ", ".join(evidence) + ")"
+    return True, f"ready for {nxt.upper()} (" + ", ".join(evidence) + ")"
+
+
+@dataclasses.dataclass
+class Report:
+    """Everything ``migratekit report`` says about the lines it read."""
+
+    entries: list[EntryReport]
+    lines: int
+    events: int
+    skipped: dict[str, int]
+    stage_errors: list[dict[str, Any]]
+    shadow_dropped: dict[str, int]
+    thresholds: Thresholds
+    timelines: dict[tuple[str, str, str], tuple[str, list[dict[str, Any]]]]
+    sources: list[str] = dataclasses.field(default_factory=list)
+    stage_errors_other: int = 0
+    """Stage errors beyond the distinct kinds kept in :attr:`stage_errors`."""
+    line_timelines: dict[tuple[str, str, str], list[dict[str, Any]]] = dataclasses.field(
+        default_factory=dict
+    )
+    """Every entry's timeline by log line, for charts that mix timed and untimed stages."""
+
+    @property
+    def skipped_lines(self) -> int:
+        """Lines that were not migratekit events this report reads."""
+        return sum(self.skipped.values())
+
+    @property
+    def on_hold(self) -> list[EntryReport]:
+        """The current entry of each migration and operation that is on hold."""
+        return [entry for entry in self.entries if entry.current and not entry.ready]
+
+    def to_json(self) -> dict[str, Any]:
+        """DESIGN.md's ``--format json`` document (with extra keys)."""
+        return {
+            "migrations": [entry.to_json() for entry in self.entries],
+            "skipped_lines": self.skipped_lines,
+            "lines": self.lines,
+            "events": self.events,
+            "skipped": dict(sorted(self.skipped.items())),
+            "stage_errors": [dict(item) for item in self.stage_errors],
+            "stage_errors_other": self.stage_errors_other,
+            "shadow_dropped": dict(self.shadow_dropped),
+            "thresholds": dataclasses.asdict(self.thresholds),
+        }
