@@ -19,7 +19,7 @@ from typing import Any
 
 from migratekit.report._constants import STAGES
 from migratekit.report._strings import printable
-from migratekit.report._verdict import EntryReport, Report, percent, wilson_interval
+from migratekit.report._verdict import EntryReport, Report, format_ms, percent, wilson_interval
 
 __all__ = ["render_html"]
 
@@ -35,6 +35,7 @@ _OLD_COLOUR = "#5b7083"
 _NEW_COLOUR = "#e0662b"
 _BAD_COLOUR = "#c62828"
 _CURRENT = " \u25cf"
+_MISSING = "\u2013"  # an en dash where the text table has a hyphen
 
 _CSS = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1d2733;
@@ -138,12 +139,6 @@ def _card(entry: EntryReport) -> str:
     )
 
 
-def _ms(value: float | None) -> str:
-    if value is None:
-        return "\u2013"
-    return f"{value:.3g}" if value < 100 else f"{value:.0f}"
-
-
 def _table(entries: Sequence[EntryReport]) -> str:
     rows = [
         "<table><thead><tr><th>Migration</th><th>Stage</th><th>Calls</th>"
@@ -158,7 +153,7 @@ def _table(entries: Sequence[EntryReport]) -> str:
             inconsistent = (f"{entry.inconsistent:,} = {percent(rate)} "
                             f"({percent(low)}\u2013{percent(high)})")
         else:
-            inconsistent = "\u2013"
+            inconsistent = _MISSING
         cells = [
             f"<td>{_e(entry.migration)} <span class=\"op\">{_e(entry.operation)}</span></td>",
             f"<td>{_e(entry.stage.upper())}{_CURRENT if entry.current else ''}</td>",
@@ -170,8 +165,8 @@ def _table(entries: Sequence[EntryReport]) -> str:
         for key in ("p50", "p99"):
             old, new = entry.latency_ms["old"], entry.latency_ms["new"]
             cells.append(
-                f'<td class="n">{_ms(old[key] if old else None)} / '
-                f"{_ms(new[key] if new else None)}</td>"
+                f'<td class="n">{format_ms(old[key] if old else None, _MISSING)} / '
+                f"{format_ms(new[key] if new else None, _MISSING)}</td>"
             )
         kind = "ready" if entry.ready else "hold"
         cells.append(f'<td class="v {kind}-text">{_e(entry.verdict)}</td>')
@@ -185,7 +180,7 @@ def _table(entries: Sequence[EntryReport]) -> str:
 
 def _errors(entry: EntryReport, origin: str) -> str:
     if not entry.results[origin]:
-        return "\u2013"
+        return _MISSING
     count = entry.errors[origin]
     rate = entry.error_rate(origin) or 0.0
     return f"{count:,}" if not count else f"{count:,} ({_e(percent(rate))})"

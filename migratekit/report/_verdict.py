@@ -60,9 +60,10 @@ def percent(fraction: float) -> str:
     return f"{value:.2g}%"
 
 
-def format_ms(value: float | None) -> str:
+def format_ms(value: float | None, missing: str = "-") -> str:
+    """A latency in milliseconds, to about three digits; *missing* when there is none."""
     if value is None:
-        return "-"
+        return missing
     if value >= 100:
         return f"{value:.0f}"
     if value >= 10:
@@ -177,7 +178,7 @@ class EntryReport:
         return report
 
     def to_json(self) -> dict[str, Any]:
-        """This entry as DESIGN.md's ``--format json`` shape, with extra keys."""
+        """This entry as docs/design.md's ``--format json`` shape, with extra keys."""
         rate = self.inconsistency_rate
         low, high = wilson_interval(self.inconsistent, self.consistency_checks)
         return {
@@ -311,7 +312,7 @@ class Report:
         return [entry for entry in self.entries if entry.current and not entry.ready]
 
     def to_json(self) -> dict[str, Any]:
-        """DESIGN.md's ``--format json`` document (with extra keys)."""
+        """docs/design.md's ``--format json`` document (with extra keys)."""
         return {
             "migrations": [entry.to_json() for entry in self.entries],
             "skipped_lines": self.skipped_lines,

@@ -14,7 +14,7 @@ import pytest
 from migratekit._cli import main
 from migratekit._cli import report as cli_report
 from migratekit.report import _files, build_report
-from tests.report.test_report import _calls, write_library_log
+from tests.report.logs import call_lines, write_library_log
 
 _REQUIRED = {"migration", "stage", "operation", "calls", "consistency_checks", "inconsistent",
              "errors", "latency_ms", "verdict"}
@@ -70,7 +70,7 @@ def test_json_origin_that_never_ran_is_null(tmp_path: Path,
                                             capsys: pytest.CaptureFixture[str]) -> None:
     """An origin that never ran has latency null."""
     path = tmp_path / "off.jsonl"
-    path.write_bytes(b"\n".join(_calls(5, stage="off", old_ms=1.5)) + b"\n")
+    path.write_bytes(b"\n".join(call_lines(5, stage="off", old_ms=1.5)) + b"\n")
     assert main(["report", "--format", "json", str(path)]) == 0
     (entry,) = json.loads(capsys.readouterr().out)["migrations"]
     assert entry["latency_ms"]["new"] is None
@@ -80,9 +80,9 @@ def test_json_origin_that_never_ran_is_null(tmp_path: Path,
 def test_check_exit_status(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """--check exits 1 when the current stage is on hold, 0 when ready, 0 without --check."""
     hold = tmp_path / "hold.jsonl"
-    hold.write_bytes(b"\n".join(_calls(1000, bad=50)) + b"\n")
+    hold.write_bytes(b"\n".join(call_lines(1000, bad=50)) + b"\n")
     ready = tmp_path / "ready.jsonl"
-    ready.write_bytes(b"\n".join(_calls(1000)) + b"\n")
+    ready.write_bytes(b"\n".join(call_lines(1000)) + b"\n")
     assert main(["report", "--check", str(hold)]) == 1
     assert main(["report", str(hold)]) == 0
     assert main(["report", "--check", str(ready)]) == 0
@@ -120,7 +120,7 @@ def test_directory_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
 def test_unreadable_file_in_a_subprocess_has_no_traceback(tmp_path: Path) -> None:
     """Run as a program, an unreadable file gives status 2 and no traceback."""
     good = tmp_path / "good.jsonl"
-    good.write_bytes(b"\n".join(_calls(3)) + b"\n")
+    good.write_bytes(b"\n".join(call_lines(3)) + b"\n")
     result = subprocess.run(
         [sys.executable, "-m", "migratekit", "report", str(good), str(tmp_path / "gone.log")],
         capture_output=True, text=True, timeout=60, check=False,
@@ -134,7 +134,7 @@ def test_unreadable_file_in_a_subprocess_has_no_traceback(tmp_path: Path) -> Non
 def test_corrupt_gzip_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """A gzip file cut short is reported as unreadable, not as a traceback."""
     path = tmp_path / "events.jsonl.gz"
-    path.write_bytes(gzip.compress(b"\n".join(_calls(50)))[:60])
+    path.write_bytes(gzip.compress(b"\n".join(call_lines(50)))[:60])
     assert main(["report", str(path)]) == 2
     assert "events.jsonl.gz" in capsys.readouterr().err
 
@@ -142,7 +142,7 @@ def test_corrupt_gzip_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]
 def test_gzip_is_read(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """A rotated, gzipped log is read like a plain one."""
     path = tmp_path / "events.jsonl.gz"
-    path.write_bytes(gzip.compress(b"\n".join(_calls(12)) + b"\n"))
+    path.write_bytes(gzip.compress(b"\n".join(call_lines(12)) + b"\n"))
     assert main(["report", "--format", "json", str(path)]) == 0
     (entry,) = json.loads(capsys.readouterr().out)["migrations"]
     assert entry["calls"] == 12
@@ -156,7 +156,7 @@ def _stdin(monkeypatch: pytest.MonkeyPatch, data: bytes) -> None:
 def test_reads_standard_input(argv: list[str], monkeypatch: pytest.MonkeyPatch,
                               capsys: pytest.CaptureFixture[str]) -> None:
     """With no file, or -, the report reads standard input."""
-    _stdin(monkeypatch, b"\n".join(_calls(7)) + b"\njunk\n")
+    _stdin(monkeypatch, b"\n".join(call_lines(7)) + b"\njunk\n")
     assert main([*argv, "--format", "json"]) == 0
     document = json.loads(capsys.readouterr().out)
     assert document["migrations"][0]["calls"] == 7
@@ -166,7 +166,7 @@ def test_reads_standard_input(argv: list[str], monkeypatch: pytest.MonkeyPatch,
 def test_several_files_add_up(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """Several files are read as one log."""
     a, b = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
-    lines = _calls(10)
+    lines = call_lines(10)
     a.write_bytes(b"\n".join(lines[:12]) + b"\n")
     b.write_bytes(b"\n".join(lines[12:]) + b"\n")
     assert main(["report", "--format", "json", str(a), str(b)]) == 0
@@ -215,7 +215,7 @@ def test_progress_only_on_a_terminal(tmp_path: Path, monkeypatch: pytest.MonkeyP
                                      capsys: pytest.CaptureFixture[str]) -> None:
     """Progress goes to standard error when it is a terminal and the input is large."""
     path = tmp_path / "events.jsonl"
-    path.write_bytes(b"\n".join(_calls(50)) + b"\n")
+    path.write_bytes(b"\n".join(call_lines(50)) + b"\n")
     monkeypatch.setattr(_files, "PROGRESS_MIN_BYTES", 1)
     monkeypatch.setattr(_files, "_PROGRESS_EVERY_LINES", 1)
     monkeypatch.setattr(_files, "_PROGRESS_INTERVAL", 0.0)
@@ -234,7 +234,7 @@ def test_small_input_shows_no_progress(tmp_path: Path, monkeypatch: pytest.Monke
                                        capsys: pytest.CaptureFixture[str]) -> None:
     """Even on a terminal, a small file shows no progress."""
     path = tmp_path / "events.jsonl"
-    path.write_bytes(b"\n".join(_calls(50)) + b"\n")
+    path.write_bytes(b"\n".join(call_lines(50)) + b"\n")
     monkeypatch.setattr(_files, "_PROGRESS_EVERY_LINES", 1)
     monkeypatch.setattr(_files, "_PROGRESS_INTERVAL", 0.0)
     monkeypatch.setattr(cli_report, "_stderr_is_tty", lambda: True)
@@ -248,7 +248,7 @@ def test_small_input_shows_no_progress(tmp_path: Path, monkeypatch: pytest.Monke
 def test_text_stdin_without_a_buffer_is_read(monkeypatch: pytest.MonkeyPatch,
                                              capsys: pytest.CaptureFixture[str]) -> None:
     """A replaced sys.stdin with no binary buffer (a StringIO) is still read, with progress."""
-    text = b"\n".join(_calls(6)).decode() + "\n"
+    text = b"\n".join(call_lines(6)).decode() + "\n"
     monkeypatch.setattr(sys, "stdin", io.StringIO(text))
     monkeypatch.setattr(_files, "_PROGRESS_EVERY_LINES", 1)
     monkeypatch.setattr(_files, "_PROGRESS_INTERVAL", 0.0)
@@ -263,7 +263,7 @@ def test_text_stdin_without_a_buffer_is_read(monkeypatch: pytest.MonkeyPatch,
 def test_stdin_and_a_file_together(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                    capsys: pytest.CaptureFixture[str]) -> None:
     """`report - FILE` adds standard input and the file; the sources name both."""
-    lines = _calls(10)
+    lines = call_lines(10)
     _stdin(monkeypatch, b"\n".join(lines[:12]) + b"\n")
     path = tmp_path / "b.jsonl"
     path.write_bytes(b"\n".join(lines[12:]) + b"\n")
@@ -277,7 +277,7 @@ def test_stdin_and_a_file_together(tmp_path: Path, monkeypatch: pytest.MonkeyPat
 def test_overlong_line_in_a_file_is_counted(tmp_path: Path,
                                             capsys: pytest.CaptureFixture[str]) -> None:
     """A line over the length limit is skipped as too long; the lines around it are read."""
-    lines = _calls(4)
+    lines = call_lines(4)
     path = tmp_path / "events.jsonl"
     path.write_bytes(lines[0] + b"\n" + b"x" * ((1 << 20) + 10) + b"\n"
                      + b"\n".join(lines[1:]) + b"\n")
@@ -291,7 +291,7 @@ def test_progress_is_throttled(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                capsys: pytest.CaptureFixture[str]) -> None:
     """Progress is written at most once per interval: within the first one, nothing."""
     path = tmp_path / "events.jsonl"
-    path.write_bytes(b"\n".join(_calls(50)) + b"\n")
+    path.write_bytes(b"\n".join(call_lines(50)) + b"\n")
     monkeypatch.setattr(_files, "PROGRESS_MIN_BYTES", 1)
     monkeypatch.setattr(_files, "_PROGRESS_EVERY_LINES", 1)
     monkeypatch.setattr(_files, "_PROGRESS_INTERVAL", 3600.0)
@@ -310,7 +310,7 @@ def test_fifo_is_read_with_progress(tmp_path: Path, monkeypatch: pytest.MonkeyPa
         pytest.skip("no named pipes here")
     fifo = tmp_path / "events.fifo"
     os.mkfifo(fifo)
-    data = b"\n".join(_calls(8)) + b"\n"
+    data = b"\n".join(call_lines(8)) + b"\n"
 
     def write() -> None:
         with open(fifo, "wb") as out:
@@ -437,7 +437,7 @@ _HOSTILE = {
 def test_each_reviewed_line_through_the_command(kind: str, fmt: str, tmp_path: Path) -> None:
     """Each line the review found fatal: exit 0 on a strict ASCII stdout, a whole HTML file."""
     log = tmp_path / "events.jsonl"
-    log.write_bytes(_HOSTILE[kind] + b"\n" + b"\n".join(_calls(3)) + b"\n")
+    log.write_bytes(_HOSTILE[kind] + b"\n" + b"\n".join(call_lines(3)) + b"\n")
     page = tmp_path / "report.html"
     status, out, err = run_strict(["report", "--format", fmt, "--html", str(page), str(log)])
     assert (status, err) == (0, f"migratekit report: wrote {page}\n".encode())
@@ -454,7 +454,7 @@ def test_each_reviewed_line_through_the_command(kind: str, fmt: str, tmp_path: P
 def test_html_of_the_largest_latency_finishes_in_a_subprocess(tmp_path: Path) -> None:
     """latency_ms 1.7e308 once sent the y-axis scale into an endless loop."""
     log = tmp_path / "events.jsonl"
-    log.write_bytes(_result(latency_ms=1.7e308) + b"\n" + b"\n".join(_calls(3)) + b"\n")
+    log.write_bytes(_result(latency_ms=1.7e308) + b"\n" + b"\n".join(call_lines(3)) + b"\n")
     result = subprocess.run(
         [sys.executable, "-m", "migratekit", "report", "--format", "html", str(log)],
         capture_output=True, timeout=30, check=False,
@@ -469,7 +469,7 @@ def test_failed_html_write_keeps_the_earlier_file(tmp_path: Path,
     import os
 
     log = tmp_path / "events.jsonl"
-    log.write_bytes(b"\n".join(_calls(3)) + b"\n")
+    log.write_bytes(b"\n".join(call_lines(3)) + b"\n")
     page = tmp_path / "report.html"
     page.write_text("the earlier report")
 
@@ -489,7 +489,7 @@ def test_failed_html_write_keeps_the_earlier_file(tmp_path: Path,
 def test_html_file_replaces_through_a_symlink_and_keeps_devices(tmp_path: Path) -> None:
     """--html through a symbolic link replaces the file it names; /dev/null is written in place."""
     log = tmp_path / "events.jsonl"
-    log.write_bytes(b"\n".join(_calls(3)) + b"\n")
+    log.write_bytes(b"\n".join(call_lines(3)) + b"\n")
     real = tmp_path / "real.html"
     real.write_text("old")
     link = tmp_path / "link.html"
@@ -515,7 +515,7 @@ def test_full_standard_output_exits_2_without_a_traceback(tmp_path: Path) -> Non
     if not full.exists():
         pytest.skip("needs /dev/full")
     log = tmp_path / "events.jsonl"
-    log.write_bytes(b"\n".join(_calls(3)) + b"\n")
+    log.write_bytes(b"\n".join(call_lines(3)) + b"\n")
     with open(full, "w") as stdout:
         result = subprocess.run([sys.executable, "-m", "migratekit", "report", str(log)],
                                 stdout=stdout, stderr=subprocess.PIPE, timeout=60, check=False)
@@ -544,7 +544,7 @@ def test_thresholds_must_be_finite(value: str, capsys: pytest.CaptureFixture[str
 def test_zero_latency_floor_through_the_command(tmp_path: Path) -> None:
     """--latency-floor-ms 0 with sides that took 0 ms reports, rather than dividing by zero."""
     log = tmp_path / "events.jsonl"
-    log.write_bytes(b"\n".join(_calls(3, old_ms=0.0, new_ms=0.0)) + b"\n")
+    log.write_bytes(b"\n".join(call_lines(3, old_ms=0.0, new_ms=0.0)) + b"\n")
     status, out, _ = run_strict(["report", "--latency-floor-ms", "0", str(log)])
     assert status == 0
     assert b"hold: only 3 comparisons" in out
@@ -578,7 +578,7 @@ def test_broken_pipe_is_quiet_and_stdout_goes_to_devnull(
     import os
 
     log = tmp_path / "events.jsonl"
-    log.write_bytes(b"\n".join(_calls(3)) + b"\n")
+    log.write_bytes(b"\n".join(call_lines(3)) + b"\n")
     with open(tmp_path / "stdout", "wb") as own:
         monkeypatch.setattr(sys, "stdout", _FailingStdout(BrokenPipeError(32, "Broken pipe"),
                                                           own.fileno()))
@@ -592,7 +592,7 @@ def test_stdout_that_fails_or_is_closed_is_one_line(tmp_path: Path,
                                                     capsys: pytest.CaptureFixture[str]) -> None:
     """A write error on stdout, or no stdout at all: status 2 and one line saying so."""
     log = tmp_path / "events.jsonl"
-    log.write_bytes(b"\n".join(_calls(3)) + b"\n")
+    log.write_bytes(b"\n".join(call_lines(3)) + b"\n")
     monkeypatch.setattr(sys, "stdout", _FailingStdout(OSError(5, "Input/output error")))
     assert main(["report", str(log)]) == 2
     assert capsys.readouterr().err == ("migratekit report: cannot write the report to standard "

@@ -28,7 +28,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.cli.test_report import run_strict
-from tests.report.test_report import _calls
+from tests.report.logs import call_lines
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -113,7 +113,7 @@ def log_lines(draw: st.DrawFn) -> list[bytes]:
         kind = draw(st.sampled_from(["event", "event", "event", "good", "good", "prefixed",
                                      "not utf-8", "truncated", "deep", "binary", "blank"]))
         if kind == "good":
-            line = draw(st.sampled_from(_calls(3, bad=1) + _calls(2, stage="live")))
+            line = draw(st.sampled_from(call_lines(3, bad=1) + call_lines(2, stage="live")))
         elif kind == "deep":
             depth = draw(st.sampled_from([10, 900, 1000, 5000, 100_000]))
             field = draw(st.sampled_from(sorted(VALID)))
@@ -209,7 +209,7 @@ def _corpus() -> bytes:
         "migration.shadow_dropped": {"migration": "m", "dropped": 2},
     }
     lines = [line.replace(b'"migration": "m"', b'"migration": "users.get"') + b"\n"
-             for line in _calls(40, bad=3)]
+             for line in call_lines(40, bad=3)]
     for name, fields in base.items():
         for field in ["event", *VALID]:
             for value in SPECIAL:
@@ -220,7 +220,7 @@ def _corpus() -> bytes:
         b'{"event": "migration.op", "migration": "m\xff\xfe", "operation": "read", '
         b'"stage": "shadow", "consistent": true}\n',
         b"\x00\x1b[2J\xff migration.op\r\n",
-        _calls(1)[0][:-1] + b" " * (1 << 20) + b"}\n",  # longer than MAX_LINE_BYTES
+        call_lines(1)[0][:-1] + b" " * (1 << 20) + b"}\n",  # longer than MAX_LINE_BYTES
         b"\n",
     ]
     return b"".join(lines)

@@ -14,7 +14,7 @@ import pytest
 
 from migratekit.report import Report, _html, render_html
 from migratekit.report._aggregate import Aggregator
-from tests.report.test_report import _calls, write_library_log
+from tests.report.logs import call_lines, write_library_log
 
 
 def _report(lines: list[bytes]) -> Report:
@@ -26,7 +26,7 @@ def _report(lines: list[bytes]) -> Report:
 def _hostile_lines() -> list[bytes]:
     name = '<script>alert("x")</script>'
     lines = [line.replace(b'"migration": "m"', json.dumps({"migration": name})[1:-1].encode())
-             for line in _calls(20, bad=5)]
+             for line in call_lines(20, bad=5)]
     lines.append(json.dumps({
         "event": "migration.op", "migration": name, "operation": "read", "stage": "shadow",
         "consistent": False, "call_id": "h-1", "diff_paths": ['"><img src=x onerror=alert(1)>'],
@@ -63,7 +63,7 @@ def test_page_is_self_contained(tmp_path: Path) -> None:
 
 def test_charts_fall_back_to_line_numbers() -> None:
     """Without timestamps, the charts run over log lines."""
-    page = render_html(_report(_calls(30, bad=3)))
+    page = render_html(_report(call_lines(30, bad=3)))
     assert "log line" in page
     assert "<polyline" in page
 
@@ -131,7 +131,7 @@ def _svgs(page: str) -> list[str]:
 
 def test_off_stage_shows_dashes_for_the_new_side() -> None:
     """In OFF the new side never ran: its errors and latencies show a dash; no line is drawn."""
-    page = render_html(_report(_calls(20, stage="off", old_ms=3.0)))
+    page = render_html(_report(call_lines(20, stage="off", old_ms=3.0)))
     assert '<td class="n">0 / \u2013</td>' in page
     assert '<td class="n">3 / \u2013</td>' in page
     assert "Where the sides differ" not in page
@@ -144,7 +144,7 @@ def test_off_stage_shows_dashes_for_the_new_side() -> None:
 @pytest.mark.parametrize(("step", "unit"), [(0.5, "s"), (20.0, "m"), (400.0, "h")])
 def test_time_axis_labels_fit_the_span(step: float, unit: str) -> None:
     """The time axis counts seconds, minutes or hours since the first event, by the span."""
-    lines = _stamped(_calls(30, stage="off") + _calls(30, bad=3), 1_700_000_000.0, step)
+    lines = _stamped(call_lines(30, stage="off") + call_lines(30, bad=3), 1_700_000_000.0, step)
     page = render_html(_report(lines))
     labels = re.findall(r">\+([0-9.]+)([smh])</text>", page)
     assert ("0", "s") in labels
@@ -154,7 +154,7 @@ def test_time_axis_labels_fit_the_span(step: float, unit: str) -> None:
 
 def test_two_stages_share_one_chart_of_at_most_60_bins() -> None:
     """Two stages in sequence are drawn on one axis, each line with no more than 60 points."""
-    lines = _stamped(_calls(300, stage="off") + _calls(300, bad=30), 1_700_000_000.0, 1.0)
+    lines = _stamped(call_lines(300, stage="off") + call_lines(300, bad=30), 1_700_000_000.0, 1.0)
     page = render_html(_report(lines))
     consistency, latency = _svgs(page)
     assert ">OFF</text>" in latency
@@ -167,7 +167,7 @@ def test_two_stages_share_one_chart_of_at_most_60_bins() -> None:
 
 def test_one_timed_event_is_a_dot() -> None:
     """A single stamped event draws a dot, not a line."""
-    page = render_html(_report(_stamped(_calls(1, stage="off"), 1_700_000_000.0, 0.0)))
+    page = render_html(_report(_stamped(call_lines(1, stage="off"), 1_700_000_000.0, 0.0)))
     (latency,) = _svgs(page)
     assert latency.count("<circle") == 1
     assert "<polyline" not in latency
@@ -175,7 +175,7 @@ def test_one_timed_event_is_a_dot() -> None:
 
 def test_zero_latencies_get_a_unit_scale() -> None:
     """Latencies that are all 0 ms still give a y axis, from 0 to 1."""
-    page = render_html(_report(_calls(10, stage="off", old_ms=0.0)))
+    page = render_html(_report(call_lines(10, stage="off", old_ms=0.0)))
     (latency,) = _svgs(page)
     assert ">1</text>" in latency
     assert ">0</text>" in latency
@@ -183,7 +183,7 @@ def test_zero_latencies_get_a_unit_scale() -> None:
 
 def test_slow_latencies_get_a_round_scale() -> None:
     """A y axis for latencies of 150 ms tops at a round 200."""
-    page = render_html(_report(_calls(10, stage="off", old_ms=150.0)))
+    page = render_html(_report(call_lines(10, stage="off", old_ms=150.0)))
     (latency,) = _svgs(page)
     assert ">200</text>" in latency
     assert '<td class="n">150 / \u2013</td>' in page
@@ -191,7 +191,7 @@ def test_slow_latencies_get_a_round_scale() -> None:
 
 def test_timestamp_beyond_the_calendar_is_no_timestamp() -> None:
     """Timestamps past the year 9999 are ignored: the chart runs over log lines."""
-    page = render_html(_report(_stamped(_calls(5, stage="off"), 1e20, 1e6)))
+    page = render_html(_report(_stamped(call_lines(5, stage="off"), 1e20, 1e6)))
     assert "log line" in page
     assert "time since" not in page
 
@@ -204,7 +204,7 @@ def test_unrepresentable_first_time_is_named_plainly() -> None:
 
 def test_narrow_stage_band_has_no_label() -> None:
     """A stage too narrow on the axis to hold its name is drawn without one."""
-    lines = _calls(400, stage="off") + _calls(1, bad=0)
+    lines = call_lines(400, stage="off") + call_lines(1, bad=0)
     page = render_html(_report(lines))
     latency = _svgs(page)[-1]
     assert ">OFF</text>" in latency
@@ -214,7 +214,7 @@ def test_narrow_stage_band_has_no_label() -> None:
 
 def test_stamped_and_unstamped_stages_chart_by_line() -> None:
     """When one stage's events carry no timestamps, the chart runs over log lines."""
-    lines = _stamped(_calls(20, stage="off"), 1_700_000_000.0, 1.0) + _calls(20, bad=2)
+    lines = _stamped(call_lines(20, stage="off"), 1_700_000_000.0, 1.0) + call_lines(20, bad=2)
     page = render_html(_report(lines))
     assert "log line" in page
     assert "time since" not in page
