@@ -1,6 +1,6 @@
 """
 Tests of what providers share: the StageProvider contract, parse_stage, context_key, the
-bounded cache and the after-fork hook.
+bounded cache, the after-fork hook, and describe().
 """
 
 from __future__ import annotations
@@ -13,7 +13,14 @@ from structlog.testing import capture_logs
 
 import migratekit
 from migratekit import Stage, migration
-from migratekit.providers import EnvStageProvider
+from migratekit.exceptions import StageError
+from migratekit.providers import (
+    AsyncStageProvider,
+    EnvStageProvider,
+    StageProvider,
+    StaticStageProvider,
+    context_key,
+)
 
 
 def stage_errors(logs: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
@@ -215,3 +222,69 @@ def test_context_key_is_always_a_plain_str() -> None:
         key = context_key(context)
         assert type(key) is str
     assert context_key(Keyed()) == "tenant-1"
+
+
+# -- the protocols, context keys, public names, describe ------------------------------------------
+
+
+def test_protocols_recognise_sync_and_async_providers() -> None:
+    """StageProvider matches any get_stage; AsyncStageProvider needs aget_stage too."""
+
+    class Sync:
+        def get_stage(self, name: str, context: Any = None) -> Stage | None:
+            return None
+
+    class Async(Sync):
+        async def aget_stage(self, name: str, context: Any = None) -> Stage | None:
+            return None
+
+    assert isinstance(Sync(), StageProvider)
+    assert not isinstance(Sync(), AsyncStageProvider)
+    assert isinstance(Async(), AsyncStageProvider)
+
+
+def test_context_key_rules() -> None:
+    """A str is the key; a mapping gives targeting_key, key or id; an object its id; else str()."""
+
+    class User:
+        id = 42
+
+    assert context_key(None) is None
+    assert context_key("tenant-7") == "tenant-7"
+    assert context_key({"targeting_key": "a", "id": "b"}) == "a"
+    assert context_key({"targetingKey": "a2"}) == "a2"
+    assert context_key({"key": "k", "id": "i"}) == "k"
+    assert context_key({"id": 7}) == "7"
+    assert context_key(User()) == "42"
+    assert context_key(12) == "12"
+    assert context_key({"plan": "pro"}) == str({"plan": "pro"})
+
+
+def test_public_names_report_the_public_module() -> None:
+    """Every name migratekit.providers exports says it comes from migratekit.providers."""
+    import migratekit.providers
+
+    for name in migratekit.providers.__all__:
+        assert getattr(migratekit.providers, name).__module__ == "migratekit.providers"
+
+
+def test_a_provider_without_describe_is_described_by_its_answer() -> None:
+    """describe_provider of a provider of the application's own: its checked answer, no source."""
+    from migratekit.providers._base import describe_provider
+
+    answering = Answering("Shadow")
+    assert describe_provider(answering, "m") == (Stage.SHADOW, answering, None, ())
+    with pytest.raises(StageError):
+        describe_provider(Answering("banana"), "m")
+
+
+def test_each_provider_describes_its_answer_and_source(monkeypatch: pytest.MonkeyPatch) -> None:
+    """describe() answers the stage, the provider that answered and where it read it."""
+    monkeypatch.setenv("MIGRATEKIT_STAGE_USERS_GET", "shadow")
+    env = EnvStageProvider()
+    assert env.describe("users.get") == (
+        Stage.SHADOW, env, "MIGRATEKIT_STAGE_USERS_GET='shadow'", ()
+    )
+    static = StaticStageProvider({"m": "live"})
+    assert static.describe("m") == (Stage.LIVE, static, repr(static), ())
+    assert static.describe("other").stage is None

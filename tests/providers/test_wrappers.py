@@ -15,14 +15,11 @@ from migratekit import ConfigurationError, Stage, migration
 from migratekit._config import aresolve_stage, resolve_stage
 from migratekit.exceptions import StageError
 from migratekit.providers import (
-    AsyncStageProvider,
     CachedStageProvider,
     EnvStageProvider,
     FallbackStageProvider,
     PercentageRolloutProvider,
-    StageProvider,
     StaticStageProvider,
-    context_key,
 )
 
 
@@ -73,30 +70,6 @@ class AsyncCounting(Counting):
 
 
 # --- the protocol and context_key ------------------------------------------------
-
-
-def test_protocols_recognise_sync_and_async_providers() -> None:
-    """StageProvider matches any get_stage; AsyncStageProvider needs aget_stage too."""
-    assert isinstance(Counting(), StageProvider)
-    assert not isinstance(Counting(), AsyncStageProvider)
-    assert isinstance(AsyncCounting(), AsyncStageProvider)
-
-
-def test_context_key_rules() -> None:
-    """A str is the key; a mapping gives targeting_key, key or id; an object its id; else str()."""
-
-    class User:
-        id = 42
-
-    assert context_key(None) is None
-    assert context_key("tenant-7") == "tenant-7"
-    assert context_key({"targeting_key": "a", "id": "b"}) == "a"
-    assert context_key({"targetingKey": "a2"}) == "a2"
-    assert context_key({"key": "k", "id": "i"}) == "k"
-    assert context_key({"id": 7}) == "7"
-    assert context_key(User()) == "42"
-    assert context_key(12) == "12"
-    assert context_key({"plan": "pro"}) == str({"plan": "pro"})
 
 
 # --- CachedStageProvider ---------------------------------------------------------
@@ -632,3 +605,28 @@ def test_cache_keeps_stages_and_no_opinion_as_they_are() -> None:
     assert cached.get_stage("m") is Stage.LIVE
     assert cached.get_stage("other") is None
     assert cached.get_stage("m") is Stage.LIVE
+
+
+def test_wrappers_describe_what_they_wrap() -> None:
+    """A cache describes its provider; a fallback the member that answered, with those it
+    passed over; a rollout itself for a context in it, its base for the others."""
+    inner = StaticStageProvider("shadow")
+    assert CachedStageProvider(inner).describe("m") == inner.describe("m")
+
+    class Failing:
+        def get_stage(self, name: str, context: Any = None) -> Stage:
+            raise StageError("down")
+
+    failing = Failing()
+    chain = FallbackStageProvider(failing, StaticStageProvider({}), inner)
+    description = chain.describe("m")
+    assert description[:3] == (Stage.SHADOW, inner, repr(inner))
+    assert [str(exc) for exc in description.failures] == ["down"]
+
+    rollout = PercentageRolloutProvider(inner, stage="live", percent=100)
+    assert rollout.describe("m", "user-1")[:2] == (Stage.LIVE, rollout)
+    source = rollout.describe("m", "user-1").source
+    assert source is not None
+    assert source.startswith("100% rollout to live")
+    nobody = PercentageRolloutProvider(inner, stage="live", percent=0)
+    assert nobody.describe("m", "user-1") == inner.describe("m")
