@@ -7,8 +7,9 @@ The same report as ``migratekit report``, from Python::
 
     report = build_report(["app.log", "app.log.1.gz"], Thresholds(min_samples=500))
     print(format_text(report))
-    Path("report.html").write_text(render_html(report), encoding="utf-8")
-    ready = bool(report.entries) and not report.on_hold
+    with open("report.html", "w", encoding="utf-8") as page:
+        page.write(render_html(report))
+    ready = bool(report.entries) and not report.on_hold  # what --check exits 0 on
 
 A :class:`Report` holds one :class:`EntryReport` per migration, stage and
 operation in :attr:`Report.entries`, each with its figures and its verdict;

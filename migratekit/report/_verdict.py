@@ -73,7 +73,20 @@ def format_ms(value: float | None, missing: str = "-") -> str:
 
 @dataclasses.dataclass
 class EntryReport:
-    """The figures and the verdict of one migration, stage and operation."""
+    """
+    The figures and the verdict of one migration, stage and operation.
+
+    *calls* counts distinct calls (by ``call_id``); *consistency_checks* the
+    comparisons made, *inconsistent* those that disagreed and
+    *compare_errors* those whose comparator raised. *results*, *errors* and
+    *latency_ms* are keyed by side, ``"old"`` and ``"new"``: results read,
+    failed ones, and ``{"p50", "p95", "p99"}`` in milliseconds (``None`` for
+    a side that never ran; exact when *latency_exact*). *diff_paths* lists
+    where compared values differed, most frequent first. *current* marks the
+    latest stage seen for the migration and operation, the one ``--check``
+    judges; *ready* and *verdict* (a sentence starting with ``ready`` or
+    ``hold``) are the judgement against the report's :class:`Thresholds`.
+    """
 
     migration: str
     stage: str
@@ -283,7 +296,17 @@ def _verdict(entry: EntryReport, th: Thresholds) -> tuple[bool, str]:
 
 @dataclasses.dataclass
 class Report:
-    """Everything ``migratekit report`` says about the lines it read."""
+    """
+    Everything ``migratekit report`` says about the lines it read.
+
+    *entries* holds one :class:`EntryReport` per migration, stage and
+    operation; :attr:`on_hold` the current ones that are not ready. *lines*
+    and *events* count what was read, *skipped* the lines left out by reason
+    (``other``, ``unparsable``, ``malformed``, ``too_long``...), *stage_errors* the
+    distinct ``migration.stage_error`` events and *shadow_dropped* the
+    background shadows dropped per migration. :meth:`to_json` is the document
+    ``migratekit report --format json`` writes.
+    """
 
     entries: list[EntryReport]
     lines: int

@@ -14,7 +14,7 @@ from migratekit._cli import main
 from migratekit._cli._demo_app import convert_name_new, run_demo, split_name
 from migratekit._types import Stage
 from migratekit.providers import StaticStageProvider
-from migratekit.report._aggregate import Aggregator
+from migratekit.report import build_report
 
 
 def test_demo_end_to_end_names_the_defect(tmp_path: Path,
@@ -58,11 +58,10 @@ def test_demo_one_stage(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     """--stage runs that stage only, backfilled first so that SHADOW has data to compare."""
     assert main(["demo", "--dir", str(tmp_path), "--stage", "SHADOW",
                  "--operations", "300"]) == 0
-    aggregator = Aggregator()
-    aggregator.feed((tmp_path / "events.jsonl").read_bytes().splitlines())
-    assert {key[1] for key in aggregator.entries} == {"shadow"}
-    get = aggregator.entries[("users.get", "shadow", "read")]
-    assert get.checks > 150
+    report = build_report([str(tmp_path / "events.jsonl")])
+    assert {entry.stage for entry in report.entries} == {"shadow"}
+    (get,) = [e for e in report.entries if (e.migration, e.operation) == ("users.get", "read")]
+    assert get.consistency_checks > 150
     assert get.inconsistent > 0
     assert "backfill" in capsys.readouterr().out
 
