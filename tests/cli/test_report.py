@@ -48,7 +48,7 @@ def test_text_report(library_log: Path, capsys: pytest.CaptureFixture[str]) -> N
 
 
 def test_json_shape(library_log: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """--format json prints DESIGN.md's document, with every required key."""
+    """--format json prints docs/design.md's document, with every required key."""
     assert main(["report", "--format", "json", str(library_log)]) == 0
     document = json.loads(capsys.readouterr().out)
     assert document["skipped_lines"] == 2

@@ -72,7 +72,7 @@ def test_percentiles_are_exact_for_small_inputs(tmp_path: Path) -> None:
 
 
 def test_failed_results_count_in_latency(tmp_path: Path) -> None:
-    """Latency counts every result, failed ones too (DESIGN.md)."""
+    """Latency counts every result, failed ones too (docs/design.md)."""
     log = tmp_path / "events.jsonl"
     write_library_log(log)
     aggregator = Aggregator()
