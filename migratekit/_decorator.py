@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Literal, NoReturn, ParamSpec, TypeVar, ov
 import wrapt
 
 from migratekit import _events
+from migratekit._compat import BOUND_FUNCTION_WRAPPER
 from migratekit._config import check_provider, settings, stage_failed
 from migratekit._engine import CONSISTENT, OLD, Engine, SideFn, invoke
 from migratekit._errors import PROPAGATES, ConfigurationError, ConfigurationTypeError
@@ -246,11 +247,8 @@ class MigrationProxy(_FunctionWrapper):
     signature, ``__wrapped__``) and runs the migration on each call.
     """
 
-    # wrapt's C __get__ looks this up on every attribute access of a subclass
-    # (repo.get), and raising AttributeError there when it is missing cost
-    # more than half of a call in stage OFF. Naming it makes binding as cheap
-    # as for a plain FunctionWrapper.
-    __bound_function_wrapper__ = wrapt.BoundFunctionWrapper
+    # Binding as cheap as for a plain FunctionWrapper: see migratekit._compat.
+    __bound_function_wrapper__ = BOUND_FUNCTION_WRAPPER
 
     def __init__(self, wrapped: Any, engine: Engine, is_async: bool) -> None:
         super().__init__(wrapped, _async_call(engine) if is_async else _sync_call(engine))

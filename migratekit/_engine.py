@@ -19,6 +19,7 @@ from time import perf_counter
 from typing import Any, NamedTuple
 
 from migratekit import _events
+from migratekit._compat import is_numpy_bool
 from migratekit._config import (
     aresolve_stage,
     forced_stage,
@@ -57,14 +58,16 @@ class Plan(NamedTuple):
     """Every side that runs, authoritative first."""
     reversed: tuple[Origin, ...]
     """Every side that runs, authoritative last."""
+    stage_value: str
+    """``stage.value``, read once: Enum's ``value`` is a Python property."""
 
 
 def _plan(stage: Stage, authoritative: Origin, other: Origin | None) -> Plan:
     single = (authoritative,)
     if other is None:
-        return Plan(stage, authoritative, None, single, single, single)
+        return Plan(stage, authoritative, None, single, single, single, stage.value)
     both = (authoritative, other)
-    return Plan(stage, authoritative, other, single, both, both[::-1])
+    return Plan(stage, authoritative, other, single, both, both[::-1], stage.value)
 
 
 _PLANS: dict[Operation, dict[Stage, Plan]] = {
@@ -376,7 +379,7 @@ class Engine:
                 return
         if call_id is None:
             call_id = _events.new_call_id()
-        name, operation, stage = self.name, self.operation_value, plan.stage._value_
+        name, operation, stage = self.name, self.operation_value, plan.stage_value
         authoritative = plan.authoritative
         redact = self.log_values
         for run in fresh:
@@ -702,7 +705,7 @@ class Engine:
         if info if first.ok else warning:
             redact = self.log_values
             _events.emit_result(
-                log, call_id, self.name, self.operation_value, plan.stage._value_, first, True,
+                log, call_id, self.name, self.operation_value, plan.stage_value, first, True,
                 _UNLOGGED if redact is None or not first.ok else _redacted(redact, first.value),
                 self.describe_errors(),
             )
@@ -810,7 +813,7 @@ class _ContextFunction:
 
 def _verdict(answer: Any) -> bool | None:
     """What a comparison's answer that is not ``True`` or ``False`` says; ``None``: nothing."""
-    if type_name(answer) == "bool_":  # numpy.bool_, without importing numpy
+    if is_numpy_bool(answer):
         return bool(answer)  # inside the caller's guard: a look-alike may raise
     if inspect.iscoroutine(answer):  # an async comparison: never awaited, so closed
         answer.close()

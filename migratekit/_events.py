@@ -22,6 +22,7 @@ from typing import Any
 
 import structlog
 
+from migratekit._compat import FILTERING_LEVELS, logger_is_finalized
 from migratekit._errors import PROPAGATES
 from migratekit._schema import (
     OP_EVENT,
@@ -31,6 +32,26 @@ from migratekit._schema import (
 )
 from migratekit._text import type_name
 from migratekit._types import Origin
+
+__all__ = [
+    "OP_EVENT",
+    "RESULT_EVENT",
+    "SHADOW_DROPPED_EVENT",
+    "STAGE_ERROR_EVENT",
+    "SideRun",
+    "current",
+    "emit_op",
+    "emit_result",
+    "emit_stage_error",
+    "error_message",
+    "new_call_id",
+    "pipeline_failed",
+    "pipeline_failures",
+    "shadow_dropped",
+    "state",
+]
+
+_OLD = Origin.OLD
 
 INFO = logging.INFO
 WARNING = logging.WARNING
@@ -99,23 +120,12 @@ def current() -> Any:
     if bind is _finalized[0]:
         return _finalized[1]
     log = bind()
-    if "bind" in vars(logger):  # finalized by structlog: bind() answers `log` from now on
+    if logger_is_finalized(logger):  # bind() answers `log` from now on
         _finalized = (bind, log)
     return log
 
 
-def _filtering_levels() -> dict[type, tuple[bool, bool]]:
-    # structlog.make_filtering_bound_logger(level) hands out one pre-built
-    # class per level, whose level is fixed: for those the answer is a dict
-    # lookup. Other loggers (stdlib's, whose level can change) are asked.
-    levels = (logging.NOTSET, logging.DEBUG, INFO, WARNING, logging.ERROR, logging.CRITICAL)
-    return {
-        structlog.make_filtering_bound_logger(level): (level <= INFO, level <= WARNING)
-        for level in levels
-    }
-
-
-LEVELS_BY_CLASS = _filtering_levels()
+LEVELS_BY_CLASS = FILTERING_LEVELS
 
 
 fixed_state: tuple[Any, tuple[Any, bool, bool]] = (None, (None, False, False))
@@ -148,7 +158,7 @@ def state() -> tuple[Any, bool, bool]:
     if known is None:
         return (log, *levels(log))
     answer = (log, known[0], known[1])
-    if "bind" in vars(logger):
+    if logger_is_finalized(logger):
         fixed_state = (bind, answer)
     return answer
 
@@ -321,7 +331,7 @@ def emit_result(
         "migration": migration,
         "operation": operation,
         "stage": stage,
-        "origin": run.origin._value_,  # the value, without Enum's descriptor
+        "origin": "old" if run.origin is _OLD else "new",  # not Enum's slow .value
         "authoritative": authoritative,
         "ok": run.ok,
         "latency_ms": round(run.latency * 1000.0, 4),
@@ -351,7 +361,7 @@ def emit_op(
         "migration": migration,
         "operation": operation,
         "stage": stage,
-        "invoked": [origin._value_ for origin in invoked],
+        "invoked": ["old" if origin is _OLD else "new" for origin in invoked],
         "consistent": consistent,
         "call_id": call_id,
     }

@@ -9,7 +9,7 @@ import pytest
 import structlog
 
 import migratekit
-from migratekit import _events
+from migratekit import _compat, _events
 
 
 @pytest.fixture(autouse=True)
@@ -27,4 +27,4 @@ def _fresh_migratekit(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     structlog.reset_defaults()
     # A test that configured cache_logger_on_first_use=True made structlog
     # pin migratekit's logger to that configuration; unpin it for the next.
-    vars(_events.logger).pop("bind", None)
+    _compat.unfinalize_logger(_events.logger)

@@ -51,35 +51,8 @@ def test_long_bad_option_is_cut_in_the_message() -> None:
     assert "99]" not in message
 
 
-class bool_:  # named like numpy.bool_, which the engine recognises by its name
-    """Stands for numpy.bool_: not a bool, but a verdict all the same."""
-
-    def __init__(self, value: bool) -> None:
-        self.value = value
-
-    def __bool__(self) -> bool:
-        return self.value
-
-
 def _ops(logs: list[Any]) -> list[Any]:
     return [e for e in logs if e["event"] == "migration.op"]
-
-
-def test_numpy_style_boolean_verdict_counts() -> None:
-    """A comparator answering numpy.bool_ is a verdict like True and False."""
-
-    def compare(a: Any, b: Any) -> Any:
-        return bool_(a == b)
-
-    @migration(new=lambda: 2, provider=StaticStageProvider("shadow"), compare=compare)
-    def get() -> int:
-        return 1
-
-    with capture_logs() as logs:
-        assert get() == 1
-    (op,) = _ops(logs)
-    assert op["consistent"] is False
-    assert "compare_error" not in op
 
 
 class Unwalkable(Mapping[str, int]):

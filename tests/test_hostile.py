@@ -51,6 +51,7 @@ from migratekit import (
     Origin,
     Result,
     Stage,
+    _compat,
     _events,
     configure,
     migration,
@@ -449,7 +450,7 @@ def fresh() -> Iterator[None]:
         migratekit.drain(DRAIN)
         migratekit.reset()
         structlog.reset_defaults()
-        vars(_events.logger).pop("bind", None)
+        _compat.unfinalize_logger(_events.logger)
 
 
 # -- 1. sides --------------------------------------------------------------------------------

@@ -764,15 +764,27 @@ class bool_:  # named like numpy.bool_, which comparisons may return
         raise ValueError("the truth value is ambiguous")
 
 
+class _NumpyLookAlike(bool_):
+    """The same, claiming numpy's module: its bool() is asked, and raises."""
+
+
+_NumpyLookAlike.__module__ = "numpy"
+_NumpyLookAlike.__name__ = "bool_"
+
+
 @pytest.mark.parametrize("driver", list(DRIVERS))
-def test_a_compare_answer_whose_truth_raises_is_a_compare_error(driver: str) -> None:
+@pytest.mark.parametrize(("answer", "error"), [(bool_, "TypeError"),
+                                               (_NumpyLookAlike, "ValueError")])
+def test_a_compare_answer_whose_truth_raises_is_a_compare_error(
+        driver: str, answer: type, error: str) -> None:
     """compare returning an object named bool_ whose __bool__ raises: not compared, a
-    compare_error, and the caller gets the authoritative value."""
+    compare_error, and the caller gets the authoritative value (from numpy's module, its
+    bool() is asked inside the guard; from elsewhere, it is no verdict at all)."""
     case = make_case(Stage.SHADOW, Operation.READ, "both_ok")
-    case.compare = lambda a, b: bool_()  # type: ignore[method-assign, assignment, return-value]
+    case.compare = lambda a, b: answer()  # type: ignore[method-assign]
     with capture_logs() as logs:
         outcome = DRIVERS[driver](case)
     assert outcome.value is case.old_value
     (op,) = [e for e in logs if e["event"] == "migration.op"]
     assert op["consistent"] is None
-    assert op["compare_error"] == "ValueError"
+    assert op["compare_error"] == error
