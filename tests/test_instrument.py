@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import types
+from typing import Any
 
 import pytest
 
@@ -131,3 +132,34 @@ def test_instrument_checks_its_options_like_the_decorator() -> None:
     with pytest.raises(TypeError, match="cannot find 'nope'"):
         instrument(ThirdPartyRepo, "nope", new=_new_get)
     assert ThirdPartyRepo.__dict__["get"] is original
+
+
+def fetch_old(key: str) -> str:
+    return f"old:{key}"
+
+
+def fetch_new(key: str) -> str:
+    return f"new:{key}"
+
+
+class Slotted:
+    """An object with __slots__, whose fetch slot holds a plain function."""
+
+    __slots__ = ("fetch",)
+
+    def __init__(self) -> None:
+        self.fetch: Any = fetch_old
+
+
+def test_slotted_object_is_instrumented_and_restored() -> None:
+    """A callable in a __slots__ attribute can be instrumented, and undo puts it back."""
+    configure(provider=StaticStageProvider("live"))
+    target = Slotted()
+    handle = instrument(target, "fetch", new=fetch_new, name="slotted.fetch")
+    try:
+        assert target.fetch("k") == "new:k"
+        assert repr(handle) == "<Instrumentation 'slotted.fetch' on fetch (active)>"
+    finally:
+        handle.undo()
+    assert target.fetch is fetch_old
+    assert repr(handle) == "<Instrumentation 'slotted.fetch' on fetch (undone)>"
