@@ -328,12 +328,15 @@ class Description(NamedTuple):
 def describe_provider(provider: Any, name: str, context: Any = None) -> Description:
     """
     *provider*'s :class:`Description` of migration *name*: from its own
-    ``describe(name, context)`` when it has one, else from its checked answer,
-    without a source. Raises what the provider raises when asked.
+    ``describe(name, context)`` when that gives one, else from its checked
+    answer, without a source. Raises what the provider raises when asked.
     """
     own = getattr(provider, "describe", None)
     if callable(own):
-        description: Description = own(name, context)
-        return description
+        description = own(name, context)
+        # A provider of the application's own may have a describe() of
+        # another kind: only a Description is taken as one.
+        if isinstance(description, Description):
+            return description
     stage = answer_stage(provider, name, provider.get_stage(name, context))
     return Description(stage, provider, None)

@@ -278,6 +278,18 @@ def test_a_provider_without_describe_is_described_by_its_answer() -> None:
         describe_provider(Answering("banana"), "m")
 
 
+def test_a_describe_of_another_kind_is_not_taken_for_a_description() -> None:
+    """A provider whose describe() answers something else is described by its answer."""
+    from migratekit.providers._base import describe_provider
+
+    class Chatty(Answering):
+        def describe(self, *args: Any) -> str:
+            return "a provider that talks"
+
+    chatty = Chatty(Stage.LIVE)
+    assert describe_provider(chatty, "m") == (Stage.LIVE, chatty, None, ())
+
+
 def test_each_provider_describes_its_answer_and_source(monkeypatch: pytest.MonkeyPatch) -> None:
     """describe() answers the stage, the provider that answered and where it read it."""
     monkeypatch.setenv("MIGRATEKIT_STAGE_USERS_GET", "shadow")
