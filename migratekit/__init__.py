@@ -58,3 +58,14 @@ __all__ = [
     "migration",
     "reset",
 ]
+
+# Tracebacks, reprs and docs name the public module, not the private one that
+# defines the name (as httpx does). Exceptions name migratekit.exceptions, the
+# module that holds them all; `migration` is an object, not a class.
+for _name in __all__:
+    _value = globals()[_name]
+    if isinstance(_value, type) and issubclass(_value, BaseException):
+        continue
+    if isinstance(_value, type) or (callable(_value) and hasattr(_value, "__code__")):
+        _value.__module__ = __name__
+del _name, _value

@@ -17,3 +17,9 @@ __all__ = [
     "StageError",
     "WriteIncompleteError",
 ]
+
+# Tracebacks and reprs name the public module that holds them all
+# (migratekit.exceptions.StageError), not the private one that defines them.
+for _name in __all__:
+    globals()[_name].__module__ = __name__
+del _name

@@ -149,3 +149,19 @@ def test_version_is_a_string() -> None:
     """__version__ is a non-empty string."""
     assert isinstance(migratekit.__version__, str)
     assert migratekit.__version__
+
+
+@pytest.mark.parametrize("module", PUBLIC_MODULES, ids=lambda m: m.__name__)
+def test_public_names_report_a_public_module(module: types.ModuleType) -> None:
+    """Each exported class and function names a public module as its __module__ (what
+    tracebacks and reprs show): the package, or migratekit.exceptions for exceptions."""
+    for name in module.__all__:
+        value = getattr(module, name)
+        if not (isinstance(value, type) or hasattr(value, "__code__")):
+            continue  # aliases, the `migration` object, __version__
+        expected = ("migratekit.exceptions"
+                    if isinstance(value, type) and issubclass(value, BaseException)
+                    else module.__name__)
+        assert value.__module__ == expected, name
+    assert repr(migratekit.Stage.SHADOW) == "<Stage.SHADOW: 'shadow'>"
+    assert migratekit.StageError.__module__ == "migratekit.exceptions"
