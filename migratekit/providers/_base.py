@@ -1,5 +1,6 @@
 """
-Stage providers: where a migration's stage comes from.
+What every stage provider shares: the protocols, reading a stage and a context
+key, checking an answer, describing it, bounded memory and the after-fork hook.
 
 A provider is any object with ``get_stage(name, context)`` answering a
 :class:`~migratekit.Stage`, a stage name, or ``None`` for "no opinion, use the
@@ -10,7 +11,9 @@ where the bad answer came from.
 
 An ``async def aget_stage(name, context)`` is optional (see
 :class:`AsyncStageProvider`): async migrations await it when the provider has
-one, and call ``get_stage`` otherwise.
+one, and call ``get_stage`` otherwise. ``describe(name, context)`` is optional
+too: it tells ``migratekit stage NAME`` where the stage was read (see
+:class:`Description`).
 """
 
 from __future__ import annotations
