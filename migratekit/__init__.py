@@ -9,12 +9,6 @@ the ``migration.*`` events to tell when the new side is ready.
 
 from migratekit._config import configure, reset
 from migratekit._decorator import MigrationProxy, migration
-from migratekit._errors import (
-    ConfigurationError,
-    MigrateKitError,
-    ShadowTimeoutError,
-    StageError,
-)
 from migratekit._instrument import Instrumentation, instrument
 from migratekit._migrator import Migrator
 from migratekit._pool import adrain, drain
@@ -31,6 +25,12 @@ from migratekit._types import (
     WriteResult,
 )
 from migratekit._version import __version__
+from migratekit.exceptions import (
+    ConfigurationError,
+    MigrateKitError,
+    ShadowTimeoutError,
+    StageError,
+)
 
 __all__ = [
     "ConfigurationError",

@@ -8,6 +8,7 @@ in the hot path.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -17,8 +18,10 @@ import wrapt
 __all__ = [
     "BOUND_FUNCTION_WRAPPER",
     "FILTERING_LEVELS",
+    "PROPAGATES",
     "is_numpy_bool",
     "logger_is_finalized",
+    "propagates_async",
     "unfinalize_logger",
 ]
 
@@ -89,3 +92,35 @@ def is_numpy_bool(value: Any) -> bool:
     """
     cls = type(value)
     return cls.__module__ == "numpy" and cls.__name__ in ("bool", "bool_")
+
+
+# -- CPython: which exceptions go on -----------------------------------------------------------
+#
+# migratekit's rule, and the one reliance on CPython it needs: how close()
+# throws GeneratorExit into a suspended coroutine.
+
+PROPAGATES = (KeyboardInterrupt, SystemExit, asyncio.CancelledError)
+"""
+The exceptions that reach the caller from any side: they stop the
+program or the task. Any other exception a side raises (``GeneratorExit``, a
+library's own ``BaseException``) is that side's failure: raised to the caller
+from the authoritative side, a failed result from the other.
+"""
+
+
+
+def propagates_async(exc: BaseException) -> bool:
+    """
+    Whether *exc*, caught in a coroutine around an ``await``, must go on:
+    one of :data:`PROPAGATES`, or a ``GeneratorExit`` that ``close()`` threw
+    into this coroutine to close it (a coroutine that swallowed that one
+    would refuse to close). Such a ``GeneratorExit`` starts at the ``await``
+    itself; one that the awaited code raised comes up from deeper frames,
+    and is that code's failure like any other exception.
+    """
+    if isinstance(exc, PROPAGATES):
+        return True
+    if not isinstance(exc, GeneratorExit):
+        return False
+    where = exc.__traceback__
+    return where is None or where.tb_next is None

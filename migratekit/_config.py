@@ -12,15 +12,10 @@ from enum import Enum
 from typing import Any
 
 from migratekit import _events, _pool
-from migratekit._errors import (
-    PROPAGATES,
-    ConfigurationError,
-    ConfigurationTypeError,
-    StageError,
-    propagates_async,
-)
+from migratekit._compat import PROPAGATES, propagates_async
 from migratekit._text import shown_repr, shown_value, type_name
 from migratekit._types import Stage
+from migratekit.exceptions import ConfigurationError, ConfigurationTypeError, StageError
 from migratekit.providers._base import parse_stage, require_stage
 from migratekit.providers._env import EnvStageProvider
 

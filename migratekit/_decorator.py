@@ -21,12 +21,12 @@ from typing import TYPE_CHECKING, Any, Literal, NoReturn, ParamSpec, TypeVar, ov
 import wrapt
 
 from migratekit import _events
-from migratekit._compat import BOUND_FUNCTION_WRAPPER
+from migratekit._compat import BOUND_FUNCTION_WRAPPER, PROPAGATES
 from migratekit._config import check_provider, settings, stage_failed
 from migratekit._engine import CONSISTENT, OLD, Engine, SideFn, invoke
-from migratekit._errors import PROPAGATES, ConfigurationError, ConfigurationTypeError
 from migratekit._events import SideRun
 from migratekit._types import ExecutionOrder, Operation
+from migratekit.exceptions import ConfigurationError, ConfigurationTypeError
 
 __all__ = ["MigrationProxy", "build", "migration"]
 

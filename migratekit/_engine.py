@@ -19,7 +19,7 @@ from time import perf_counter
 from typing import Any, NamedTuple
 
 from migratekit import _events
-from migratekit._compat import is_numpy_bool
+from migratekit._compat import PROPAGATES, is_numpy_bool, propagates_async
 from migratekit._config import (
     aresolve_stage,
     forced_stage,
@@ -28,17 +28,12 @@ from migratekit._config import (
     stage_from_answer,
 )
 from migratekit._diff import diff_paths
-from migratekit._errors import (
-    PROPAGATES,
-    ShadowTimeoutError,
-    WriteIncompleteError,
-    propagates_async,
-)
 from migratekit._events import SideRun
 from migratekit._pool import ShadowFuture, pool, pool_queue_size, spawn, track
 from migratekit._schema import STAGE_TABLE
 from migratekit._text import type_name
 from migratekit._types import ExecutionOrder, Operation, Origin, Stage
+from migratekit.exceptions import ShadowTimeoutError, WriteIncompleteError
 
 __all__ = ["Engine", "Plan", "SideFn", "plans_for"]
 

@@ -22,8 +22,7 @@ from typing import Any
 
 import structlog
 
-from migratekit._compat import FILTERING_LEVELS, logger_is_finalized
-from migratekit._errors import PROPAGATES
+from migratekit._compat import FILTERING_LEVELS, PROPAGATES, logger_is_finalized
 from migratekit._schema import (
     OP_EVENT,
     RESULT_EVENT,

@@ -15,8 +15,8 @@ from typing import Any
 import wrapt
 
 from migratekit._decorator import MigrationProxy, build
-from migratekit._errors import ConfigurationTypeError, MigrateKitError
 from migratekit._types import Operation
+from migratekit.exceptions import ConfigurationTypeError, MigrateKitError
 
 __all__ = ["Instrumentation", "instrument"]
 

@@ -11,7 +11,6 @@ from typing import Any
 
 from migratekit._config import check_provider
 from migratekit._engine import Engine, FailedResult, SideFn
-from migratekit._errors import ConfigurationError, ConfigurationTypeError
 from migratekit._events import SideRun, error_message
 from migratekit._text import type_name
 from migratekit._types import (
@@ -23,6 +22,7 @@ from migratekit._types import (
     Result,
     WriteResult,
 )
+from migratekit.exceptions import ConfigurationError, ConfigurationTypeError
 
 __all__ = ["ENGINES_LIMIT", "Migrator"]
 

@@ -22,8 +22,8 @@ import sys
 from typing import Any
 
 from migratekit._config import settings
-from migratekit._errors import ConfigurationError
 from migratekit._text import shown_value
+from migratekit.exceptions import ConfigurationError
 from migratekit.providers._base import require_stage
 
 _ACTIONS = ("show", "set", "get", "list")

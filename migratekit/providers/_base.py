@@ -26,9 +26,9 @@ from collections import OrderedDict
 from collections.abc import Hashable, Mapping
 from typing import Any, Generic, NamedTuple, Protocol, TypeVar, overload, runtime_checkable
 
-from migratekit._errors import ConfigurationError, ConfigurationTypeError, StageError
 from migratekit._text import SHOWN_LIMIT, plain_str, shown_repr, shown_value
 from migratekit._types import Stage
+from migratekit.exceptions import ConfigurationError, ConfigurationTypeError, StageError
 
 __all__ = [
     "AsyncStageProvider",

@@ -10,9 +10,9 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from migratekit._errors import ConfigurationTypeError, StageError
 from migratekit._text import SHOWN_LIMIT, shown_repr, shown_value
 from migratekit._types import Stage
+from migratekit.exceptions import ConfigurationTypeError, StageError
 from migratekit.providers._base import BoundedCache, Description, parse_stage
 
 __all__ = ["EnvStageProvider"]

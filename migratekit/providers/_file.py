@@ -16,9 +16,9 @@ from typing import Any
 # The module, not its names: migratekit._config builds its default provider
 # from this package while it is being imported (see _wrappers).
 from migratekit import _config
-from migratekit._errors import ConfigurationError, ConfigurationTypeError, StageError
 from migratekit._text import shown_repr, shown_value
 from migratekit._types import Stage
+from migratekit.exceptions import ConfigurationError, ConfigurationTypeError, StageError
 from migratekit.providers._base import Description, parse_stage, reset_after_fork
 
 if sys.version_info >= (3, 11):

@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from migratekit._errors import ConfigurationError, ConfigurationTypeError, StageError
 from migratekit._text import SHOWN_LIMIT, shown_repr, shown_value
 from migratekit._types import Stage
+from migratekit.exceptions import ConfigurationError, ConfigurationTypeError, StageError
 from migratekit.providers._base import BoundedCache, Description, context_key, parse_stage
 
 if TYPE_CHECKING:

@@ -15,9 +15,9 @@ from urllib.parse import unquote
 # The module, not its names: migratekit._config builds its default provider
 # from this package while it is being imported (see _wrappers).
 from migratekit import _config
-from migratekit._errors import ConfigurationError, ConfigurationTypeError, StageError
 from migratekit._text import plain_str, shown_repr, shown_value
 from migratekit._types import Stage
+from migratekit.exceptions import ConfigurationError, ConfigurationTypeError, StageError
 from migratekit.providers._base import (
     BoundedCache,
     Description,

@@ -7,8 +7,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from migratekit._errors import ConfigurationTypeError
 from migratekit._types import Stage
+from migratekit.exceptions import ConfigurationTypeError
 from migratekit.providers._base import Description, require_stage
 
 __all__ = ["StaticStageProvider"]

@@ -21,9 +21,9 @@ from typing import Any
 # from this package while it is being imported, so its names are looked up
 # when a provider is built or asked, not when this module is imported.
 from migratekit import _config
-from migratekit._errors import ConfigurationError, ConfigurationTypeError
 from migratekit._text import SHOWN_LIMIT, shown_repr
 from migratekit._types import Stage
+from migratekit.exceptions import ConfigurationError, ConfigurationTypeError
 from migratekit.providers._base import (
     Description,
     answer_stage,
