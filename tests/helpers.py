@@ -1,12 +1,17 @@
 """
 What several test modules share: the stage table written out as a
-specification (DESIGN.md's, independently of migratekit's own copy), and the
-questions asked of it.
+specification (docs/design.md's, independently of migratekit's own copy) and
+the questions asked of it; and a migration that tells which stage it ran in.
 """
 
 from __future__ import annotations
 
-from migratekit import Operation, Stage
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from structlog.testing import capture_logs
+
+from migratekit import Operation, Stage, migration
 
 OLD, NEW = "old", "new"
 READ, WRITE = Operation.READ, Operation.WRITE
@@ -36,3 +41,35 @@ def planned(stage: Stage, operation: Operation) -> tuple[str, ...]:
     """The sides *stage* runs for *operation*, in order."""
     runs, _, writes = TABLE[stage]
     return runs if operation is READ else writes
+
+
+# -- running a migration to see which stage it ran in -----------------------------------------
+
+
+def stage_errors(logs: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    return [e for e in logs if e["event"] == "migration.stage_error"]
+
+
+def make(name: str, provider: Any = None) -> Any:
+    """A migration called *name* whose caller learns which side was authoritative."""
+    options: dict[str, Any] = {"name": name}
+    if provider is not None:
+        options["provider"] = provider
+
+    @migration.write(new=lambda: "new", **options)
+    def op() -> str:
+        return "old"
+
+    return op
+
+
+def run(fn: Any) -> tuple[str, list[Any]]:
+    """Call a migration once: the stage it ran in (as its op event says), and its events."""
+    with capture_logs() as logs:
+        fn()
+    return next(e for e in logs if e["event"] == "migration.op")["stage"], logs
+
+
+def stage_of(fn: Any) -> str:
+    """The stage a migration ran in, as its op event says."""
+    return run(fn)[0]

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pytest
 from structlog.testing import capture_logs
 
 import migratekit
-from migratekit import ConfigurationError, Stage, _config, migration
+from migratekit import ConfigurationError, Stage, _config
 from migratekit._config import aresolve_stage, resolve_stage, settings
 from migratekit.exceptions import ConfigurationTypeError, StageError
 from migratekit.providers import EnvStageProvider, StaticStageProvider
 from migratekit.testing import force_stage
+from tests.helpers import make, stage_errors, stage_of
 
 
 class AsyncOnly:
@@ -24,10 +24,6 @@ class AsyncOnly:
 
     async def aget_stage(self, name: str, context: Any = None) -> Stage:
         return Stage.RAMPDOWN
-
-
-def _stage_errors(logs: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
-    return [e for e in logs if e["event"] == "migration.stage_error"]
 
 
 def test_stage_forced_for_one_name_leaves_others_to_the_provider() -> None:
@@ -61,7 +57,7 @@ def test_failure_whose_message_cannot_be_printed_is_reported() -> None:
     with capture_logs() as logs:
         assert resolve_stage(Broken(), "m", None) is Stage.OFF
         assert resolve_stage(Broken(), "m", None) is Stage.OFF
-    (event,) = _stage_errors(logs)
+    (event,) = stage_errors(logs)
     assert event["error"] == "<Unprintable whose str() raised>"
     assert event["exc_type"] == "Unprintable"
 
@@ -77,38 +73,13 @@ def test_memory_of_reported_failures_is_bounded(monkeypatch: pytest.MonkeyPatch)
     with capture_logs() as logs:
         for name in ("a", "a", "b", "c"):
             resolve_stage(Bad(), name, None)
-        assert [e["source"] for e in _stage_errors(logs)] == ["VAR_a", "VAR_b", "VAR_c"]
+        assert [e["source"] for e in stage_errors(logs)] == ["VAR_a", "VAR_b", "VAR_c"]
         resolve_stage(Bad(), "d", None)
         resolve_stage(Bad(), "a", None)
         resolve_stage(Bad(), "d", None)
-    assert [e["source"] for e in _stage_errors(logs)] == ["VAR_a", "VAR_b", "VAR_c", "VAR_d",
+    assert [e["source"] for e in stage_errors(logs)] == ["VAR_a", "VAR_b", "VAR_c", "VAR_d",
                                                            "VAR_a"]
     assert len(_config._seen) <= 3
-
-
-def make(name: str, provider: Any = None) -> Any:
-    """A migration called *name* whose caller learns which side was authoritative."""
-    options: dict[str, Any] = {"name": name}
-    if provider is not None:
-        options["provider"] = provider
-
-    @migration.write(new=lambda: "new", **options)
-    def op() -> str:
-        return "old"
-
-    return op
-
-
-def run(fn: Any) -> tuple[str, list[Any]]:
-    """Call a migration once: the stage it ran in (as its op event says), and its events."""
-    with capture_logs() as logs:
-        fn()
-    return next(e for e in logs if e["event"] == "migration.op")["stage"], logs
-
-
-def stage_of(fn: Any) -> str:
-    """The stage a migration ran in, as its op event says."""
-    return run(fn)[0]
 
 
 # -- configure / reset ----------------------------------------------------------------------------
@@ -148,7 +119,7 @@ def test_reset_restores_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     assert stage_of(make("m")) == "rampdown"
 
 
-def test_reset_forgets_reported_stage_errors(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_reset_forgets_reportedstage_errors(monkeypatch: pytest.MonkeyPatch) -> None:
     """After reset(), a bad value already reported is reported again."""
     monkeypatch.setenv("MIGRATEKIT_STAGE_M", "bad")
     with capture_logs() as logs:
@@ -156,7 +127,7 @@ def test_reset_forgets_reported_stage_errors(monkeypatch: pytest.MonkeyPatch) ->
         make("m")()
         migratekit.reset()
         make("m")()
-    assert len(_stage_errors(logs)) == 2
+    assert len(stage_errors(logs)) == 2
 
 
 @pytest.mark.parametrize(

@@ -5,14 +5,13 @@ bounded cache, the after-fork hook, and describe().
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pytest
 from structlog.testing import capture_logs
 
 import migratekit
-from migratekit import Stage, migration
+from migratekit import Stage
 from migratekit.exceptions import StageError
 from migratekit.providers import (
     AsyncStageProvider,
@@ -21,32 +20,7 @@ from migratekit.providers import (
     StaticStageProvider,
     context_key,
 )
-
-
-def stage_errors(logs: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
-    return [e for e in logs if e["event"] == "migration.stage_error"]
-
-
-def make(name: str, provider: Any = None) -> Any:
-    """A migration called *name* whose caller learns which side was authoritative."""
-    options: dict[str, Any] = {"name": name}
-    if provider is not None:
-        options["provider"] = provider
-
-    @migration.write(new=lambda: "new", **options)
-    def op() -> str:
-        return "old"
-
-    return op
-
-
-def run(fn: Any) -> tuple[str, list[Any]]:
-    """Call a migration once: the stage it ran in (as its op event says), and its events."""
-    with capture_logs() as logs:
-        fn()
-    return next(e for e in logs if e["event"] == "migration.op")["stage"], logs
-
-
+from tests.helpers import make, run, stage_errors
 
 # -- providers that misbehave ---------------------------------------------------------------------
 
@@ -126,8 +100,6 @@ def test_provider_raising_base_exception_propagates() -> None:
         make("m", Interrupting())()
 
 
-
-
 def test_bounded_cache_forgets_the_least_recently_used() -> None:
     """BoundedCache keeps maxsize entries; a read makes an entry the most recently used."""
     from migratekit.providers._base import BoundedCache
@@ -142,8 +114,6 @@ def test_bounded_cache_forgets_the_least_recently_used() -> None:
     assert cache.pop("c") == 3
     cache.clear()
     assert len(cache) == 0
-
-
 
 
 def test_after_fork_hook_renews_every_registered_lock() -> None:
@@ -173,8 +143,6 @@ def test_after_fork_hook_survives_a_failing_object() -> None:
     _base.reset_after_fork(broken)
     _base._after_fork_in_child()
     assert provider._getters._lock is not old_lock
-
-
 
 
 # -- values from outside: parse_stage, context_key -------------------------------------------

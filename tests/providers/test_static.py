@@ -2,47 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pytest
-from structlog.testing import capture_logs
 
 import migratekit
-from migratekit import ConfigurationError, Stage, migration
+from migratekit import ConfigurationError, Stage
 from migratekit.exceptions import ConfigurationTypeError
 from migratekit.providers import StaticStageProvider
-
-
-def stage_errors(logs: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
-    return [e for e in logs if e["event"] == "migration.stage_error"]
-
-
-def make(name: str, provider: Any = None) -> Any:
-    """A migration called *name* whose caller learns which side was authoritative."""
-    options: dict[str, Any] = {"name": name}
-    if provider is not None:
-        options["provider"] = provider
-
-    @migration.write(new=lambda: "new", **options)
-    def op() -> str:
-        return "old"
-
-    return op
-
-
-def run(fn: Any) -> tuple[str, list[Any]]:
-    """Call a migration once: the stage it ran in (as its op event says), and its events."""
-    with capture_logs() as logs:
-        fn()
-    return next(e for e in logs if e["event"] == "migration.op")["stage"], logs
-
-
-def stage_of(fn: Any) -> str:
-    """The stage a migration ran in, as its op event says."""
-    return run(fn)[0]
-
-
+from tests.helpers import make, run, stage_errors, stage_of
 
 # -- StaticStageProvider --------------------------------------------------------------------------
 
