@@ -238,6 +238,9 @@ class FallbackStageProvider:
             _config.check_provider(f"FallbackStageProvider: provider #{index + 1}", provider)
         self.providers: tuple[Any, ...] = providers
 
+    # get_stage and aget_stage are twins that differ only where one calls and
+    # the other awaits: change one, change the other.
+
     def get_stage(self, name: str, context: Any = None) -> Stage | None:
         """The stage of the first provider that answers one, or ``None``."""
         failures: list[tuple[Any, Exception]] | None = None
