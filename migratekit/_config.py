@@ -8,15 +8,14 @@ import inspect
 import os
 import threading
 from collections.abc import Callable
-from enum import Enum
 from typing import Any
 
 from migratekit import _events, _pool
 from migratekit._compat import PROPAGATES, propagates_async
 from migratekit._text import shown_repr, shown_value, type_name
 from migratekit._types import Stage
-from migratekit.exceptions import ConfigurationError, ConfigurationTypeError, StageError
-from migratekit.providers._base import parse_stage, require_stage
+from migratekit.exceptions import ConfigurationError, ConfigurationTypeError
+from migratekit.providers._base import answer_stage, require_stage
 from migratekit.providers._env import EnvStageProvider
 
 __all__ = [
@@ -225,52 +224,21 @@ def own_stage(stage: Stage) -> Stage:
 
 def stage_from_answer(provider: Any, name: str, answer: Any) -> Stage:
     """
-    The stage a provider's *answer* stands for; the default when it stands
-    for none. Never raises an ``Exception``: an answer is untrusted (an ORM
-    row returned by mistake, a string whose methods raise) and whatever it
-    does while it is read becomes the stage error.
+    The stage a provider's *answer* stands for (read by
+    :func:`migratekit.providers._base.answer_stage`); the default when it
+    stands for none. Never raises an ``Exception``: an answer is untrusted
+    (an ORM row returned by mistake, a string whose methods raise) and
+    whatever it does while it is read becomes the stage error.
     """
     try:
         if type(answer) is Stage:
             return answer
-        if answer is None:
-            return settings.default_stage
-        stage = _interpret(answer)
-        if stage is not None:
-            return own_stage(stage)
-        # A text or a number is shown; of any other object only its type: its
-        # repr may hold data (an ORM row), and differs from call to call.
-        plain = isinstance(answer, (str, bytes, int, float))
-        shown = shown_repr(answer) if plain else f"a {type_name(answer)}"
-        problem: BaseException = StageError(
-            f"{type_name(provider)}.get_stage({name!r}) answered {shown}, "
-            "which is not a stage; expected a Stage, a stage name or None",
-            value=answer if plain else f"<{type_name(answer)}>",
-        )
+        stage = answer_stage(provider, name, answer)
     except BaseException as exc:
         if isinstance(exc, PROPAGATES):
             raise
-        problem = exc
-    return stage_failed(provider, name, problem)
-
-
-def _interpret(answer: Any) -> Stage | None:
-    # Only exact strings are read: a str subclass is copied to one first, so
-    # that its own methods (strip, __hash__) are never called.
-    if isinstance(answer, str):
-        return parse_stage(str.__str__(answer))
-    if isinstance(answer, Enum):  # a Stage of a reloaded module, or the user's own enum
-        value = answer.value
-        if isinstance(value, str):
-            return parse_stage(str.__str__(value))
-        return None
-    if inspect.iscoroutine(answer):  # an async get_stage, called from sync code
-        answer.close()
-        raise StageError(
-            "get_stage returned a coroutine, which sync code cannot await; give the provider a "
-            "sync get_stage (and an async aget_stage for async code)"
-        )
-    return None
+        return stage_failed(provider, name, exc)
+    return settings.default_stage if stage is None else own_stage(stage)
 
 
 def stage_failed(provider: Any, name: str, exc: BaseException) -> Stage:

@@ -19,14 +19,16 @@ too: it tells ``migratekit stage NAME`` where the stage was read (see
 from __future__ import annotations
 
 import contextlib
+import inspect
 import os
 import threading
 import weakref
 from collections import OrderedDict
 from collections.abc import Hashable, Mapping
+from enum import Enum
 from typing import Any, Generic, NamedTuple, Protocol, TypeVar, overload, runtime_checkable
 
-from migratekit._text import SHOWN_LIMIT, plain_str, shown_repr, shown_value
+from migratekit._text import SHOWN_LIMIT, plain_str, shown_repr, shown_value, type_name
 from migratekit._types import Stage
 from migratekit.exceptions import ConfigurationError, ConfigurationTypeError, StageError
 
@@ -286,24 +288,45 @@ class BoundedCache(Generic[K, V]):
 def answer_stage(provider: Any, name: str, answer: object) -> Stage | None:
     """
     *answer* from *provider* as a Stage, ``None`` for no opinion, or a
-    :class:`StageError` raised when it stands for neither.
+    :class:`StageError` raised when it stands for neither: the one reading
+    of a provider's answer, for the wrappers here and for every call
+    (``migratekit._config.stage_from_answer`` wraps it in its guard).
+
+    A stage name is read in any case, blanks ignored, with no method of a
+    ``str`` subclass run; an ``Enum`` member by its value (a ``Stage`` of a
+    reloaded ``migratekit._types``, or the application's own enum). A
+    coroutine (an ``async def get_stage`` called from sync code) is closed.
     """
     # type(), not isinstance(): an answer may lie about its __class__.
-    if type(answer) is Stage:
-        return answer
+    kind = type(answer)
+    if kind is Stage:
+        return answer  # type: ignore[return-value]
     if answer is None:
         return None
-    if issubclass(type(answer), str):
+    stage: Stage | None = None
+    if issubclass(kind, str):
         stage = parse_stage(answer)  # type: ignore[arg-type]
-        if stage is not None:
-            return stage
-    # The answer may be anything, of any size: the error (which a cache may
-    # keep) holds only what shown_value keeps of it.
+    elif issubclass(kind, Enum):
+        value = answer.value  # type: ignore[attr-defined]
+        if issubclass(type(value), str):
+            stage = parse_stage(value)
+    elif inspect.iscoroutine(answer):
+        answer.close()
+        raise StageError(
+            f"{type_name(provider)}.get_stage returned a coroutine, which sync code cannot "
+            "await; give the provider a sync get_stage (and an async aget_stage for async code)"
+        )
+    if stage is not None:
+        return stage
+    # A text or a number is shown, cut to what shown_value keeps (an error may
+    # be kept by a cache); of any other object only its type: its repr may
+    # hold data (an ORM row), and may differ from call to call.
+    plain = issubclass(kind, (str, bytes, int, float))
+    shown = shown_repr(answer) if plain else f"a {type_name(answer)}"
     raise StageError(
-        f"{type(provider).__name__}.get_stage({shown_repr(name)}) answered "
-        f"{shown_repr(answer)}, which is not a stage; expected a Stage, one of "
-        f"{', '.join(s.value for s in Stage)}, or None",
-        value=shown_value(answer),
+        f"{type_name(provider)}.get_stage({shown_repr(name)}) answered {shown}, which is not a "
+        f"stage; expected a Stage, one of {', '.join(s.value for s in Stage)}, or None",
+        value=shown_value(answer) if plain else f"<{type_name(answer)}>",
     )
 
 

@@ -572,7 +572,7 @@ def test_answer_whose_repr_raises_is_reported() -> None:
         chain.providers[0].answer = Hostile()  # another object failing the same way
         assert resolve_stage(chain, "m", None) is Stage.OFF
     (error,) = stage_errors(logs)
-    assert "Hostile whose repr() raised" in error["error"]
+    assert "answered a Hostile," in error["error"]  # by its type: a repr may hold data
 
 
 def test_answer_lying_about_its_class_is_no_stage() -> None:
@@ -594,8 +594,8 @@ def test_answer_lying_about_its_class_is_no_stage() -> None:
         with capture_logs() as logs:
             assert resolve_stage(chain, claimed.__name__, None) is Stage.RAMPDOWN
         (error,) = stage_errors(logs)
-        assert "answered <liar>, which is not a stage" in error["error"]
-        with pytest.raises(StageError, match="<liar>"):
+        assert "answered a Liar, which is not a stage" in error["error"]
+        with pytest.raises(StageError, match="answered a Liar"):
             CachedStageProvider(Counting(Liar(claimed))).get_stage("m")
 
 
