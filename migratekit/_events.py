@@ -124,9 +124,6 @@ def current() -> Any:
     return log
 
 
-LEVELS_BY_CLASS = FILTERING_LEVELS
-
-
 fixed_state: tuple[Any, tuple[Any, bool, bool]] = (None, (None, False, False))
 """(structlog's finalized ``bind``, the state it stands for): see :func:`state`."""
 
@@ -153,7 +150,7 @@ def state() -> tuple[Any, bool, bool]:
         # nothing, the failure is counted and said once, the call goes on.
         pipeline_failed(None, exc)
         return _MUTE
-    known = LEVELS_BY_CLASS.get(type(log))
+    known = FILTERING_LEVELS.get(type(log))
     if known is None:
         return (log, *levels(log))
     answer = (log, known[0], known[1])
@@ -167,7 +164,7 @@ _MUTE: tuple[Any, bool, bool] = (None, False, False)
 
 def levels(log: Any) -> tuple[bool, bool]:
     """Whether *log* would emit ``info`` and ``warning`` events right now."""
-    known = LEVELS_BY_CLASS.get(type(log))
+    known = FILTERING_LEVELS.get(type(log))
     if known is not None:
         return known
     try:
