@@ -220,18 +220,11 @@ class FileStageProvider:
             )
             return
         except OSError as exc:
-            self._signature = None
-            reason = exc.strerror or str(exc)
-            self._fail(f"cannot be read ({reason})", reason, "check its permissions")
+            self._unreadable(exc)
             return
         kind = _kind(info.st_mode)
         if kind is not None:
-            self._signature = None
-            self._fail(
-                f"is {kind}, not a regular file",
-                kind,
-                "point it at a regular file",
-            )
+            self._not_regular(kind)
             return
         signature = (info.st_mtime_ns, info.st_size, info.st_ino)
         if signature == self._signature:
@@ -250,18 +243,10 @@ class FileStageProvider:
         try:
             data = _read_regular_file(self.path)
         except _NotRegular as exc:
-            self._signature = None
-            self._fail(
-                f"is {exc.kind}, not a regular file",
-                exc.kind,
-                "point it at a regular file",
-            )
+            self._not_regular(exc.kind)
             return
         except OSError as exc:
-            # Tried again at the next check, even if the file does not change.
-            self._signature = None
-            reason = exc.strerror or str(exc)
-            self._fail(f"cannot be read ({reason})", reason, "check its permissions")
+            self._unreadable(exc)
             return
         if data is None:
             self._too_large(None)
@@ -293,6 +278,16 @@ class FileStageProvider:
             return
         self._snapshot = _Snapshot(entries)
         self._read_ok = True
+
+    def _unreadable(self, exc: OSError) -> None:
+        # Tried again at the next check, even if the file does not change.
+        self._signature = None
+        reason = exc.strerror or str(exc)
+        self._fail(f"cannot be read ({reason})", reason, "check its permissions")
+
+    def _not_regular(self, kind: str) -> None:
+        self._signature = None
+        self._fail(f"is {kind}, not a regular file", kind, "point it at a regular file")
 
     def _too_large(self, size: int | None) -> None:
         self._fail(
