@@ -28,30 +28,14 @@ from migratekit import (
     migration,
 )
 from migratekit.providers import StaticStageProvider
+from tests.helpers import NEW, OLD, TABLE, authoritative
 
-# -- the reference model (DESIGN.md's table) --------------------------------------
-
-OLD, NEW = "old", "new"
-
-#          stage                read runs     read returns  write runs, in order
-MODEL: dict[Stage, tuple[tuple[str, ...], str, tuple[str, ...]]] = {
-    Stage.OFF: ((OLD,), OLD, (OLD,)),
-    Stage.DUALWRITE: ((OLD,), OLD, (OLD, NEW)),
-    Stage.SHADOW: ((OLD, NEW), OLD, (OLD, NEW)),
-    Stage.LIVE: ((NEW, OLD), NEW, (NEW, OLD)),
-    Stage.RAMPDOWN: ((NEW,), NEW, (NEW, OLD)),
-    Stage.COMPLETE: ((NEW,), NEW, (NEW,)),
-}
-
-
-def authoritative(stage: Stage) -> str:
-    """The side a read returns; the side a write runs first."""
-    return MODEL[stage][1]
+# -- the reference model: docs/design.md's table, written out in tests/helpers.py ------------
 
 
 def planned_sides(stage: Stage, operation: Operation) -> tuple[str, ...]:
     """Every side the stage runs for the operation, authoritative first."""
-    reads, _, writes = MODEL[stage]
+    reads, _, writes = TABLE[stage]
     return reads if operation is Operation.READ else writes
 
 
