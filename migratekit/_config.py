@@ -1,33 +1,20 @@
 """
-Process-wide settings, and asking a provider for a stage without ever failing.
+Process-wide settings: ``configure`` and ``reset``.
 """
 
 from __future__ import annotations
 
-import inspect
-import os
-import threading
 from collections.abc import Callable
 from typing import Any
 
-from migratekit import _events, _pool
-from migratekit._compat import PROPAGATES, propagates_async
-from migratekit._text import shown_repr, shown_value, type_name
+from migratekit import _pool, _resolve
+from migratekit._text import shown_repr
 from migratekit._types import Stage
 from migratekit.exceptions import ConfigurationError, ConfigurationTypeError
-from migratekit.providers._base import answer_stage, require_stage
+from migratekit.providers._base import check_provider, require_stage
 from migratekit.providers._env import EnvStageProvider
 
-__all__ = [
-    "aresolve_stage",
-    "configure",
-    "forget_stage_problems",
-    "report_stage_problem",
-    "reset",
-    "resolve_stage",
-    "settings",
-    "stage_failed",
-]
+__all__ = ["configure", "own_stage", "reset", "settings"]
 
 
 class _Settings:
@@ -122,89 +109,7 @@ def reset() -> None:
     settings.forced = None
     settings.log_errors = None
     _pool.resize(_pool.DEFAULT_WORKERS, _pool.DEFAULT_QUEUE_SIZE)
-    with _seen_lock:
-        _seen.clear()
-
-
-def check_provider(what: str, provider: Any) -> None:
-    """Raise a ConfigurationTypeError unless *provider* has a callable ``get_stage``."""
-    if not callable(getattr(provider, "get_stage", None)):
-        raise ConfigurationTypeError(
-            f"{what} must be a stage provider, an object with a get_stage(name, context) "
-            f"method (got {provider!r} that is a {type(provider).__name__}); use "
-            "migratekit.providers.StaticStageProvider('shadow') for a fixed stage, or "
-            "write a class with that method"
-        )
-
-
-# Each distinct failure is reported once per process, not once per call: a
-# provider that fails fails on every call, and one event says it as well as a
-# million. The memory is bounded, since values come from outside.
-_seen: set[tuple[Any, ...]] = set()
-_seen_lock = threading.Lock()
-_SEEN_LIMIT = 4096
-
-
-def _after_fork() -> None:
-    # A thread of the parent, which the child does not have, may have held it.
-    global _seen_lock  # noqa: PLW0603
-    _seen_lock = threading.Lock()
-
-
-if hasattr(os, "register_at_fork"):  # pragma: no branch - absent on Windows only
-    os.register_at_fork(after_in_child=_after_fork)
-
-
-def resolve_stage(provider: Any, name: str, context: Any) -> Stage:
-    """
-    Ask *provider* for the stage of *name*; never raises an ``Exception``.
-
-    A provider that raises, or answers something that is not a stage, gives
-    the default stage and one ``migration.stage_error`` event per distinct
-    failure.
-    """
-    forced = forced_stage(name)
-    if forced is not None:
-        return forced
-    try:
-        answer = provider.get_stage(name, context)
-    except BaseException as exc:
-        if isinstance(exc, PROPAGATES):
-            raise
-        return stage_failed(provider, name, exc)
-    return stage_from_answer(provider, name, answer)
-
-
-async def aresolve_stage(provider: Any, name: str, context: Any) -> Stage:
-    """
-    :func:`resolve_stage` for async code: awaits ``provider.aget_stage`` when
-    the provider has one, and calls ``get_stage`` otherwise (awaiting what it
-    returns when that is awaitable: an ``async def get_stage``).
-    """
-    forced = forced_stage(name)
-    if forced is not None:
-        return forced
-    try:
-        aget_stage = getattr(provider, "aget_stage", None)
-        if aget_stage is not None:
-            answer = await aget_stage(name, context)
-        else:
-            answer = provider.get_stage(name, context)
-            if inspect.isawaitable(answer):
-                answer = await answer
-    except BaseException as exc:
-        if propagates_async(exc):
-            raise
-        return stage_failed(provider, name, exc)
-    return stage_from_answer(provider, name, answer)
-
-
-def forced_stage(name: str) -> Stage | None:
-    """The stage :func:`migratekit.testing.force_stage` set for *name*, if any."""
-    forced = settings.forced
-    if forced is None:
-        return None
-    return forced.get(name) or forced.get(None)
+    _resolve.forget_all()
 
 
 _OWN_STAGES = {stage.value: stage for stage in Stage}
@@ -220,97 +125,5 @@ def own_stage(stage: Stage) -> Stage:
     if stage.__class__ is Stage:
         return stage
     return _OWN_STAGES[stage.value]
-
-
-def stage_from_answer(provider: Any, name: str, answer: Any) -> Stage:
-    """
-    The stage a provider's *answer* stands for (read by
-    :func:`migratekit.providers._base.answer_stage`); the default when it
-    stands for none. Never raises an ``Exception``: an answer is untrusted
-    (an ORM row returned by mistake, a string whose methods raise) and
-    whatever it does while it is read becomes the stage error.
-    """
-    try:
-        if type(answer) is Stage:
-            return answer
-        stage = answer_stage(provider, name, answer)
-    except BaseException as exc:
-        if isinstance(exc, PROPAGATES):
-            raise
-        return stage_failed(provider, name, exc)
-    return settings.default_stage if stage is None else own_stage(stage)
-
-
-def stage_failed(provider: Any, name: str, exc: BaseException) -> Stage:
-    """Report *exc* from *provider* once, and return the default stage to use instead."""
-    default = settings.default_stage
-    report_stage_problem(provider, name, exc, default)
-    return default
-
-
-def report_stage_problem(provider: Any, name: str, exc: BaseException, stage: Stage) -> None:
-    """
-    Emit ``migration.stage_error`` for *exc*, once per distinct failure, saying
-    that *stage* is used instead. Never raises an ``Exception``.
-
-    For providers that can still answer after a failure (a Redis provider
-    serving the last stage it knew): they report here and return that stage.
-    The same variable, key or file holding the same bad value is one failure,
-    whichever migration ran into it; without a ``source`` on the exception,
-    the failure is the provider's for this migration and this message.
-    """
-    try:
-        fields = _problem(provider, name, exc, stage)
-    except BaseException as failure:  # the exception fought back: say what can be said safely
-        if isinstance(failure, PROPAGATES):
-            raise
-        fields = {"migration": name, "provider": type_name(provider), "source": None,
-                  "value": None, "error": None, "exc_type": type_name(exc),
-                  "stage": stage.value}
-    # Remembered by a bounded fingerprint: the fields hold no more than a few
-    # hundred characters, whatever the exception carried.
-    key = (fields["source"], fields["value"], fields["exc_type"]) if fields["source"] else (
-        fields["provider"], name, fields["exc_type"], fields["error"])
-    with _seen_lock:
-        if key in _seen:
-            return
-        if len(_seen) >= _SEEN_LIMIT:
-            _seen.clear()
-        _seen.add(key)
-    _events.emit_stage_error(fields)
-
-
-def _problem(provider: Any, name: str, exc: BaseException, stage: Stage) -> dict[str, Any]:
-    source = getattr(exc, "source", None)
-    value = getattr(exc, "value", None)
-    return {
-        "migration": name,
-        "provider": type_name(provider),
-        "source": None if source is None else _text(source),
-        "value": None if value is None else _text(value),
-        "error": _events.error_message(exc),
-        "exc_type": type_name(exc),
-        "stage": stage.value,
-    }
-
-
-def _text(value: object) -> str:
-    """*value* as an event may show it: a short, printable string."""
-    shown = shown_value(value, 100)
-    return str.__str__(shown) if isinstance(shown, str) else repr(shown)
-
-
-def forget_stage_problems(source_prefix: str) -> None:
-    """
-    Forget the reported failures whose ``source`` starts with *source_prefix*,
-    so that the same failure is reported again when it comes back: a
-    provider calls it when its backend has recovered, and the next outage
-    gets an event of its own.
-    """
-    with _seen_lock:
-        stale = [key for key in _seen
-                 if isinstance(key[0], str) and key[0].startswith(source_prefix)]
-        for key in stale:
-            _seen.discard(key)
 
 

@@ -9,9 +9,10 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from migratekit._config import check_provider
-from migratekit._engine import Engine, FailedResult, SideFn
+from migratekit._engine import Engine, FailedResult
 from migratekit._events import SideRun, error_message
+from migratekit._options import Options, SideFn
+from migratekit._runners import run
 from migratekit._text import type_name
 from migratekit._types import (
     ExecutionOrder,
@@ -23,6 +24,7 @@ from migratekit._types import (
     WriteResult,
 )
 from migratekit.exceptions import ConfigurationError, ConfigurationTypeError
+from migratekit.providers._base import check_provider
 
 __all__ = ["ENGINES_LIMIT", "Migrator"]
 
@@ -153,17 +155,19 @@ class Migrator:
         with self._lock:
             engine = self._engines.get(key)
             if engine is None:
-                engine = Engine(
+                engine = Engine(Options(
                     name=name,
                     operation=operation,
                     old=_side(config.old),
                     new=_side(config.new),
+                    old_awaits=False,
+                    new_awaits=False,
                     compare=config.comparison,
                     provider=self._provider,
                     execution_order=self._order,
                     check_ratio=self._check_ratio,
                     log_errors=self._log_errors,
-                )
+                ))
                 if len(self._engines) >= ENGINES_LIMIT:
                     # Names may come from outside (one per tenant, per table):
                     # the oldest engine goes, and is built again if asked for.
@@ -180,7 +184,7 @@ class Migrator:
         """
         engine = self._engine(name, Operation.READ)
         plan = engine.plan(None, None, (payload,), {}, context)
-        auth, _ = engine.run(plan, None, None, (payload,), {})
+        auth, _ = run(engine, plan, None, None, (payload,), {})
         return _operation_result(auth)
 
     def write(self, name: str, context: Any = None, payload: Any = None) -> WriteResult:
@@ -190,7 +194,7 @@ class Migrator:
         """
         engine = self._engine(name, Operation.WRITE)
         plan = engine.plan(None, None, (payload,), {}, context)
-        auth, other = engine.run(plan, None, None, (payload,), {})
+        auth, other = run(engine, plan, None, None, (payload,), {})
         return WriteResult(
             _operation_result(auth), None if other is None else _operation_result(other)
         )

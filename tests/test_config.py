@@ -8,8 +8,9 @@ import pytest
 from structlog.testing import capture_logs
 
 import migratekit
-from migratekit import ConfigurationError, Stage, _config
-from migratekit._config import aresolve_stage, resolve_stage, settings
+from migratekit import ConfigurationError, Stage, _resolve
+from migratekit._config import settings
+from migratekit._resolve import aresolve_stage, resolve_stage
 from migratekit.exceptions import ConfigurationTypeError, StageError
 from migratekit.providers import EnvStageProvider, StaticStageProvider
 from migratekit.testing import force_stage
@@ -64,7 +65,7 @@ def test_failure_whose_message_cannot_be_printed_is_reported() -> None:
 
 def test_memory_of_reported_failures_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     """Past the limit of remembered failures, memory starts over: an old one is told again."""
-    monkeypatch.setattr(_config, "_SEEN_LIMIT", 3)
+    monkeypatch.setattr(_resolve, "_SEEN_LIMIT", 3)
 
     class Bad:
         def get_stage(self, name: str, context: Any = None) -> Stage:
@@ -79,7 +80,7 @@ def test_memory_of_reported_failures_is_bounded(monkeypatch: pytest.MonkeyPatch)
         resolve_stage(Bad(), "d", None)
     assert [e["source"] for e in stage_errors(logs)] == ["VAR_a", "VAR_b", "VAR_c", "VAR_d",
                                                            "VAR_a"]
-    assert len(_config._seen) <= 3
+    assert len(_resolve._seen) <= 3
 
 
 # -- configure / reset ----------------------------------------------------------------------------

@@ -634,7 +634,7 @@ def test_check_ratio_zero_never_compares(driver: str) -> None:
 # -- BaseExceptions that are not interrupts -----------------------------------------------
 #
 # KeyboardInterrupt, SystemExit and CancelledError reach the caller from any side
-# (tests/test_faults.py, test_interrupts_propagate). Any other BaseException is the
+# (tests/stress/test_faults.py, test_interrupts_propagate). Any other BaseException is the
 # failure of the side that raised it.
 
 

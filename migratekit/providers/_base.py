@@ -38,6 +38,7 @@ __all__ = [
     "Description",
     "StageProvider",
     "answer_stage",
+    "check_provider",
     "context_key",
     "describe_provider",
     "parse_stage",
@@ -68,10 +69,10 @@ class StageProvider(Protocol):
     failure. Raise :class:`~migratekit.exceptions.StageError` with a stable
     message, a ``source`` (where the stage was looked for: a variable, a
     file, a key; never a password) and the ``value`` found there: the same
-    source and value failing a million times make one event. A provider that
-    can still answer after a failure (a cache serving the last stage it knew)
-    reports the failure itself with ``migratekit._config.report_stage_problem``
-    and returns that stage.
+    source and value failing a million times make one event. To keep serving
+    through an outage, wrap the provider in
+    :class:`~migratekit.providers.CachedStageProvider`: it answers the last
+    stage it knew and reports the failure as that event.
     """
 
     def get_stage(self, name: str, context: Any = None) -> Stage | str | None:
@@ -186,6 +187,17 @@ def require_stage(what: str, value: object) -> Stage:
     )
 
 
+def check_provider(what: str, provider: object) -> None:
+    """A ConfigurationTypeError that names *what*, unless *provider* has a ``get_stage``."""
+    if not callable(getattr(provider, "get_stage", None)):
+        raise ConfigurationTypeError(
+            f"{what} must be a stage provider, an object with a get_stage(name, context) "
+            f"method (got {shown_repr(provider)} that is a {type_name(provider)}); use "
+            "migratekit.providers.StaticStageProvider('shadow') for a fixed stage, or "
+            "write a class with that method"
+        )
+
+
 # -- caches and fork ----------------------------------------------------------------------------
 #
 # A child process inherits every lock as it was at the fork, held by threads
@@ -290,7 +302,7 @@ def answer_stage(provider: Any, name: str, answer: object) -> Stage | None:
     *answer* from *provider* as a Stage, ``None`` for no opinion, or a
     :class:`StageError` raised when it stands for neither: the one reading
     of a provider's answer, for the wrappers here and for every call
-    (``migratekit._config.stage_from_answer`` wraps it in its guard).
+    (``migratekit._resolve.stage_from_answer`` wraps it in its guard).
 
     A stage name is read in any case, blanks ignored, with no method of a
     ``str`` subclass run; an ``Enum`` member by its value (a ``Stage`` of a

@@ -8,14 +8,15 @@ import contextlib
 import os
 import re
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
+from migratekit._compat import environ_store
 from migratekit._text import SHOWN_LIMIT, shown_repr, shown_value
 from migratekit._types import Stage
 from migratekit.exceptions import ConfigurationTypeError, StageError
 from migratekit.providers._base import BoundedCache, Description, parse_stage
 
-__all__ = ["EnvStageProvider"]
+__all__ = ["EnvStageProvider", "RawLookup", "stage_of_raw"]
 
 
 _NOT_NAME = re.compile(r"[^A-Z0-9]+")
@@ -71,34 +72,33 @@ class EnvStageProvider:
     def stage_getter(self, name: str) -> Callable[[], Stage | None]:
         """
         ``get_stage(name, None)`` as a function of no arguments, with the
-        variables of *name* worked out once: what the decorator calls per call
-        when this is its provider (the optional fast path of providers).
+        variables of *name* worked out once (the optional fast path of
+        providers: a decorated migration asks it for its getter once).
         """
         get = self._getters.get(name)
         if get is not None:
             return get
         variable = self.variable_for(name)
-        key, global_key = _raw_key(variable), _raw_key(self.prefix)
         from_mapping = self._from_mapping
         environ_given = self._environ
+        lookup = self.raw_lookup(name)
 
-        if environ_given is not None or key is None or global_key is None:
+        if lookup is None:
 
             def get() -> Stage | None:
                 environ = os.environ if environ_given is None else environ_given
                 return from_mapping(environ, variable)
 
         else:
+            environ, store, key, fallback = lookup
 
+            # migratekit._runners inlines these lookups: change both together.
             def get() -> Stage | None:
-                environ = os.environ
-                try:
-                    data = environ._data  # type: ignore[attr-defined]
-                except AttributeError:
-                    return from_mapping(environ, variable)
-                raw = data.get(key)
+                if os.environ is not environ:  # replaced (by a test): read what is there now
+                    return from_mapping(os.environ, variable)
+                raw = store.get(key)
                 if raw is None:
-                    raw = data.get(global_key)
+                    raw = store.get(fallback)
                     if raw is None:
                         return None
                 # The raw bytes of a value seen before map straight to its
@@ -110,6 +110,31 @@ class EnvStageProvider:
 
         self._getters[name] = get
         return get
+
+    def raw_lookup(self, name: str) -> RawLookup | None:
+        """
+        Where the stage of *name* is read, as plain dictionary lookups; the
+        fast path of a decorated call. ``None`` when this provider reads a
+        mapping of its own, or ``os.environ`` is not the stdlib's.
+
+        While ``os.environ`` is ``lookup.environ``, the stage is: no opinion
+        when neither ``store.get(key)`` nor ``store.get(fallback)`` holds a
+        value; else the stage of the first value found, by
+        :func:`stage_of_raw` when it has seen that value, by
+        :meth:`get_stage` when not.
+        """
+        if self._environ is not None:
+            return None
+        environ = os.environ
+        found = environ_store(environ)
+        if found is None:
+            return None
+        store, encode = found
+        try:
+            key, fallback = encode(self.variable_for(name)), encode(self.prefix)
+        except Exception:  # a name the platform cannot encode: read through the Mapping
+            return None
+        return RawLookup(environ, store, key, fallback)
 
     def _from_mapping(self, environ: Mapping[str, str], variable: str) -> Stage | None:
         raw = environ.get(variable)
@@ -163,21 +188,27 @@ class EnvStageProvider:
 
 _GETTERS_LIMIT = 4096
 
-# Reading os.environ through its Mapping interface encodes the key and decodes
-# the value on every lookup, which was most of the cost of a call in stage
-# OFF. The provider reads CPython's raw store instead, with keys encoded once
-# and known values mapped from their raw bytes; it falls back to the Mapping
-# interface when os.environ is not the stdlib's _Environ (replaced by a test,
-# or another interpreter) and for every value it has not seen yet.
+# The provider reads the environment's own store (migratekit._compat.environ_store):
+# the stages of the raw values it has seen, bounded since values come from
+# outside. A value not seen yet is read through the Mapping interface.
 _RAW_STAGES: dict[Any, Stage] = {}
 _RAW_STAGES_LIMIT = 256
 
 
-def _raw_key(variable: str) -> Any:
-    encode = getattr(os.environ, "encodekey", None)
-    if encode is None:
-        return None
-    try:
-        return encode(variable)
-    except Exception:
-        return None
+def stage_of_raw(raw: Any) -> Stage | None:
+    """The stage that the raw (encoded) value *raw* of a variable names, if it was seen before."""
+    return _RAW_STAGES.get(raw)
+
+
+class RawLookup(NamedTuple):
+    """Where :class:`EnvStageProvider` reads one migration's stage: see its ``raw_lookup``."""
+
+    environ: Any
+    """``os.environ`` when the lookup was made: it holds while that is still so."""
+    store: dict[Any, Any]
+    """The environment's own dict, names and values encoded."""
+    key: Any
+    """The migration's variable, encoded."""
+    fallback: Any
+    """The prefix variable (``MIGRATEKIT_STAGE``), encoded."""
+

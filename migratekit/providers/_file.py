@@ -13,9 +13,9 @@ from collections.abc import Callable, Iterator, Mapping
 from time import monotonic
 from typing import Any
 
-# The module, not its names: migratekit._config builds its default provider
+# The modules, not their names: migratekit._config builds its default provider
 # from this package while it is being imported (see _wrappers).
-from migratekit import _config
+from migratekit import _config, _resolve
 from migratekit._text import shown_repr, shown_value
 from migratekit._types import Stage
 from migratekit.exceptions import ConfigurationError, ConfigurationTypeError, StageError
@@ -185,7 +185,7 @@ class FileStageProvider:
         entry = snapshot.entries.get(name, snapshot.default)
         if snapshot.problem is not None:
             used = entry if isinstance(entry, Stage) else _config.settings.default_stage
-            _config.report_stage_problem(self, name, snapshot.problem, used)
+            _resolve.report_stage_problem(self, name, snapshot.problem, used)
         if entry is None or isinstance(entry, Stage):
             return entry
         raise self._invalid(entry)

@@ -12,9 +12,9 @@ from time import monotonic
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
-# The module, not its names: migratekit._config builds its default provider
+# The modules, not their names: migratekit._config builds its default provider
 # from this package while it is being imported (see _wrappers).
-from migratekit import _config
+from migratekit import _config, _resolve
 from migratekit._text import plain_str, shown_repr, shown_value
 from migratekit._types import Stage
 from migratekit.exceptions import ConfigurationError, ConfigurationTypeError, StageError
@@ -273,7 +273,7 @@ class RedisStageProvider:
                 if self._down_kind:
                     # Back up: the next outage is news again.
                     self._down_kind = ""
-                    _config.forget_stage_problems(self.where)
+                    _resolve.forget_stage_problems(self.where)
                 answer = self._parse(name, key, raw, raw_default)
         self._cache[name] = (now + self.ttl, answer)
         return answer
@@ -293,7 +293,7 @@ class RedisStageProvider:
             # or a fallback chain) reports it with the stage it ends up using.
             return down
         used = _config.settings.default_stage if known is None else known
-        _config.report_stage_problem(self, name, down, used)
+        _resolve.report_stage_problem(self, name, down, used)
         return known
 
     def _parse(self, name: str, key: str, raw: Any, raw_default: Any) -> Stage | StageError | None:

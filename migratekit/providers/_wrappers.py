@@ -17,16 +17,17 @@ from collections.abc import Mapping
 from time import monotonic
 from typing import Any
 
-# The module, not its names: migratekit._config builds its default provider
-# from this package while it is being imported, so its names are looked up
-# when a provider is built or asked, not when this module is imported.
-from migratekit import _config
+# The modules, not their names: migratekit._config builds its default
+# provider from this package while it is being imported, so their names are
+# looked up when a provider is built or asked, not when this module is imported.
+from migratekit import _config, _resolve
 from migratekit._text import SHOWN_LIMIT, shown_repr
 from migratekit._types import Stage
 from migratekit.exceptions import ConfigurationError, ConfigurationTypeError
 from migratekit.providers._base import (
     Description,
     answer_stage,
+    check_provider,
     context_key,
     describe_provider,
     require_stage,
@@ -111,7 +112,7 @@ class CachedStageProvider:
         maxsize: int = 4096,
         per_context: bool = True,
     ) -> None:
-        _config.check_provider("CachedStageProvider: 'provider'", provider)
+        check_provider("CachedStageProvider: 'provider'", provider)
         if isinstance(ttl, bool) or not isinstance(ttl, (int, float)) or not ttl > 0:
             raise ConfigurationError(
                 f"CachedStageProvider: 'ttl' must be a number of seconds above 0 (got {ttl!r}); "
@@ -235,7 +236,7 @@ class FallbackStageProvider:
                 "FallbackStageProvider(FileStageProvider('stages.toml'), EnvStageProvider())"
             )
         for index, provider in enumerate(providers):
-            _config.check_provider(f"FallbackStageProvider: provider #{index + 1}", provider)
+            check_provider(f"FallbackStageProvider: provider #{index + 1}", provider)
         self.providers: tuple[Any, ...] = providers
 
     # get_stage and aget_stage are twins that differ only where one calls and
@@ -302,7 +303,7 @@ class FallbackStageProvider:
 
 def _report_all(failures: list[tuple[Any, Exception]], name: str, stage: Stage) -> None:
     for provider, exc in failures:
-        _config.report_stage_problem(provider, name, exc, stage)
+        _resolve.report_stage_problem(provider, name, exc, stage)
 
 
 _ORDER = {stage: index for index, stage in enumerate(Stage)}
@@ -346,7 +347,7 @@ class PercentageRolloutProvider:
         salt: str = "",
     ) -> None:
         if base is not None:
-            _config.check_provider("PercentageRolloutProvider: 'base'", base)
+            check_provider("PercentageRolloutProvider: 'base'", base)
         self.base = base
         self.stage = require_stage("PercentageRolloutProvider: 'stage'", stage)
         if not isinstance(salt, str):
@@ -429,7 +430,7 @@ class PercentageRolloutProvider:
             answer = self.stage
         if failure is not None:
             used = _config.settings.default_stage if answer is None else answer
-            _config.report_stage_problem(self.base, name, failure, used)
+            _resolve.report_stage_problem(self.base, name, failure, used)
         return answer
 
     def describe(self, name: str, context: Any = None) -> Description:

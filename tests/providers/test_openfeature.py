@@ -13,7 +13,7 @@ import pytest
 from structlog.testing import capture_logs
 
 from migratekit import ConfigurationError, Stage, migration
-from migratekit._config import aresolve_stage, resolve_stage
+from migratekit._resolve import aresolve_stage, resolve_stage
 from migratekit.providers import OpenFeatureStageProvider
 from tests._redis import require
 

@@ -13,7 +13,7 @@ import pytest
 from structlog.testing import capture_logs
 
 from migratekit import ConfigurationError, Stage, migration
-from migratekit._config import resolve_stage
+from migratekit._resolve import resolve_stage
 from migratekit.providers import FallbackStageProvider, RedisStageProvider, StaticStageProvider
 from tests._redis import (
     RedisServer,

@@ -12,7 +12,7 @@ from structlog.testing import capture_logs
 
 import migratekit
 from migratekit import ConfigurationError, Stage, migration
-from migratekit._config import aresolve_stage, resolve_stage
+from migratekit._resolve import aresolve_stage, resolve_stage
 from migratekit.exceptions import StageError
 from migratekit.providers import (
     CachedStageProvider,

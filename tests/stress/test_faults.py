@@ -21,7 +21,7 @@ import structlog
 from structlog.testing import capture_logs
 
 import migratekit
-from migratekit import Operation, Stage, _events, configure, migration
+from migratekit import Operation, Stage, _events, _resolve, configure, migration
 from migratekit import _pool as pool_module
 from migratekit.providers import StaticStageProvider
 from tests.helpers import NEW, OLD, READ, WRITE, authoritative, other, planned
@@ -908,7 +908,6 @@ def test_a_fork_while_a_thread_holds_migratekit_locks_leaves_the_child_working()
     import os
     import warnings
 
-    from migratekit import _config
 
     class Bad:
         def get_stage(self, name: str, context: Any = None) -> Any:
@@ -921,7 +920,7 @@ def test_a_fork_while_a_thread_holds_migratekit_locks_leaves_the_child_working()
     held, release = threading.Event(), threading.Event()
 
     def hold() -> None:
-        with _config._seen_lock, _events._pipeline_failures_lock, _events._drops_lock:
+        with _resolve._seen_lock, _events._pipeline_failures_lock, _events._drops_lock:
             held.set()
             release.wait(10)
 
