@@ -20,9 +20,10 @@ __all__ = ["configure", "own_stage", "reset", "settings"]
 class _Settings:
     """The process-wide defaults; read on every call, so kept to plain attributes."""
 
-    __slots__ = ("default_stage", "forced", "log_errors", "provider")
+    __slots__ = ("default_stage", "forced", "generation", "log_errors", "provider")
 
     def __init__(self) -> None:
+        self.generation: object = object()
         self.provider: Any = EnvStageProvider()
         self.default_stage: Stage = Stage.OFF
         # Stages forced by migratekit.testing.force_stage: {name: Stage}, with
@@ -31,6 +32,12 @@ class _Settings:
         self.forced: dict[str | None, Stage] | None = None
         # What the `error` field of events says of an exception: see configure().
         self.log_errors: Callable[[BaseException], Any] | None = None
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        # Every change makes a new generation: a call's quiet path keeps what
+        # it worked out from the settings until the generation it saw is gone.
+        object.__setattr__(self, name, value)
+        object.__setattr__(self, "generation", object())
 
 
 settings = _Settings()

@@ -22,7 +22,12 @@ from typing import Any
 
 import structlog
 
-from migratekit._compat import FILTERING_LEVELS, PROPAGATES, logger_is_finalized
+from migratekit._compat import (
+    FILTERING_LEVELS,
+    PROPAGATES,
+    logger_is_finalized,
+    proxy_attributes,
+)
 from migratekit._schema import (
     OP_EVENT,
     RESULT_EVENT,
@@ -124,8 +129,21 @@ def current() -> Any:
     return log
 
 
-fixed_state: tuple[Any, tuple[Any, bool, bool]] = (None, (None, False, False))
-"""(structlog's finalized ``bind``, the state it stands for): see :func:`state`."""
+logger_attribute = proxy_attributes(logger).get
+"""
+An attribute of the proxy's own, or ``None``: ``logger_attribute("bind")``
+is the ``bind`` structlog finalized (see migratekit._compat.proxy_attributes).
+"""
+
+_NOT_FINALIZED: Any = object()
+
+fixed_state: tuple[Any, Any, bool, bool] = (_NOT_FINALIZED, None, False, False)
+"""
+structlog's finalized ``bind``, and what :func:`state` answers while the
+proxy has it: ``bind, log, info, warning = fixed_state``, one flat tuple that
+the quiet path (migratekit._runners) unpacks at once.
+"""
+_fixed_answer: tuple[Any, bool, bool] = (None, False, False)
 
 
 def state() -> tuple[Any, bool, bool]:
@@ -136,10 +154,9 @@ def state() -> tuple[Any, bool, bool]:
     filtering bound logger) gives the same answer on every call, so that
     answer is kept, and found again by one attribute lookup.
     """
-    global fixed_state  # noqa: PLW0603 - a one-entry cache, replaced whole
-    bind = logger.bind
-    if bind is fixed_state[0]:
-        return fixed_state[1]
+    global fixed_state, _fixed_answer  # noqa: PLW0603 - a one-entry cache, replaced whole
+    if logger_attribute("bind") is fixed_state[0]:
+        return _fixed_answer
     try:
         log = current()
     except BaseException as exc:
@@ -154,8 +171,10 @@ def state() -> tuple[Any, bool, bool]:
     if known is None:
         return (log, *levels(log))
     answer = (log, known[0], known[1])
-    if logger_is_finalized(logger):
-        fixed_state = (bind, answer)
+    bind = logger_attribute("bind")
+    if bind is not None:  # finalized: structlog keeps this logger from now on
+        _fixed_answer = answer
+        fixed_state = (bind, *answer)
     return answer
 
 

@@ -27,7 +27,7 @@ from migratekit import _events
 from migratekit._compat import PROPAGATES
 from migratekit._config import settings
 from migratekit._engine import OLD, Call, Engine, Plan, invoke
-from migratekit._events import SideRun
+from migratekit._events import SideRun, logger_attribute
 from migratekit._options import SideFn, call_wrapped
 from migratekit._pool import ShadowFuture, pool, pool_queue_size, spawn, track
 from migratekit._resolve import stage_failed, stage_from_answer
@@ -396,15 +396,16 @@ def _async_call(engine: Engine) -> SideFn:
     return call
 
 
-class _Step(NamedTuple):
-    """One stage of one migration, as the quiet path runs it."""
+# The quiet path's records are plain tuples: unpacking a tuple subclass (a
+# NamedTuple) takes CPython's slow path, which cost more than the rest of
+# reading the stage.
 
-    plan: Plan
-    first: SideFn | None
-    """The authoritative side; ``None``: the decorated function itself."""
-    second: SideFn | None
-    """The other side, when the stage runs two; ``None``: it does not."""
-    first_is_old: bool
+_Step = tuple[Plan, SideFn | None, SideFn | None, bool]
+"""
+One stage of one migration, as the quiet path runs it: the plan, the
+authoritative side (``None``: the decorated function itself), the other side
+(``None``: the stage runs one), and whether the authoritative side is the old.
+"""
 
 
 def _steps(engine: Engine) -> dict[int, _Step]:
@@ -413,25 +414,19 @@ def _steps(engine: Engine) -> dict[int, _Step]:
     for stage_id, plan in engine.plans_by_id.items():
         first = engine.side(plan.authoritative)
         second = None if plan.other is None else engine.side(plan.other)
-        steps[stage_id] = _Step(plan, None if first is call_wrapped else first, second,
-                                plan.authoritative is OLD)
+        steps[stage_id] = (plan, None if first is call_wrapped else first, second,
+                           plan.authoritative is OLD)
     return steps
 
 
-class _Asker(NamedTuple):
-    """How the quiet path asks one provider for the stage (see :func:`_asker`)."""
+_Asker = tuple[Callable[[], Any], Any, "dict[Any, Any] | None", Any, Any]
+"""
+How the quiet path asks a provider for the stage: ``provider.get_stage(name,
+None)`` or the provider's cheaper equivalent; and for the environment
+provider, its :class:`~migratekit.providers._env.RawLookup` (``os.environ``,
+its store, the two encoded names), else four ``None``.
+"""
 
-    provider: Any
-    get: Callable[[], Any]
-    """``provider.get_stage(name, None)``, or the provider's cheaper equivalent."""
-    environ: Any
-    """For the environment provider: ``os.environ`` while the lookups below hold."""
-    store: dict[Any, Any] | None
-    key: Any
-    fallback: Any
-
-
-_NOT_ASKED = _Asker(None, lambda: None, None, None, None, None)
 _STEPS_LEARNED_LIMIT = 64
 
 
@@ -441,8 +436,8 @@ def _asker(provider: Any, name: str) -> _Asker:
     if type(provider) is EnvStageProvider:
         lookup = provider.raw_lookup(name)
         if lookup is not None:
-            return _Asker(provider, get, *lookup)
-    return _Asker(provider, get, None, None, None, None)
+            return (get, *lookup)
+    return (get, None, None, None, None)
 
 
 def _reraise(exc: BaseException) -> Any:
@@ -467,21 +462,30 @@ def _quiet_call(engine: Engine) -> SideFn:  # noqa: PLR0915 - see call() below
     # The stages of the raw values of the environment seen so far: a value
     # seen before is one dictionary lookup from its step.
     learned: dict[Any, _Step] = {}
-    # The provider last asked, and how: one tuple, so that threads never see
-    # half of a change.
-    asked = _NOT_ASKED
+    # What the call worked out from the settings of one generation (see
+    # migratekit._config): the generation; whether the engine is asked (a
+    # forced stage, or context=); the provider, and how to ask it (_Asker);
+    # the default stage's step. One tuple, so that threads never see half of
+    # a change.
+    seen: tuple[Any, ...] = (None,)
 
-    def ask(provider: Any) -> _Asker:
-        nonlocal asked
+    def look(generation: object) -> tuple[Any, ...]:
+        """Work out how to find the stage while the settings are of *generation*."""
+        nonlocal seen
+        provider = settings.provider if own_provider is None else own_provider
+        asks_engine = not simple or settings.forced is not None
+        default_step = steps[id(settings.default_stage)]
         try:
-            asked = _asker(provider, name)
+            asker = (None, None, None, None, None) if asks_engine else _asker(provider, name)
         except BaseException as exc:
             if isinstance(exc, PROPAGATES):
                 raise
             # Not remembered: the next call tries again. This one reports
             # the failure as the stage's, through answer_of.
-            return _Asker(provider, partial(_reraise, exc), None, None, None, None)
-        return asked
+            return (generation, False, provider, partial(_reraise, exc), None, None, None, None,
+                    default_step)
+        seen = (generation, asks_engine, provider, *asker, default_step)
+        return seen
 
     def step_of(provider: Any, answer: Any) -> _Step:
         """The step for what *provider* answered: a Stage member, or anything else."""
@@ -513,30 +517,28 @@ def _quiet_call(engine: Engine) -> SideFn:  # noqa: PLR0915 - see call() below
     ) -> Any:
         # The stage: for a migration without context= and no forced stage, the
         # provider is asked here; from the environment, by dictionary lookups.
-        if simple and settings.forced is None:
-            provider = settings.provider if own_provider is None else own_provider
-            asker = asked if asked.provider is provider else ask(provider)
-            store = asker.store
-            if store is not None and os.environ is asker.environ:
-                # EnvStageProvider.stage_getter, inlined: change both together.
-                raw = store.get(asker.key)
-                if raw is None:
-                    raw = store.get(asker.fallback)
-                if raw is None:  # no variable: the default stage
-                    step = steps[id(settings.default_stage)]
-                else:
-                    step = learned.get(raw) or slow_step(provider, asker.get, raw)
-            else:
-                step = step_of(provider, answer_of(provider, asker.get))
-        else:
+        known = seen
+        if known[0] is not settings.generation:
+            known = look(settings.generation)
+        _, asks_engine, provider, get, environ, store, key, fallback, default_step = known
+        if asks_engine:
             step = steps[id(plan_for(wrapped, instance, args, kwargs).stage)]
+        elif store is not None and os.environ is environ:
+            # EnvStageProvider.stage_getter, inlined: change both together.
+            raw = store.get(key)
+            if raw is None:
+                raw = store.get(fallback)
+            if raw is None:  # no variable: the default stage
+                step = default_step
+            else:
+                step = learned.get(raw) or slow_step(provider, get, raw)
+        else:
+            step = step_of(provider, answer_of(provider, get))
         plan, first, second, first_is_old = step
         # _events.state(), inlined: while structlog keeps the same finalized
         # logger, its answer is the one cached there.
-        fixed = _events.fixed_state
-        if _events.logger.bind is fixed[0]:
-            info, warning = fixed[1][1], fixed[1][2]
-        else:
+        bind, _, info, warning = _events.fixed_state
+        if logger_attribute("bind") is not bind:
             _, info, warning = _events.state()
         if info or (second is not None and not quiet_pair):
             auth = run(engine, plan, wrapped, instance, args, kwargs)[0]

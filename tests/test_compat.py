@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 
 import numpy
 import pytest
@@ -24,6 +25,34 @@ def test_structlog_finalizes_a_lazy_logger_by_an_instance_attribute() -> None:
     assert proxy.bind() is proxy.bind()
     _compat.unfinalize_logger(proxy)
     assert not _compat.logger_is_finalized(proxy)
+
+
+def test_the_finalized_bind_is_in_the_proxys_own_attributes() -> None:
+    """proxy_attributes() is the dictionary structlog puts the finalized bind in: the
+    `bind` read there is the one the proxy answers, and it is gone once unfinalized."""
+    proxy = structlog.get_logger("compat-test-attributes")
+    attributes = _compat.proxy_attributes(proxy)
+    assert attributes.get("bind") is None
+    structlog.configure(cache_logger_on_first_use=True)
+    proxy.info("first use")
+    assert attributes.get("bind") is proxy.bind
+    _compat.unfinalize_logger(proxy)
+    assert attributes.get("bind") is None
+
+
+def test_the_environment_keeps_its_variables_encoded_in_one_dict(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """environ_store(os.environ) is the dict os.environ reads and writes, keys and
+    values encoded; any other mapping has none."""
+    found = _compat.environ_store(os.environ)
+    assert found is not None
+    store, encode = found
+    monkeypatch.setenv("MIGRATEKIT_COMPAT_PROBE", "shadow")
+    assert store[encode("MIGRATEKIT_COMPAT_PROBE")] == os.environ.encodevalue("shadow")
+    monkeypatch.delenv("MIGRATEKIT_COMPAT_PROBE")
+    assert encode("MIGRATEKIT_COMPAT_PROBE") not in store
+    assert _compat.environ_store({"MIGRATEKIT_STAGE": "off"}) is None
 
 
 @pytest.mark.parametrize("level", [logging.DEBUG, logging.INFO, logging.WARNING, logging.ERROR])
