@@ -428,6 +428,7 @@ its store, the two encoded names), else four ``None``.
 """
 
 _STEPS_LEARNED_LIMIT = 64
+_NO_LOGGER: tuple[Any, ...] = (None, object(), False, False)  # a bind no logger has
 
 
 def _asker(provider: Any, name: str) -> _Asker:
@@ -463,15 +464,18 @@ def _quiet_call(engine: Engine) -> SideFn:  # noqa: PLR0915 - see call() below
     # seen before is one dictionary lookup from its step.
     learned: dict[Any, _Step] = {}
     # What the call worked out from the settings of one generation (see
-    # migratekit._config): the generation; whether the engine is asked (a
-    # forced stage, or context=); the provider, and how to ask it (_Asker);
-    # the default stage's step. One tuple, so that threads never see half of
-    # a change.
+    # migratekit._config): the generation; structlog's finalized bind, and
+    # whether the logger it stands for emits info and warning events; whether
+    # the engine is asked (a forced stage, or context=); the provider, and how
+    # to ask it (_Asker); the default stage's step. One tuple, so that threads
+    # never see half of a change.
     seen: tuple[Any, ...] = (None,)
 
     def look(generation: object) -> tuple[Any, ...]:
         """Work out how to find the stage while the settings are of *generation*."""
         nonlocal seen
+        # What the logger emits stays what relog() last found.
+        _, bind, info, warning = seen[:4] if len(seen) > 1 else _NO_LOGGER
         provider = settings.provider if own_provider is None else own_provider
         asks_engine = not simple or settings.forced is not None
         default_step = steps[id(settings.default_stage)]
@@ -482,10 +486,23 @@ def _quiet_call(engine: Engine) -> SideFn:  # noqa: PLR0915 - see call() below
                 raise
             # Not remembered: the next call tries again. This one reports
             # the failure as the stage's, through answer_of.
-            return (generation, False, provider, partial(_reraise, exc), None, None, None, None,
-                    default_step)
-        seen = (generation, asks_engine, provider, *asker, default_step)
+            return (generation, bind, info, warning, False, provider, partial(_reraise, exc),
+                    None, None, None, None, default_step)
+        seen = (generation, bind, info, warning, asks_engine, provider, *asker, default_step)
         return seen
+
+    def relog(known: tuple[Any, ...]) -> tuple[bool, bool]:
+        """
+        Whether the logger emits info and warning events, now that it is
+        another one; remembered while structlog keeps it (finalized) and its
+        levels are fixed (a filtering logger), asked again on every call else.
+        """
+        nonlocal seen
+        bind = logger_attribute("bind")  # before the state: a change in between is seen
+        _, info, warning = _events.state()
+        if bind is not None and _events.fixed_state[0] is bind:  # levels fixed (_events.state)
+            seen = (known[0], bind, info, warning, *known[4:])
+        return info, warning
 
     def step_of(provider: Any, answer: Any) -> _Step:
         """The step for what *provider* answered: a Stage member, or anything else."""
@@ -520,7 +537,8 @@ def _quiet_call(engine: Engine) -> SideFn:  # noqa: PLR0915 - see call() below
         known = seen
         if known[0] is not settings.generation:
             known = look(settings.generation)
-        _, asks_engine, provider, get, environ, store, key, fallback, default_step = known
+        (_, bind, info, warning, asks_engine, provider, get, environ, store, key, fallback,
+         default_step) = known
         if asks_engine:
             step = steps[id(plan_for(wrapped, instance, args, kwargs).stage)]
         elif store is not None and os.environ is environ:
@@ -535,11 +553,10 @@ def _quiet_call(engine: Engine) -> SideFn:  # noqa: PLR0915 - see call() below
         else:
             step = step_of(provider, answer_of(provider, get))
         plan, first, second, first_is_old = step
-        # _events.state(), inlined: while structlog keeps the same finalized
-        # logger, its answer is the one cached there.
-        bind, _, info, warning = _events.fixed_state
+        # The logger's levels: while structlog keeps the same finalized logger
+        # they stay what they were (a logger that is not finalized says each time).
         if logger_attribute("bind") is not bind:
-            _, info, warning = _events.state()
+            info, warning = relog(known)
         if info or (second is not None and not quiet_pair):
             auth = run(engine, plan, wrapped, instance, args, kwargs)[0]
             if auth.ok:

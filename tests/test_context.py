@@ -56,6 +56,7 @@ def test_context_callable_that_raises_gives_no_context_and_an_event() -> None:
     errors = [e for e in logs if e["event"] == "migration.stage_error"]
     assert len(errors) == 1
     assert errors[0]["exc_type"] == "ZeroDivisionError"
+    assert errors[0]["provider"] == "context"  # what failed, in words: not a private class
 
 
 def test_context_must_be_callable() -> None:
