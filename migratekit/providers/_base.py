@@ -24,7 +24,7 @@ import os
 import threading
 import weakref
 from collections import OrderedDict
-from collections.abc import Hashable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from enum import Enum
 from typing import Any, Generic, NamedTuple, Protocol, TypeVar, overload, runtime_checkable
 
@@ -42,6 +42,7 @@ __all__ = [
     "context_key",
     "describe_provider",
     "parse_stage",
+    "per_migration",
     "require_stage",
     "reset_after_fork",
 ]
@@ -185,6 +186,31 @@ def require_stage(what: str, value: object) -> Stage:
         f"{type(value).__name__}); use one of {', '.join(s.name for s in Stage)}, "
         "e.g. Stage.SHADOW or 'shadow'"
     )
+
+
+T = TypeVar("T")
+
+
+def per_migration(
+    given: object, check: Callable[[str | None, Any], T], keys: str
+) -> tuple[T | None, dict[str, T]]:
+    """
+    A provider's setting, given once for every migration or as a mapping
+    from migration names: ``(value, {})`` or ``(None, {name: value})``, each
+    value as *check* (``check(name, value)``, ``name`` ``None`` for the one
+    value) returns it. A key that is no ``str`` is refused with *keys*, which
+    says what the keys must be.
+    """
+    if not isinstance(given, Mapping):
+        return check(None, given), {}
+    checked: dict[str, T] = {}
+    for name, value in given.items():
+        if not isinstance(name, str):
+            raise ConfigurationTypeError(
+                f"{keys} (got {shown_repr(name)} that is a {type_name(name)})"
+            )
+        checked[name] = check(name, value)
+    return None, checked
 
 
 def check_provider(what: str, provider: object) -> None:

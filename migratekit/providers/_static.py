@@ -8,8 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from migratekit._types import Stage
-from migratekit.exceptions import ConfigurationTypeError
-from migratekit.providers._base import Description, require_stage
+from migratekit.providers._base import Description, per_migration, require_stage
 
 __all__ = ["StaticStageProvider"]
 
@@ -26,18 +25,12 @@ class StaticStageProvider:
     __slots__ = ("_all", "_stages")
 
     def __init__(self, stage_or_mapping: Stage | str | Mapping[str, Stage | str]) -> None:
-        self._all: Stage | None = None
-        self._stages: dict[str, Stage] = {}
-        if isinstance(stage_or_mapping, Mapping):
-            for name, stage in stage_or_mapping.items():
-                if not isinstance(name, str):
-                    raise ConfigurationTypeError(
-                        "StaticStageProvider: mapping keys must be migration names as str "
-                        f"(got {name!r} that is a {type(name).__name__})"
-                    )
-                self._stages[name] = require_stage(f"stage for {name!r}", stage)
-        else:
-            self._all = require_stage("stage_or_mapping", stage_or_mapping)
+        self._all, self._stages = per_migration(
+            stage_or_mapping,
+            lambda name, stage: require_stage(
+                "stage_or_mapping" if name is None else f"stage for {name!r}", stage),
+            "StaticStageProvider: mapping keys must be migration names as str",
+        )
 
     def get_stage(self, name: str, context: Any = None) -> Stage | None:
         """The fixed stage, the one listed for *name*, or ``None``."""

@@ -30,6 +30,7 @@ from migratekit.providers._base import (
     check_provider,
     context_key,
     describe_provider,
+    per_migration,
     require_stage,
     reset_after_fork,
 )
@@ -244,6 +245,7 @@ class FallbackStageProvider:
 
     def get_stage(self, name: str, context: Any = None) -> Stage | None:
         """The stage of the first provider that answers one, or ``None``."""
+        # Twin: aget_stage.
         failures: list[tuple[Any, Exception]] | None = None
         for provider in self.providers:
             try:
@@ -263,6 +265,7 @@ class FallbackStageProvider:
 
     async def aget_stage(self, name: str, context: Any = None) -> Stage | None:
         """:meth:`get_stage`, awaiting each provider's ``aget_stage`` when it has one."""
+        # Twin: get_stage.
         failures: list[tuple[Any, Exception]] | None = None
         for provider in self.providers:
             try:
@@ -356,18 +359,13 @@ class PercentageRolloutProvider:
                 f"{type(salt).__name__}); any string, e.g. 'users-2024-06'"
             )
         self._salt = salt.encode("utf-8", "surrogatepass")
-        self._all: float | None = None
-        self._percents: dict[str, float] = {}
-        if isinstance(percent, Mapping):
-            for key, value in percent.items():
-                if not isinstance(key, str):
-                    raise ConfigurationTypeError(
-                        "PercentageRolloutProvider: 'percent' mapping keys must be migration "
-                        f"names as str, or '*' (got {key!r} that is a {type(key).__name__})"
-                    )
-                self._percents[key] = _check_percent(f"percent[{key!r}]", value)
-        else:
-            self._all = _check_percent("percent", percent)
+        self._all, self._percents = per_migration(
+            percent,
+            lambda key, value: _check_percent(
+                "percent" if key is None else f"percent[{key!r}]", value),
+            "PercentageRolloutProvider: 'percent' mapping keys must be migration names as str, "
+            "or '*'",
+        )
 
     def percent_for(self, name: str) -> float:
         """The percentage of contexts that migration *name* puts into :attr:`stage`."""
