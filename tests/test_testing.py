@@ -82,7 +82,7 @@ def test_force_stage_for_all() -> None:
 
 def test_force_stage_for_one() -> None:
     """With a name only that migration is forced; the others ask the previous provider."""
-    _config.configure(provider=StaticStageProvider({"numbers.other": "complete"}))
+    migratekit.configure(provider=StaticStageProvider({"numbers.other": "complete"}))
     with force_stage("rampdown", name="numbers.get"):
         assert get_number(1) == 2
         assert other_number(5) == 6

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 import structlog
 
-from migratekit import _config
+import migratekit
+from migratekit import Stage, _config
 from migratekit._cli import main
 from migratekit._cli._demo_app import convert_name_new, run_demo, split_name
-from migratekit._types import Stage
 from migratekit.providers import StaticStageProvider
 from migratekit.report import build_report
 
@@ -90,7 +90,7 @@ def test_demo_is_reproducible(tmp_path: Path) -> None:
 def test_demo_restores_settings(tmp_path: Path) -> None:
     """The demo gives back the process-wide provider and structlog's configuration."""
     provider = StaticStageProvider("off")
-    _config.configure(provider=provider)
+    migratekit.configure(provider=provider)
     structlog.configure(processors=[structlog.processors.KeyValueRenderer()])
     before = structlog.get_config()
     run_demo(tmp_path, operations=10, stages=[Stage.LIVE])
