@@ -40,7 +40,7 @@ MIGRATEKIT_ALL = [
     "reset",
 ]
 
-# Names promised by DESIGN.md and issue 2: they must stay exported.
+# Names promised by docs/design.md and issue 2: they must stay exported.
 FOUNDATION = {
     migratekit: {
         "ConfigurationError",
@@ -109,7 +109,7 @@ def test_all_is_exactly_the_public_members(module: types.ModuleType) -> None:
 
 @pytest.mark.parametrize("module", PUBLIC_MODULES, ids=lambda m: m.__name__)
 def test_foundation_names_are_exported(module: types.ModuleType) -> None:
-    """The names DESIGN.md promises stay in __all__."""
+    """The names docs/design.md promises stay in __all__."""
     assert FOUNDATION[module] <= set(module.__all__)
 
 

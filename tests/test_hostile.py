@@ -11,7 +11,7 @@ methods named by string; sync, and async under ``asyncio.run``) and
 ``Migrator``, over every stage, both operations, every execution order and
 inline and background shadows.
 
-The invariant is DESIGN.md's: the caller sees exactly the authoritative
+The invariant is docs/design.md's: the caller sees exactly the authoritative
 outcome (the very value object, or the very exception object), nothing hangs,
 no other exception escapes, a write's second side runs iff the stage writes
 both and the first side succeeded, and a call emits exactly one
@@ -910,7 +910,7 @@ def base_scenario(shape: Shape, old: Does, new: Does) -> None:
         if (shape.binding == "migrator" and error is None and _is_base(first)
                 and not isinstance(first.obj, INTERRUPTS)):
             # Migrator hands a side's failure back as a failed result instead
-            # of raising it (DESIGN.md); for a BaseException that is not an
+            # of raising it (docs/design.md); for a BaseException that is not an
             # interrupt, either way is the authoritative outcome.
             result = got.value if shape.operation is READ else got.value.authoritative
             assert not result.is_success(), "a failed side came back as a success"

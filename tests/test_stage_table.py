@@ -1,8 +1,8 @@
 """
-The stage table of DESIGN.md, through the Migrator and through the decorator.
+The stage table of docs/design.md, through the Migrator and through the decorator.
 
 The expected behaviour is computed by a tiny reference model written here from
-DESIGN.md's table, never imported from the engine.
+docs/design.md's table, never imported from the engine.
 """
 
 from __future__ import annotations
@@ -289,7 +289,7 @@ def make_case(stage: Stage, operation: Operation, outcome: str) -> Case:
 
 
 def expected_events(case: Case, sides: tuple[str, ...], name: str = "m") -> list[dict[str, Any]]:
-    """The events DESIGN.md promises for a case that ran *sides*."""
+    """The events docs/design.md promises for a case that ran *sides*."""
     auth = authoritative(case.stage)
     events: list[dict[str, Any]] = []
     for origin in sides:

@@ -6,7 +6,7 @@ bring, sync and async.
 For each cell: what the caller sees (the authoritative side's value or very
 exception object, nothing else), which events are emitted, and that no write
 reached the second side after the first one failed. The expected sides come
-from DESIGN.md's table, written out here.
+from docs/design.md's table, written out here.
 """
 
 from __future__ import annotations

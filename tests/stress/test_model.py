@@ -7,7 +7,7 @@ a new default stage), reads and writes. Each side of each call succeeds,
 returns a different value, raises or is slow, and the stores are dicts, so
 writes are checked too. After every step the call's outcome, the sides that
 ran and their order, the two stores and the events emitted must equal what a
-reference model says. The model is written here, from DESIGN.md's table, and
+reference model says. The model is written here, from docs/design.md's table, and
 never imported from the engine.
 """
 
@@ -25,7 +25,7 @@ from structlog.testing import capture_logs
 import migratekit
 from migratekit import Stage, migration
 
-# -- the reference model: DESIGN.md's stage table ------------------------------------
+# -- the reference model: docs/design.md's stage table ------------------------------------
 
 OLD, NEW = "old", "new"
 
