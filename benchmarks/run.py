@@ -239,12 +239,13 @@ def _at_most(name: str, value: float | None, limit: float, unit: str, why: str =
 def _budgets(result: dict[str, Any]) -> list[Budget]:
     budgets = [
         _at_most("OFF read, variable set to off, events dropped",
-                 _ratio(result, "read OFF, events dropped", _cases.WRAPT_READ), 2, "x wrapt"),
+                 _ratio(result, "read OFF, events dropped", _cases.WRAPT_READ), 1.8, "x wrapt"),
         _at_most("OFF read, nothing set, events dropped",
                  _ratio(result, "read OFF, nothing set, events dropped", _cases.WRAPT_READ),
-                 2, "x wrapt"),
+                 1.8, "x wrapt"),
         _at_most("SHADOW read with compare, events dropped",
-                 _ratio(result, "read SHADOW, events dropped", _cases.WRAPT_READ), 3, "x wrapt"),
+                 _ratio(result, "read SHADOW, events dropped", _cases.WRAPT_READ), 2.8,
+                 "x wrapt"),
     ]
     ld = _ratio(result, _peers.LD_SHADOW_SERIAL, "read SHADOW, events dropped")
     if ld is None:
