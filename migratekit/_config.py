@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from migratekit import _pool, _resolve
+from migratekit._settings import own_stage, settings
 from migratekit._text import shown_repr
 from migratekit._types import Stage
 from migratekit.exceptions import ConfigurationError, ConfigurationTypeError
@@ -16,31 +17,8 @@ from migratekit.providers._env import EnvStageProvider
 
 __all__ = ["configure", "own_stage", "reset", "settings"]
 
+settings.provider = EnvStageProvider()
 
-class _Settings:
-    """The process-wide defaults; read on every call, so kept to plain attributes."""
-
-    __slots__ = ("default_stage", "forced", "generation", "log_errors", "provider")
-
-    def __init__(self) -> None:
-        self.generation: object = object()
-        self.provider: Any = EnvStageProvider()
-        self.default_stage: Stage = Stage.OFF
-        # Stages forced by migratekit.testing.force_stage: {name: Stage}, with
-        # the key None for every migration. Asked before any provider, even a
-        # migration's own, so tests can force any migration.
-        self.forced: dict[str | None, Stage] | None = None
-        # What the `error` field of events says of an exception: see configure().
-        self.log_errors: Callable[[BaseException], Any] | None = None
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        # Every change makes a new generation: a call's quiet path keeps what
-        # it worked out from the settings until the generation it saw is gone.
-        object.__setattr__(self, name, value)
-        object.__setattr__(self, "generation", object())
-
-
-settings = _Settings()
 
 _UNSET: Any = object()
 
@@ -117,20 +95,3 @@ def reset() -> None:
     settings.log_errors = None
     _pool.resize(_pool.DEFAULT_WORKERS, _pool.DEFAULT_QUEUE_SIZE)
     _resolve.forget_all()
-
-
-_OWN_STAGES = {stage.value: stage for stage in Stage}
-
-
-def own_stage(stage: Stage) -> Stage:
-    """
-    *stage* as a member of the ``Stage`` class this module was imported
-    with, which the engine's plans are keyed by. They differ only after
-    ``importlib.reload(migratekit._types)`` (IPython's autoreload), which
-    makes a second ``Stage`` class whose members name the same stages.
-    """
-    if stage.__class__ is Stage:
-        return stage
-    return _OWN_STAGES[stage.value]
-
-

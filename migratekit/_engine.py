@@ -21,12 +21,12 @@ from typing import Any, NamedTuple
 
 from migratekit import _events
 from migratekit._compat import PROPAGATES, is_numpy_bool, propagates_async
-from migratekit._config import settings
 from migratekit._diff import diff_paths
 from migratekit._events import SideRun
 from migratekit._options import Options, SideFn
 from migratekit._resolve import CONTEXT, aresolve_stage, resolve_stage, stage_failed
 from migratekit._schema import STAGE_TABLE
+from migratekit._settings import settings
 from migratekit._text import type_name
 from migratekit._types import ExecutionOrder, Operation, Origin, Stage
 

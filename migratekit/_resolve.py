@@ -5,9 +5,8 @@ provider that cannot answer. Never raises an ``Exception``: whatever goes
 wrong gives the default stage and one ``migration.stage_error`` event.
 
 The engine's plans and its fast path (migratekit._runners) ask here; this
-module is the one place that turns an answer into a stage. It reads the
-settings through their module: migratekit._config builds its default
-provider while it is imported, and the providers report here.
+module is the one place that turns an answer into a stage, and the providers
+read their values and report their failures here too: it imports no provider.
 """
 
 from __future__ import annotations
@@ -15,20 +14,24 @@ from __future__ import annotations
 import inspect
 import os
 import threading
+from enum import Enum
 from typing import Any
 
-from migratekit import _config, _events
+from migratekit import _events
 from migratekit._compat import PROPAGATES, propagates_async
-from migratekit._text import shown_value, type_name
+from migratekit._settings import own_stage, settings
+from migratekit._text import SHOWN_LIMIT, plain_str, shown_repr, shown_value, type_name
 from migratekit._types import Stage
-from migratekit.providers._base import answer_stage
+from migratekit.exceptions import StageError
 
 __all__ = [
     "CONTEXT",
+    "answer_stage",
     "aresolve_stage",
     "forced_stage",
     "forget_all",
     "forget_stage_problems",
+    "parse_stage",
     "report_stage_problem",
     "resolve_stage",
     "stage_failed",
@@ -41,7 +44,7 @@ CONTEXT = "context"
 
 def forced_stage(name: str) -> Stage | None:
     """The stage :func:`migratekit.testing.force_stage` set for *name*, if any."""
-    forced = _config.settings.forced
+    forced = settings.forced
     if forced is None:
         return None
     return forced.get(name) or forced.get(None)
@@ -91,7 +94,7 @@ async def aresolve_stage(provider: Any, name: str, context: Any) -> Stage:
 def stage_from_answer(provider: Any, name: str, answer: Any) -> Stage:
     """
     The stage a provider's *answer* stands for (read by
-    :func:`migratekit.providers._base.answer_stage`); the default when it
+    :func:`answer_stage`); the default when it
     stands for none. An answer is untrusted (an ORM row returned by mistake,
     a string whose methods raise): whatever it does while it is read becomes
     the stage error.
@@ -104,12 +107,92 @@ def stage_from_answer(provider: Any, name: str, answer: Any) -> Stage:
         if isinstance(exc, PROPAGATES):
             raise
         return stage_failed(provider, name, exc)
-    return _config.settings.default_stage if stage is None else _config.own_stage(stage)
+    return settings.default_stage if stage is None else own_stage(stage)
+
+
+# -- reading an answer -----------------------------------------------------------------------
+
+_LONGEST_STAGE = max(len(stage.value) for stage in Stage)
+_FOLDED: dict[str, Stage | None] = {}
+_FOLDED_LIMIT = 256
+
+
+def parse_stage(value: str) -> Stage | None:
+    """
+    The stage named by *value*, in any case and with surrounding blanks
+    ignored, or ``None`` when it names no stage.
+
+    ``Stage.from_str`` keeps the seed's exact matching; this is the forgiving
+    reading that providers use for values people type.
+    """
+    if type(value) is not str:
+        if not issubclass(type(value), str):
+            return None
+        value = plain_str(value)  # no method of a str subclass runs
+    try:
+        return _FOLDED[value]
+    except KeyError:
+        pass
+    stripped = value.strip()
+    if len(stripped) > _LONGEST_STAGE:
+        return None
+    stage = Stage.from_str(stripped.lower())
+    # Remember what was seen, up to a bound in count and in size: the values
+    # a process sees are few (the six names in a couple of spellings), but
+    # they come from outside.
+    if len(_FOLDED) < _FOLDED_LIMIT and len(value) <= SHOWN_LIMIT:
+        _FOLDED[value] = stage
+    return stage
+
+
+def answer_stage(provider: Any, name: str, answer: object) -> Stage | None:
+    """
+    *answer* from *provider* as a Stage, ``None`` for no opinion, or a
+    :class:`StageError` raised when it stands for neither: the one reading
+    of a provider's answer, for the wrappers here and for every call
+    (``migratekit._resolve.stage_from_answer`` wraps it in its guard).
+
+    A stage name is read in any case, blanks ignored, with no method of a
+    ``str`` subclass run; an ``Enum`` member by its value (a ``Stage`` of a
+    reloaded ``migratekit._types``, or the application's own enum). A
+    coroutine (an ``async def get_stage`` called from sync code) is closed.
+    """
+    # type(), not isinstance(): an answer may lie about its __class__.
+    kind = type(answer)
+    if kind is Stage:
+        return answer  # type: ignore[return-value]
+    if answer is None:
+        return None
+    stage: Stage | None = None
+    if issubclass(kind, str):
+        stage = parse_stage(answer)  # type: ignore[arg-type]
+    elif issubclass(kind, Enum):
+        value = answer.value  # type: ignore[attr-defined]
+        if issubclass(type(value), str):
+            stage = parse_stage(value)
+    elif inspect.iscoroutine(answer):
+        answer.close()
+        raise StageError(
+            f"{type_name(provider)}.get_stage returned a coroutine, which sync code cannot "
+            "await; give the provider a sync get_stage (and an async aget_stage for async code)"
+        )
+    if stage is not None:
+        return stage
+    # A text or a number is shown, cut to what shown_value keeps (an error may
+    # be kept by a cache); of any other object only its type: its repr may
+    # hold data (an ORM row), and may differ from call to call.
+    plain = issubclass(kind, (str, bytes, int, float))
+    shown = shown_repr(answer) if plain else f"a {type_name(answer)}"
+    raise StageError(
+        f"{type_name(provider)}.get_stage({shown_repr(name)}) answered {shown}, which is not a "
+        f"stage; expected a Stage, one of {', '.join(s.value for s in Stage)}, or None",
+        value=shown_value(answer) if plain else f"<{type_name(answer)}>",
+    )
 
 
 def stage_failed(provider: Any, name: str, exc: BaseException) -> Stage:
     """Report *exc* from *provider* once, and return the default stage to use instead."""
-    default = _config.settings.default_stage
+    default = settings.default_stage
     report_stage_problem(provider, name, exc, default)
     return default
 

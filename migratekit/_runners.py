@@ -25,12 +25,12 @@ from typing import Any, NamedTuple
 
 from migratekit import _events
 from migratekit._compat import PROPAGATES
-from migratekit._config import settings
 from migratekit._engine import OLD, Call, Engine, Plan, invoke
 from migratekit._events import SideRun, logger_attribute
 from migratekit._options import SideFn, call_wrapped
 from migratekit._pool import ShadowFuture, pool, pool_queue_size, spawn, track
 from migratekit._resolve import stage_failed, stage_from_answer
+from migratekit._settings import settings
 from migratekit._types import ExecutionOrder, Origin
 from migratekit.exceptions import ShadowTimeoutError, WriteIncompleteError
 from migratekit.providers._env import EnvStageProvider, stage_of_raw

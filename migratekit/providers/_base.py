@@ -19,29 +19,26 @@ too: it tells ``migratekit stage NAME`` where the stage was read (see
 from __future__ import annotations
 
 import contextlib
-import inspect
 import os
 import threading
 import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Mapping
-from enum import Enum
 from typing import Any, Generic, NamedTuple, Protocol, TypeVar, overload, runtime_checkable
 
-from migratekit._text import SHOWN_LIMIT, plain_str, shown_repr, shown_value, type_name
+from migratekit._resolve import answer_stage, parse_stage
+from migratekit._text import plain_str, shown_repr, type_name
 from migratekit._types import Stage
-from migratekit.exceptions import ConfigurationError, ConfigurationTypeError, StageError
+from migratekit.exceptions import ConfigurationError, ConfigurationTypeError
 
 __all__ = [
     "AsyncStageProvider",
     "BoundedCache",
     "Description",
     "StageProvider",
-    "answer_stage",
     "check_provider",
     "context_key",
     "describe_provider",
-    "parse_stage",
     "per_migration",
     "require_stage",
     "reset_after_fork",
@@ -136,38 +133,6 @@ def _as_str(value: object) -> str:
     text = str(value)
     return text if type(text) is str else plain_str(text)
 
-
-_LONGEST_STAGE = max(len(stage.value) for stage in Stage)
-_FOLDED: dict[str, Stage | None] = {}
-_FOLDED_LIMIT = 256
-
-
-def parse_stage(value: str) -> Stage | None:
-    """
-    The stage named by *value*, in any case and with surrounding blanks
-    ignored, or ``None`` when it names no stage.
-
-    ``Stage.from_str`` keeps the seed's exact matching; this is the forgiving
-    reading that providers use for values people type.
-    """
-    if type(value) is not str:
-        if not issubclass(type(value), str):
-            return None
-        value = plain_str(value)  # no method of a str subclass runs
-    try:
-        return _FOLDED[value]
-    except KeyError:
-        pass
-    stripped = value.strip()
-    if len(stripped) > _LONGEST_STAGE:
-        return None
-    stage = Stage.from_str(stripped.lower())
-    # Remember what was seen, up to a bound in count and in size: the values
-    # a process sees are few (the six names in a couple of spellings), but
-    # they come from outside.
-    if len(_FOLDED) < _FOLDED_LIMIT and len(value) <= SHOWN_LIMIT:
-        _FOLDED[value] = stage
-    return stage
 
 def require_stage(what: str, value: object) -> Stage:
     """*value* as a Stage, or a ConfigurationError that names *what*."""
@@ -321,51 +286,6 @@ class BoundedCache(Generic[K, V]):
 
     def _after_fork(self) -> None:
         self._lock = threading.Lock()
-
-
-def answer_stage(provider: Any, name: str, answer: object) -> Stage | None:
-    """
-    *answer* from *provider* as a Stage, ``None`` for no opinion, or a
-    :class:`StageError` raised when it stands for neither: the one reading
-    of a provider's answer, for the wrappers here and for every call
-    (``migratekit._resolve.stage_from_answer`` wraps it in its guard).
-
-    A stage name is read in any case, blanks ignored, with no method of a
-    ``str`` subclass run; an ``Enum`` member by its value (a ``Stage`` of a
-    reloaded ``migratekit._types``, or the application's own enum). A
-    coroutine (an ``async def get_stage`` called from sync code) is closed.
-    """
-    # type(), not isinstance(): an answer may lie about its __class__.
-    kind = type(answer)
-    if kind is Stage:
-        return answer  # type: ignore[return-value]
-    if answer is None:
-        return None
-    stage: Stage | None = None
-    if issubclass(kind, str):
-        stage = parse_stage(answer)  # type: ignore[arg-type]
-    elif issubclass(kind, Enum):
-        value = answer.value  # type: ignore[attr-defined]
-        if issubclass(type(value), str):
-            stage = parse_stage(value)
-    elif inspect.iscoroutine(answer):
-        answer.close()
-        raise StageError(
-            f"{type_name(provider)}.get_stage returned a coroutine, which sync code cannot "
-            "await; give the provider a sync get_stage (and an async aget_stage for async code)"
-        )
-    if stage is not None:
-        return stage
-    # A text or a number is shown, cut to what shown_value keeps (an error may
-    # be kept by a cache); of any other object only its type: its repr may
-    # hold data (an ORM row), and may differ from call to call.
-    plain = issubclass(kind, (str, bytes, int, float))
-    shown = shown_repr(answer) if plain else f"a {type_name(answer)}"
-    raise StageError(
-        f"{type_name(provider)}.get_stage({shown_repr(name)}) answered {shown}, which is not a "
-        f"stage; expected a Stage, one of {', '.join(s.value for s in Stage)}, or None",
-        value=shown_value(answer) if plain else f"<{type_name(answer)}>",
-    )
 
 
 # -- describing an answer -----------------------------------------------------------------------

@@ -11,10 +11,11 @@ from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
 from migratekit._compat import environ_store
+from migratekit._resolve import parse_stage
 from migratekit._text import SHOWN_LIMIT, shown_repr, shown_value
 from migratekit._types import Stage
 from migratekit.exceptions import ConfigurationTypeError, StageError
-from migratekit.providers._base import BoundedCache, Description, parse_stage
+from migratekit.providers._base import BoundedCache, Description
 
 __all__ = ["EnvStageProvider", "RawLookup", "stage_of_raw"]
 

@@ -12,8 +12,8 @@ from typing import Any
 import structlog
 
 from migratekit import _events
-from migratekit._config import settings
 from migratekit._schema import STAGE_ERROR_EVENT
+from migratekit._settings import settings
 from migratekit._types import Stage
 from migratekit.providers._base import Description, context_key, describe_provider
 

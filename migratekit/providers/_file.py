@@ -13,13 +13,12 @@ from collections.abc import Callable, Iterator, Mapping
 from time import monotonic
 from typing import Any
 
-# The modules, not their names: migratekit._config builds its default provider
-# from this package while it is being imported (see _wrappers).
-from migratekit import _config, _resolve
+from migratekit._resolve import parse_stage, report_stage_problem
+from migratekit._settings import settings
 from migratekit._text import shown_repr, shown_value
 from migratekit._types import Stage
 from migratekit.exceptions import ConfigurationError, ConfigurationTypeError, StageError
-from migratekit.providers._base import Description, parse_stage, reset_after_fork
+from migratekit.providers._base import Description, reset_after_fork
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -184,8 +183,8 @@ class FileStageProvider:
         snapshot = self._snapshot
         entry = snapshot.entries.get(name, snapshot.default)
         if snapshot.problem is not None:
-            used = entry if isinstance(entry, Stage) else _config.settings.default_stage
-            _resolve.report_stage_problem(self, name, snapshot.problem, used)
+            used = entry if isinstance(entry, Stage) else settings.default_stage
+            report_stage_problem(self, name, snapshot.problem, used)
         if entry is None or isinstance(entry, Stage):
             return entry
         raise self._invalid(entry)

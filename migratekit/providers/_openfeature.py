@@ -10,10 +10,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from migratekit._resolve import parse_stage
 from migratekit._text import SHOWN_LIMIT, shown_repr, shown_value
 from migratekit._types import Stage
 from migratekit.exceptions import ConfigurationError, ConfigurationTypeError, StageError
-from migratekit.providers._base import BoundedCache, Description, context_key, parse_stage
+from migratekit.providers._base import BoundedCache, Description, context_key
 
 if TYPE_CHECKING:
     from openfeature.client import OpenFeatureClient

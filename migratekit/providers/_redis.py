@@ -12,16 +12,14 @@ from time import monotonic
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
-# The modules, not their names: migratekit._config builds its default provider
-# from this package while it is being imported (see _wrappers).
-from migratekit import _config, _resolve
+from migratekit._resolve import forget_stage_problems, parse_stage, report_stage_problem
+from migratekit._settings import settings
 from migratekit._text import plain_str, shown_repr, shown_value
 from migratekit._types import Stage
 from migratekit.exceptions import ConfigurationError, ConfigurationTypeError, StageError
 from migratekit.providers._base import (
     BoundedCache,
     Description,
-    parse_stage,
     require_stage,
     reset_after_fork,
 )
@@ -273,7 +271,7 @@ class RedisStageProvider:
                 if self._down_kind:
                     # Back up: the next outage is news again.
                     self._down_kind = ""
-                    _resolve.forget_stage_problems(self.where)
+                    forget_stage_problems(self.where)
                 answer = self._parse(name, key, raw, raw_default)
         self._cache[name] = (now + self.ttl, answer)
         return answer
@@ -292,8 +290,8 @@ class RedisStageProvider:
             # Nothing to serve: raise, so that whoever asked (the migration,
             # or a fallback chain) reports it with the stage it ends up using.
             return down
-        used = _config.settings.default_stage if known is None else known
-        _resolve.report_stage_problem(self, name, down, used)
+        used = settings.default_stage if known is None else known
+        report_stage_problem(self, name, down, used)
         return known
 
     def _parse(self, name: str, key: str, raw: Any, raw_default: Any) -> Stage | StageError | None:

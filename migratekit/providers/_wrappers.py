@@ -17,16 +17,13 @@ from collections.abc import Mapping
 from time import monotonic
 from typing import Any
 
-# The modules, not their names: migratekit._config builds its default
-# provider from this package while it is being imported, so their names are
-# looked up when a provider is built or asked, not when this module is imported.
-from migratekit import _config, _resolve
+from migratekit._resolve import answer_stage, report_stage_problem
+from migratekit._settings import settings
 from migratekit._text import SHOWN_LIMIT, shown_repr
 from migratekit._types import Stage
 from migratekit.exceptions import ConfigurationError, ConfigurationTypeError
 from migratekit.providers._base import (
     Description,
-    answer_stage,
     check_provider,
     context_key,
     describe_provider,
@@ -260,7 +257,7 @@ class FallbackStageProvider:
                     _report_all(failures, name, stage)
                 return stage
         if failures:
-            _report_all(failures, name, _config.settings.default_stage)
+            _report_all(failures, name, settings.default_stage)
         return None
 
     async def aget_stage(self, name: str, context: Any = None) -> Stage | None:
@@ -280,7 +277,7 @@ class FallbackStageProvider:
                     _report_all(failures, name, stage)
                 return stage
         if failures:
-            _report_all(failures, name, _config.settings.default_stage)
+            _report_all(failures, name, settings.default_stage)
         return None
 
     def describe(self, name: str, context: Any = None) -> Description:
@@ -306,7 +303,7 @@ class FallbackStageProvider:
 
 def _report_all(failures: list[tuple[Any, Exception]], name: str, stage: Stage) -> None:
     for provider, exc in failures:
-        _resolve.report_stage_problem(provider, name, exc, stage)
+        report_stage_problem(provider, name, exc, stage)
 
 
 _ORDER = {stage: index for index, stage in enumerate(Stage)}
@@ -422,13 +419,13 @@ class PercentageRolloutProvider:
     def _decide(
         self, name: str, context: Any, base: Stage | None, failure: Exception | None
     ) -> Stage | None:
-        current = _config.settings.default_stage if base is None else base
+        current = settings.default_stage if base is None else base
         answer = base
         if _ORDER[self.stage] > _ORDER[current] and self.in_rollout(name, context):
             answer = self.stage
         if failure is not None:
-            used = _config.settings.default_stage if answer is None else answer
-            _resolve.report_stage_problem(self.base, name, failure, used)
+            used = settings.default_stage if answer is None else answer
+            report_stage_problem(self.base, name, failure, used)
         return answer
 
     def describe(self, name: str, context: Any = None) -> Description:
@@ -443,7 +440,7 @@ class PercentageRolloutProvider:
                 base = describe_provider(self.base, name, context)
             except Exception as exc:
                 base = Description(None, None, None, (exc,))
-        current = _config.settings.default_stage if base.stage is None else base.stage
+        current = settings.default_stage if base.stage is None else base.stage
         if _ORDER[self.stage] > _ORDER[current] and self.in_rollout(name, context):
             where = f"{self.percent_for(name):g}% rollout to {self.stage.value}"
             key = context_key(context)

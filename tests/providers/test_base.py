@@ -172,7 +172,7 @@ class Liar:
 
 def test_parse_stage_copes_with_str_subclasses_and_liars() -> None:
     """parse_stage reads a str subclass's data without its methods, and refuses a liar."""
-    from migratekit.providers._base import parse_stage
+    from migratekit._resolve import parse_stage
 
     assert parse_stage(EvilStr(" Shadow ")) is Stage.SHADOW
     assert parse_stage(EvilStr("banana")) is None
