@@ -43,6 +43,27 @@ def planned(stage: Stage, operation: Operation) -> tuple[str, ...]:
     return runs if operation is READ else writes
 
 
+# -- sides that fail, values with identity ---------------------------------------------------
+
+
+class Boom(Exception):
+    """Raised by a side."""
+
+
+class CompareBoom(Exception):
+    """Raised by a comparison."""
+
+
+class Value:
+    """A value with identity, to check the caller gets the very same object."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+
+    def __repr__(self) -> str:
+        return f"Value({self.label})"
+
+
 # -- running a migration to see which stage it ran in -----------------------------------------
 
 

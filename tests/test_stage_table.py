@@ -28,7 +28,7 @@ from migratekit import (
     migration,
 )
 from migratekit.providers import StaticStageProvider
-from tests.helpers import NEW, OLD, TABLE, authoritative
+from tests.helpers import NEW, OLD, TABLE, Boom, CompareBoom, Value, authoritative
 
 # -- the reference model: docs/design.md's table, written out in tests/helpers.py ------------
 
@@ -51,24 +51,6 @@ def model_run(
 
 
 # -- the sides ---------------------------------------------------------------------
-
-
-class Boom(Exception):
-    """Raised by a side."""
-
-
-class CompareBoom(Exception):
-    """Raised by a comparison."""
-
-
-class Value:
-    """A value with identity, to check the caller gets the very same object."""
-
-    def __init__(self, label: str) -> None:
-        self.label = label
-
-    def __repr__(self) -> str:
-        return f"Value({self.label})"
 
 
 @dataclass

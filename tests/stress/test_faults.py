@@ -24,7 +24,18 @@ import migratekit
 from migratekit import Operation, Stage, _events, _resolve, configure, migration
 from migratekit import _pool as pool_module
 from migratekit.providers import StaticStageProvider
-from tests.helpers import NEW, OLD, READ, WRITE, authoritative, other, planned
+from tests.helpers import (
+    NEW,
+    OLD,
+    READ,
+    WRITE,
+    Boom,
+    CompareBoom,
+    Value,
+    authoritative,
+    other,
+    planned,
+)
 
 STAGES = list(Stage)
 MODES = ["sync", "async"]
@@ -36,24 +47,6 @@ def model_sides(stage: Stage, operation: Operation, failing: set[str]) -> list[s
     if operation is WRITE and authoritative(stage) in failing:
         return [authoritative(stage)]
     return list(sides)
-
-
-class Boom(Exception):
-    """A side's failure."""
-
-
-class CompareBoom(Exception):
-    """A comparison's failure."""
-
-
-class Value:
-    """A value with identity."""
-
-    def __init__(self, label: str) -> None:
-        self.label = label
-
-    def __repr__(self) -> str:
-        return f"Value({self.label})"
 
 
 class World:
