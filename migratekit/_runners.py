@@ -464,7 +464,7 @@ def _quiet_call(engine: Engine) -> SideFn:  # noqa: PLR0915 - see call() below
     # seen before is one dictionary lookup from its step.
     learned: dict[Any, _Step] = {}
     # What the call worked out from the settings of one generation (see
-    # migratekit._config): the generation; structlog's finalized bind, and
+    # migratekit._settings): the generation; structlog's finalized bind, and
     # whether the logger it stands for emits info and warning events; whether
     # the engine is asked (a forced stage, or context=); the provider, and how
     # to ask it (_Asker); the default stage's step. One tuple, so that threads
