@@ -13,6 +13,8 @@ from migratekit._types import Operation, Origin, Stage
 
 __all__ = [
     "EVENT_NAMES",
+    "LATENCY_FIELDS",
+    "LATENCY_GAMMA",
     "NEXT_STAGE",
     "OP_EVENT",
     "OP_FIELDS",
@@ -20,10 +22,13 @@ __all__ = [
     "RESULT_FIELDS",
     "SHADOW_DROPPED_EVENT",
     "SHADOW_DROPPED_FIELDS",
+    "SIDE_SUMMARY_FIELDS",
     "STAGE_ERROR_EVENT",
     "STAGE_ERROR_FIELDS",
     "STAGE_ORDER",
     "STAGE_TABLE",
+    "SUMMARY_EVENT",
+    "SUMMARY_FIELDS",
     "authoritative",
     "other_side",
 ]
@@ -80,7 +85,11 @@ STAGE_ERROR_EVENT = "migration.stage_error"
 SHADOW_DROPPED_EVENT = "migration.shadow_dropped"
 """Background shadows dropped because the queue was full; at most one a second."""
 
-EVENT_NAMES = frozenset({RESULT_EVENT, OP_EVENT, STAGE_ERROR_EVENT, SHADOW_DROPPED_EVENT})
+SUMMARY_EVENT = "migration.summary"
+"""The aggregates of a window, per (migration, operation, stage) that saw calls."""
+
+EVENT_NAMES = frozenset({RESULT_EVENT, OP_EVENT, STAGE_ERROR_EVENT, SHADOW_DROPPED_EVENT,
+                         SUMMARY_EVENT})
 
 RESULT_FIELDS = (
     "migration", "operation", "stage", "origin", "authoritative", "ok", "latency_ms", "error",
@@ -99,3 +108,23 @@ STAGE_ERROR_FIELDS = ("migration", "provider", "source", "value", "error", "exc_
 
 SHADOW_DROPPED_FIELDS = ("migration", "dropped", "total")
 """The fields of ``migration.shadow_dropped``."""
+
+SUMMARY_FIELDS = (
+    "migration", "operation", "stage", "since", "until", "host", "pid", "process", "calls",
+    "sides", "consistency_checks", "inconsistent", "compare_errors", "type_mismatches",
+    "diff_paths", "shadows_dropped", "shadows_skipped", "warnings_suppressed",
+)  # fmt: skip
+"""The fields of ``migration.summary`` (docs/design.md, "Summaries")."""
+
+SIDE_SUMMARY_FIELDS = ("ok", "failed", "errors", "latency_ms")
+"""The fields of each side in a summary's ``sides``."""
+
+LATENCY_FIELDS = ("count", "sum", "max", "zeros", "gamma", "buckets")
+"""The fields of a side's ``latency_ms`` histogram in a summary."""
+
+LATENCY_GAMMA = 1.01 / 0.99
+"""
+The ratio of a latency bucket's upper bound to its lower one: bucket ``i``
+holds ``(LATENCY_GAMMA**(i-1), LATENCY_GAMMA**i]`` ms, within 1% of every
+value it holds. The report's digest and the summaries use it both.
+"""
