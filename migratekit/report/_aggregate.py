@@ -7,10 +7,20 @@ operation, only counters and fixed-size summaries, so a log of any size is
 read in bounded memory:
 
 - latency percentiles come from a :class:`LatencyDigest` (every value kept
-  while there are few, a logarithmic histogram after that);
+  while there are few, a logarithmic histogram after that), into which
+  the histograms of ``migration.summary`` events merge exactly;
 - calls are counted by ``call_id`` through a fixed-size window of recent ids;
 - the plot data is a :class:`Timeline` of at most :data:`TIMELINE_BINS` bins;
 - distinct diff paths and stage errors are capped.
+
+Two sources count calls: per-call events (``migration.result``,
+``migration.op``) and summaries (``migration.summary``, read by
+:mod:`~migratekit.report._summaries`). Each call is counted once: a
+summary names its ``process``, the prefix of that process's ``call_id``s, so
+the per-call events of each process are kept apart (:class:`Entry`), and
+those of a process whose summaries were read are left out of the counts,
+wherever in the input the summaries came. The same summary read twice (same
+process, entry and window) counts once, the second skipped as ``duplicate``.
 
 Nothing read from a line is trusted, and nothing in a line raises. The rule,
 field by field:
@@ -53,12 +63,13 @@ from migratekit.report._constants import (
     CALL_WINDOW,
     EVENT_NAMES,
     MAX_COUNT,
-    MAX_DIFF_PATHS,
     MAX_ENTRIES,
     MAX_LATENCY_MS,
     MAX_LINE_BYTES,
     MAX_NAME_CHARS,
+    MAX_PARTS,
     MAX_PATHS_PER_EVENT,
+    MAX_PROCESSES,
     MAX_STAGE_ERRORS,
     OP,
     OPERATIONS,
@@ -66,10 +77,18 @@ from migratekit.report._constants import (
     RESULT,
     STAGE_ERROR,
     STAGE_RANK,
+    SUMMARY,
 )
-from migratekit.report._digest import LatencyDigest
+from migratekit.report._entry import NO_PROCESS, Entry
 from migratekit.report._strings import clean
-from migratekit.report._timeline import Timeline
+from migratekit.report._summaries import (
+    MAX_PROCESS_CHARS,
+    Rejected,
+    Windows,
+    read_summary,
+    window_overlaps,
+)
+from migratekit.report._tally import Tally
 from migratekit.report._timestamps import TIMESTAMP_KEYS, finite, parse_timestamp
 from migratekit.report._verdict import EntryReport, Report, Thresholds
 
@@ -77,111 +96,51 @@ _MAX_CALL_ID = 64
 _MARKER = b"migration."
 
 
-class Entry:
-    """What was read about one migration in one stage for one operation."""
-
-    __slots__ = (
-        "calls",
-        "checks",
-        "compare_errors",
-        "diff_other",
-        "diff_paths",
-        "errors",
-        "first_time",
-        "inconsistent",
-        "key",
-        "last_line",
-        "last_time",
-        "latency",
-        "line_timeline",
-        "mismatches_with_paths",
-        "results",
-        "time_timeline",
-        "untimed",
-    )
-
-    def __init__(self, key: tuple[str, str, str]) -> None:
-        self.key = key
-        self.calls = 0
-        self.checks = 0
-        self.inconsistent = 0
-        self.compare_errors = 0
-        self.results = {"old": 0, "new": 0}
-        self.errors = {"old": 0, "new": 0}
-        self.latency = {"old": LatencyDigest(), "new": LatencyDigest()}
-        self.diff_paths: Counter[str] = Counter()
-        self.diff_other = 0
-        self.mismatches_with_paths = 0
-        self.first_time: float | None = None
-        self.last_time: float | None = None
-        self.last_line = 0
-        self.untimed = 0
-        self.time_timeline = Timeline(1.0 / 1024)
-        self.line_timeline = Timeline(1.0)
-
-    @property
-    def migration(self) -> str:
-        """The migration's name."""
-        return self.key[0]
-
-    @property
-    def stage(self) -> str:
-        """The stage, lower case."""
-        return self.key[1]
-
-    @property
-    def operation(self) -> str:
-        """``read`` or ``write``."""
-        return self.key[2]
-
-    def _when(self, line: int, when: float | None) -> None:
-        self.last_line = line
-        if when is None:
-            self.untimed += 1
-            return
-        if self.first_time is None or when < self.first_time:
-            self.first_time = when
-        if self.last_time is None or when > self.last_time:
-            self.last_time = when
-
-    def add_result(self, line: int, when: float | None, origin: str, ok: bool,
-                   latency_ms: float) -> None:
-        """Count one ``migration.result``."""
-        self._when(line, when)
-        self.results[origin] += 1
-        if not ok:
-            self.errors[origin] += 1
-        self.latency[origin].add(latency_ms)
-        self.line_timeline.add_result(line, origin, latency_ms, ok)
-        if when is not None:
-            self.time_timeline.add_result(when, origin, latency_ms, ok)
-
-    def add_op(self, line: int, when: float | None, consistent: bool | None,
-               compare_error: bool, paths: list[str]) -> None:
-        """Count one ``migration.op``."""
-        self._when(line, when)
-        if compare_error:
-            self.compare_errors += 1
-        if consistent is None:
-            return
-        self.checks += 1
-        self.line_timeline.add_check(line, consistent)
-        if when is not None:
-            self.time_timeline.add_check(when, consistent)
-        if consistent:
-            return
-        self.inconsistent += 1
-        if paths:
-            self.mismatches_with_paths += 1
-            counter = self.diff_paths
-            for path in paths:
-                if path in counter or len(counter) < MAX_DIFF_PATHS:
-                    counter[path] += 1
-                else:
-                    self.diff_other += 1
-
-
 # -- the reader ----------------------------------------------------------------------
+
+
+class CallWindow:
+    """The last :data:`CALL_WINDOW` call ids, to count each call once."""
+
+    __slots__ = ("recent", "recent_set")
+
+    def __init__(self) -> None:
+        self.recent: deque[str] = deque()
+        self.recent_set: set[str] = set()
+
+    def new(self, call_id: Any) -> bool:
+        """Whether *call_id* is a string not seen among the last ids (it is remembered)."""
+        if not isinstance(call_id, str):
+            return False
+        if len(call_id) > _MAX_CALL_ID:
+            # Remembered by digest: a window of megabyte-long ids would not
+            # be bounded memory.
+            call_id = hashlib.blake2b(call_id.encode("utf-8", "surrogatepass"),
+                                      digest_size=16).hexdigest()
+        if call_id in self.recent_set:
+            return False
+        recent = self.recent
+        recent.append(call_id)
+        self.recent_set.add(call_id)
+        if len(recent) > CALL_WINDOW:
+            self.recent_set.discard(recent.popleft())
+        return True
+
+
+def _key(event: dict[str, Any]) -> tuple[str, str, str] | None:
+    migration = event.get("migration")
+    operation = event.get("operation")
+    stage = event.get("stage")
+    if type(migration) is not str or not 0 < len(migration) <= MAX_NAME_CHARS:
+        return None
+    if type(operation) is not str or type(stage) is not str:
+        return None
+    if operation not in OPERATIONS or len(stage) > 16:
+        return None
+    stage = stage.lower()
+    if stage not in STAGE_RANK:
+        return None
+    return clean(migration), stage, operation
 
 
 class Aggregator:
@@ -196,6 +155,11 @@ class Aggregator:
     >>> report.entries[0].calls, report.skipped_lines
     (1, 1)
 
+    With *since* or *until* (seconds since the epoch), events stamped
+    outside [since, until) are skipped as ``outside_window``, and summaries
+    whose window does not overlap it; events without a timestamp are kept
+    and counted in :attr:`untimed_kept`.
+
     Calls are counted by distinct ``call_id``, remembering the last
     :data:`CALL_WINDOW` ids: exact as long as the events of one call are less
     than that many lines apart, which they are unless a background shadow
@@ -204,7 +168,7 @@ class Aggregator:
     errors only.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, since: float | None = None, until: float | None = None) -> None:
         self.entries: dict[tuple[str, str, str], Entry] = {}
         self.lines = 0
         self.events = 0
@@ -212,8 +176,14 @@ class Aggregator:
         self.stage_errors: dict[tuple[Any, ...], list[Any]] = {}
         self.stage_errors_other = 0
         self.shadow_dropped: Counter[str] = Counter()
-        self._recent: deque[str] = deque()
-        self._recent_set: set[str] = set()
+        self.since = since
+        self.until = until
+        self.untimed_kept = 0
+        self.summarised: set[str] = set()
+        self.untracked_events = 0
+        self._parts = 0
+        self._windows: dict[tuple[tuple[str, str, str], str], Windows] = {}
+        self.calls = CallWindow()
 
     @property
     def skipped_lines(self) -> int:
@@ -267,21 +237,6 @@ class Aggregator:
 
     # -- one event ----------------------------------------------------------
 
-    def _key(self, event: dict[str, Any]) -> tuple[str, str, str] | None:
-        migration = event.get("migration")
-        operation = event.get("operation")
-        stage = event.get("stage")
-        if type(migration) is not str or not 0 < len(migration) <= MAX_NAME_CHARS:
-            return None
-        if type(operation) is not str or type(stage) is not str:
-            return None
-        if operation not in OPERATIONS or len(stage) > 16:
-            return None
-        stage = stage.lower()
-        if stage not in STAGE_RANK:
-            return None
-        return clean(migration), stage, operation
-
     def _entry(self, key: tuple[str, str, str]) -> Entry | None:
         entry = self.entries.get(key)
         if entry is None:
@@ -290,37 +245,68 @@ class Aggregator:
             entry = self.entries[key] = Entry(key)
         return entry
 
-    def _new_call(self, call_id: Any) -> bool:
-        if not isinstance(call_id, str):
-            return False
-        if len(call_id) > _MAX_CALL_ID:
-            # Remembered by digest: a window of megabyte-long ids would not
-            # be bounded memory.
-            call_id = hashlib.blake2b(call_id.encode("utf-8", "surrogatepass"),
-                                      digest_size=16).hexdigest()
-        if call_id in self._recent_set:
-            return False
-        recent = self._recent
-        recent.append(call_id)
-        self._recent_set.add(call_id)
-        if len(recent) > CALL_WINDOW:
-            self._recent_set.discard(recent.popleft())
-        return True
-
     # Each reader answers True when it counted the event, or the reason it
     # skipped the line: None for "malformed".
 
     def _read_event(self, name: str, event: dict[str, Any]) -> bool | str | None:
+        if name == SUMMARY:
+            return self._read_summary(event)
+        when = _timestamp(event)
+        if when is None:
+            if self.since is not None or self.until is not None:
+                self.untimed_kept += 1
+        elif (self.since is not None and when < self.since) or \
+                (self.until is not None and when >= self.until):
+            return "outside_window"
         if name == RESULT:
-            return self._read_result(event)
+            return self._read_result(event, when)
         if name == OP:
-            return self._read_op(event)
+            return self._read_op(event, when)
         if name == STAGE_ERROR:
             return self._read_stage_error(event)
         return self._read_dropped(event)
 
-    def _read_result(self, event: dict[str, Any]) -> bool | str | None:
-        key = self._key(event)
+    def _part(self, entry: Entry, call_id: Any) -> Tally:
+        """The tally of the process that made *call_id* (the prefix before its ``-``)."""
+        process = NO_PROCESS
+        if isinstance(call_id, str):
+            prefix, dash, _ = call_id.partition("-")
+            if dash and 0 < len(prefix) <= MAX_PROCESS_CHARS:
+                process = prefix
+        if process not in entry.parts and process != NO_PROCESS:
+            if self._parts >= MAX_PARTS:
+                self.untracked_events += 1
+                process = NO_PROCESS
+            else:
+                self._parts += 1
+        return entry.part(process)
+
+    def _read_summary(self, event: dict[str, Any]) -> bool | str | None:
+        key = _key(event)
+        if key is None:
+            return None
+        try:
+            summary = read_summary(event)
+        except Rejected as rejected:
+            return rejected.reason
+        if not window_overlaps(summary.since, summary.until, self.since, self.until):
+            return "outside_window"
+        entry = self._entry(key)
+        if entry is None:
+            return "too_many_migrations"
+        windows = self._windows.get((key, summary.process))
+        if windows is None:
+            if len(self._windows) >= MAX_PROCESSES:
+                return "too_many_processes"
+            windows = self._windows[(key, summary.process)] = Windows()
+        if not windows.add(summary.since, summary.until):
+            return "duplicate"
+        self.summarised.add(summary.process)
+        entry.add_summary(self.lines, summary.since, summary.until, summary.tally)
+        return True
+
+    def _read_result(self, event: dict[str, Any], when: float | None) -> bool | str | None:
+        key = _key(event)
         origin = event.get("origin")
         ok = event.get("ok")
         latency = event.get("latency_ms")
@@ -334,13 +320,17 @@ class Aggregator:
         entry = self._entry(key)
         if entry is None:
             return "too_many_migrations"
-        if self._new_call(event.get("call_id")):
-            entry.calls += 1
-        entry.add_result(self.lines, _timestamp(event), origin, ok, latency)
+        call_id = event.get("call_id")
+        part = self._part(entry, call_id)
+        if self.calls.new(call_id):
+            part.calls += 1
+        exc_type = event.get("exc_type")
+        entry.add_result(self.lines, when, part, origin, ok, latency,
+                         clean(exc_type[:200]) if isinstance(exc_type, str) else None)
         return True
 
-    def _read_op(self, event: dict[str, Any]) -> bool | str | None:
-        key = self._key(event)
+    def _read_op(self, event: dict[str, Any], when: float | None) -> bool | str | None:
+        key = _key(event)
         consistent = event.get("consistent")
         if key is None or not (consistent is None or isinstance(consistent, bool)):
             return None
@@ -348,8 +338,13 @@ class Aggregator:
         if entry is None:
             return "too_many_migrations"
         call_id = event.get("call_id")
-        if self._new_call(call_id) or not isinstance(call_id, str):
-            entry.calls += 1
+        part = self._part(entry, call_id)
+        if self.calls.new(call_id) or not isinstance(call_id, str):
+            part.calls += 1
+        if isinstance(event.get("types"), dict):
+            part.type_mismatches += 1
+        if event.get("shadow_dropped") is True:
+            part.shadows_dropped += 1
         raw_paths = event.get("diff_paths")
         paths: list[str] = []
         if isinstance(raw_paths, list):
@@ -358,7 +353,7 @@ class Aggregator:
                 for path in raw_paths[:MAX_PATHS_PER_EVENT]
                 if isinstance(path, str) and path
             ]
-        entry.add_op(self.lines, _timestamp(event), consistent,
+        entry.add_op(self.lines, when, part, consistent,
                      event.get("compare_error") is not None, paths)
         return True
 
@@ -395,61 +390,67 @@ class Aggregator:
 
     def report(self, thresholds: Thresholds | None = None) -> Report:
         """The report of everything read so far, with verdicts by *thresholds*."""
-        thresholds = thresholds or Thresholds()
-        ordered = sorted(
-            self.entries.values(),
-            key=lambda e: (e.migration, e.operation, STAGE_RANK[e.stage]),
-        )
-        # The current entry of a migration and operation is the one whose
-        # events came last: by time when every event was stamped, else by line.
-        latest: dict[tuple[str, str], Entry] = {}
-        for entry in ordered:
-            pair = (entry.migration, entry.operation)
-            seen = latest.get(pair)
-            if seen is None or _later(entry, seen):
-                latest[pair] = entry
-        reports = [
-            EntryReport.from_entry(entry, thresholds, latest[(entry.migration,
-                                                                entry.operation)] is entry)
-            for entry in ordered
-        ]
-        stage_errors = [
-            {
-                "migration": fields[0],
-                "provider": fields[1],
-                "source": fields[2],
-                "value": fields[3],
-                "exc_type": fields[4],
-                "stage": fields[5],
-                "error": error,
-                "count": count,
-            }
-            for fields, (count, error) in self.stage_errors.items()
-        ]
-        return Report(
-            entries=reports,
-            lines=self.lines,
-            events=self.events,
-            skipped=dict(self.skipped),
-            stage_errors=stage_errors,
-            stage_errors_other=self.stage_errors_other,
-            shadow_dropped=dict(self.shadow_dropped),
-            thresholds=thresholds,
-            timelines={entry.key: _timeline(entry) for entry in ordered},
-            line_timelines={entry.key: entry.line_timeline.points() for entry in ordered},
-        )
+        return _report(self, thresholds or Thresholds())
+
+
+def _report(aggregator: Aggregator, thresholds: Thresholds) -> Report:
+    ordered = sorted(
+        aggregator.entries.values(),
+        key=lambda e: (e.migration, e.operation, STAGE_RANK[e.stage]),
+    )
+    # The current entry of a migration and operation is the one whose
+    # events came last: by time when every event was stamped, else by line.
+    latest: dict[tuple[str, str], Entry] = {}
+    for entry in ordered:
+        pair = (entry.migration, entry.operation)
+        seen = latest.get(pair)
+        if seen is None or _later(entry, seen):
+            latest[pair] = entry
+    summarised = aggregator.summarised
+    reports = [
+        EntryReport.from_entry(entry, thresholds,
+                               latest[(entry.migration, entry.operation)] is entry,
+                               summarised=summarised)
+        for entry in ordered
+    ]
+    stage_errors = [
+        {
+            "migration": fields[0],
+            "provider": fields[1],
+            "source": fields[2],
+            "value": fields[3],
+            "exc_type": fields[4],
+            "stage": fields[5],
+            "error": error,
+            "count": count,
+        }
+        for fields, (count, error) in aggregator.stage_errors.items()
+    ]
+    return Report(
+        entries=reports,
+        lines=aggregator.lines,
+        events=aggregator.events,
+        skipped=dict(aggregator.skipped),
+        stage_errors=stage_errors,
+        stage_errors_other=aggregator.stage_errors_other,
+        shadow_dropped=dict(aggregator.shadow_dropped),
+        thresholds=thresholds,
+        timelines={entry.key: entry.timeline() for entry in ordered},
+        line_timelines={entry.key: entry.line_timeline.points() for entry in ordered},
+        since=aggregator.since,
+        until=aggregator.until,
+        kept_without_timestamp=aggregator.untimed_kept,
+        summaries=sum(entry.summaries for entry in ordered),
+        summary_processes=len(summarised),
+        not_counted_again=sum(report.not_counted_again for report in reports),
+        untracked_events=aggregator.untracked_events,
+    )
 
 
 def _later(a: Entry, b: Entry) -> bool:
     if a.last_time is not None and b.last_time is not None and not (a.untimed or b.untimed):
         return a.last_time > b.last_time
     return a.last_line > b.last_line
-
-
-def _timeline(entry: Entry) -> tuple[str, list[dict[str, Any]]]:
-    if entry.untimed == 0 and entry.last_time is not None:
-        return "time", entry.time_timeline.points()
-    return "line", entry.line_timeline.points()
 
 
 _decode = json.JSONDecoder().decode

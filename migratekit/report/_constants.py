@@ -12,6 +12,7 @@ RESULT = _schema.RESULT_EVENT
 OP = _schema.OP_EVENT
 STAGE_ERROR = _schema.STAGE_ERROR_EVENT
 SHADOW_DROPPED = _schema.SHADOW_DROPPED_EVENT
+SUMMARY = _schema.SUMMARY_EVENT
 EVENT_NAMES = _schema.EVENT_NAMES
 
 # The report reads strings from JSON lines, so it keeps the contract's stages,
@@ -65,3 +66,25 @@ MAX_LATENCY_MS = 365 * 24 * 3600 * 1000.0
 
 MAX_COUNT = 1 << 53
 """The largest count (``dropped``) one event may carry: the largest exact JSON integer."""
+
+MAX_ERROR_TYPES = 64
+"""Distinct ``exc_type``s kept per side and entry; the rest count as ``(other types)``."""
+
+MAX_BUCKETS = 4096
+"""
+The most buckets one summary's histogram may have (about three times what a
+microsecond to a year takes): a line with more is skipped as ``too_many_buckets``.
+"""
+
+MAX_PROCESSES = 1 << 16
+"""Distinct processes whose summaries are read; summaries of more are skipped."""
+
+MAX_PARTS = 1 << 12
+"""
+Distinct (entry, process) whose per-call events are kept apart, so that they
+can be left out when the process's summaries are read too; the per-call
+events of more are counted as if their process had no summaries.
+"""
+
+MAX_WINDOWS = 256
+"""Windows remembered per entry and process to tell a summary read twice."""

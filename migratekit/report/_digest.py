@@ -1,9 +1,12 @@
-"""Latency percentiles in bounded memory."""
+"""Latency percentiles in bounded memory, and the merging of summaries' histograms."""
 
 from __future__ import annotations
 
 import math
 from array import array
+from collections.abc import Mapping
+
+from migratekit._schema import LATENCY_GAMMA
 
 
 class LatencyDigest:
@@ -14,16 +17,23 @@ class LatencyDigest:
     percentiles are exact: the *nearest-rank* value, ``sorted(values)[ceil(p
     / 100 * n) - 1]``, always a value that was seen. Past that, the values
     move into a logarithmic histogram (the DDSketch layout): bucket ``i``
-    holds the values in ``(gamma**(i-1), gamma**i]`` with ``gamma = 1.01 /
-    0.99``, so a percentile is known within 1% of its value, whatever the
+    holds the values in ``(gamma**(i-1), gamma**i]`` with ``gamma`` the
+    contract's :data:`~migratekit._schema.LATENCY_GAMMA` (``1.01 / 0.99``),
+    so a percentile is known within 1% of its value, whatever the
     distribution, with one bucket per 2% of range: about 1,400 buckets from
     a microsecond to a day. Zero and negative values (a clock that went back)
     are counted apart, as zero.
+
+    ``migration.summary`` events carry histograms of the same layout:
+    :meth:`merge_histogram` adds one exactly, and :meth:`merge` adds another
+    digest. Once a histogram is merged, percentiles come from the buckets;
+    a digest made by merging gives the same percentiles as one digest fed
+    every value.
     """
 
     EXACT_LIMIT = 4096
     RELATIVE_ACCURACY = 0.01
-    _GAMMA = (1 + RELATIVE_ACCURACY) / (1 - RELATIVE_ACCURACY)
+    _GAMMA = LATENCY_GAMMA
     _LOG_GAMMA = math.log(_GAMMA)
 
     __slots__ = ("_buckets", "_values", "_zeros", "count", "maximum", "total")
@@ -50,11 +60,14 @@ class LatencyDigest:
         if values is not None:
             values.append(value)
             if len(values) > self.EXACT_LIMIT:
-                self._values = None
-                for kept in values:
-                    self._bucket(kept)
+                self._to_buckets()
             return
         self._bucket(value)
+
+    @classmethod
+    def index(cls, value: float) -> int:
+        """The bucket of a positive *value*: ``i`` with ``gamma**(i-1) < value <= gamma**i``."""
+        return math.ceil(math.log(value) / cls._LOG_GAMMA)
 
     def _bucket(self, value: float) -> None:
         if value <= 0.0:
@@ -62,6 +75,53 @@ class LatencyDigest:
             return
         index = math.ceil(math.log(value) / self._LOG_GAMMA)
         self._buckets[index] = self._buckets.get(index, 0) + 1
+
+    def _to_buckets(self) -> None:
+        values = self._values
+        if values is None:
+            return
+        self._values = None
+        for kept in values:
+            self._bucket(kept)
+
+    def merge_histogram(self, buckets: Mapping[int, int], *, count: int, total: float,
+                        maximum: float, zeros: int) -> None:
+        """
+        Add a histogram of this layout: *buckets* ``{index: count}``, *zeros*
+        values at or below zero, *count* values in all (the caller checks
+        that the counts add up), summing to *total*, the largest *maximum*.
+        """
+        if not count:
+            return
+        self._to_buckets()
+        mine = self._buckets
+        for index, n in buckets.items():
+            mine[index] = mine.get(index, 0) + n
+        self._zeros += zeros
+        self.count += count
+        self.total += total
+        self.maximum = max(self.maximum, maximum)
+
+    def merge(self, other: LatencyDigest) -> None:
+        """Add every value of *other*: exact while both are and the sum fits the limit."""
+        if not other.count:
+            return
+        theirs = other._values
+        mine = self._values
+        if theirs is not None and mine is not None and \
+                len(mine) + len(theirs) <= self.EXACT_LIMIT:
+            mine.extend(theirs)
+            self.count += other.count
+            self.total += other.total
+            self.maximum = max(self.maximum, other.maximum)
+            return
+        if theirs is not None:
+            self._to_buckets()
+            for value in theirs:
+                self.add(value)
+            return
+        self.merge_histogram(other._buckets, count=other.count, total=other.total,
+                             maximum=other.maximum, zeros=other._zeros)
 
     def percentile(self, p: float) -> float | None:
         """The *p*-th percentile (0 < p <= 100), or ``None`` when nothing was added."""

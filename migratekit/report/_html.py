@@ -19,6 +19,7 @@ from typing import Any
 
 from migratekit.report._constants import STAGES
 from migratekit.report._strings import printable
+from migratekit.report._text import input_notes
 from migratekit.report._verdict import EntryReport, Report, format_ms, percent, wilson_interval
 
 __all__ = ["render_html"]
@@ -93,14 +94,16 @@ def render_html(report: Report) -> str:
         parts.append("</div>")
     if report.entries:
         parts.append(_differences(report.entries))
+        parts.append(_also_counted(report.entries))
         parts.append("<h2>Over time</h2>")
         parts.extend(_migration_charts(report))
         parts.append("<h2>Per migration, stage and operation</h2>")
         parts.append(f'<div class="wide">{_table(report.entries)}</div>')
     else:
         parts.append(
-            "<p>No <code>migration.result</code> or <code>migration.op</code> events were "
-            "found. Is structlog writing JSON lines?</p>"
+            "<p>No <code>migration.result</code>, <code>migration.op</code> or "
+            "<code>migration.summary</code> events were found. Is structlog writing JSON "
+            "lines?</p>"
         )
     parts.append(_stage_errors(report))
     parts.append(
@@ -120,9 +123,10 @@ def _summary(report: Report) -> str:
         reasons = ", ".join(f"{count:,} {reason.replace('_', ' ')}"
                             for reason, count in sorted(report.skipped.items()))
         skipped = f" ({reasons})"
+    notes = "".join(f"{_e(note)}.<br>" for note in input_notes(report))
     return (
         f'<p class="meta">{report.events:,} events in {report.lines:,} lines from '
-        f"{_e(sources)}; {report.skipped_lines:,} lines skipped{_e(skipped)}.<br>"
+        f"{_e(sources)}; {report.skipped_lines:,} lines skipped{_e(skipped)}.<br>{notes}"
         f"Ready means: at least {th.min_samples:,} samples, at most "
         f"{_e(percent(th.max_inconsistency))} inconsistent, new side p99 at most "
         f"{th.max_latency_ratio:g}x old, new side errors at most "
@@ -211,6 +215,16 @@ def _differences(entries: Sequence[EntryReport]) -> str:
             parts.append("</tbody></table>")
         parts.append("</div>")
     return "".join(parts)
+
+
+def _also_counted(entries: Sequence[EntryReport]) -> str:
+    noted = [(entry, entry.notes()) for entry in entries]
+    items = [
+        f"<li>{_e(entry.migration)} · {_e(entry.operation)} · {_e(entry.stage.upper())}: "
+        f"{_e(', '.join(notes))}</li>"
+        for entry, notes in noted if notes
+    ]
+    return "<h2>Also counted</h2><ul>" + "".join(items) + "</ul>" if items else ""
 
 
 def _stage_errors(report: Report) -> str:

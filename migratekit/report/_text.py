@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as _dt
+
 from migratekit.report._strings import printable
 from migratekit.report._verdict import EntryReport, Report, format_ms, percent, wilson_interval
 
@@ -47,38 +49,36 @@ def _row(entry: EntryReport) -> list[str]:
     ]
 
 
-def format_text(report: Report) -> str:
-    """
-    The report for people: an aligned table, then where the sides differ.
-    Strings from the log go through :func:`printable`.
-    """
+def _when(moment: float | None) -> str:
+    if moment is None:
+        return "-"
+    return _dt.datetime.fromtimestamp(moment, _dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def input_notes(report: Report) -> list[str]:
+    """What the report read besides per-call events, and what it left out: a line each."""
     out: list[str] = []
-    sources = ", ".join(report.sources) if report.sources else "standard input"
-    out.append(
-        f"migratekit report: {report.events:,} events in {report.lines:,} lines from {sources}"
-    )
-    if report.skipped_lines:
-        reasons = ", ".join(f"{count:,} {reason.replace('_', ' ')}"
-                            for reason, count in sorted(report.skipped.items()))
-        out.append(f"skipped lines: {report.skipped_lines:,} ({reasons})")
-    else:
-        out.append("skipped lines: 0")
-    if not report.entries:
-        out.append("")
-        out.append("No migration.result or migration.op events found. Is structlog writing "
-                   "JSON lines (see the structlog recipe in the README)?")
-    else:
-        rows = [list(_HEADERS)] + [_row(entry) for entry in report.entries]
-        widths = [max(len(row[i]) for row in rows) for i in range(len(_HEADERS) - 1)]
-        out.append("")
-        for row in rows:
-            cells = [
-                cell.rjust(widths[i]) if i in _RIGHT else cell.ljust(widths[i])
-                for i, cell in enumerate(row[:-1])
-            ]
-            out.append("  ".join([*cells, row[-1]]).rstrip())
-        out.append("")
-        out.append("* the latest stage seen for the migration; --check looks at these")
+    if report.since is not None or report.until is not None:
+        line = f"window: from {_when(report.since)} until {_when(report.until)}"
+        if report.kept_without_timestamp:
+            line += f" ({report.kept_without_timestamp:,} events without a timestamp kept)"
+        out.append(line)
+    if report.summaries:
+        processes = report.summary_processes
+        line = (f"summaries: {report.summaries:,} migration.summary from {processes:,} "
+                f"process{'' if processes == 1 else 'es'}")
+        if report.not_counted_again:
+            line += (f"; {report.not_counted_again:,} per-call events of those processes "
+                     "not counted again")
+        out.append(line)
+    if report.untracked_events:
+        out.append(f"note: {report.untracked_events:,} per-call events of processes past the "
+                   "report's limit counted even if their process has summaries")
+    return out
+
+
+def _differences(report: Report) -> list[str]:
+    out: list[str] = []
     differ = [entry for entry in report.entries if entry.inconsistent]
     if differ:
         out.append("")
@@ -91,6 +91,57 @@ def format_text(report: Report) -> str:
                            "(the values have no structure to tell where)")
             else:
                 out.append(f"  {where}: {summary} ({entry.inconsistent:,} mismatches)")
+    return out
+
+
+def _also_counted(report: Report) -> list[str]:
+    out: list[str] = []
+    noted = [(entry, entry.notes()) for entry in report.entries]
+    if any(notes for _, notes in noted):
+        out.append("")
+        out.append("Also counted:")
+        for entry, notes in noted:
+            if notes:
+                out.append(f"  {entry.migration} {entry.operation} {entry.stage.upper()}: "
+                           + ", ".join(notes))
+    return out
+
+
+def format_text(report: Report) -> str:
+    """
+    The report for people: an aligned table, then where the sides differ.
+    Strings from the log go through :func:`printable`.
+    """
+    out: list[str] = []
+    sources = ", ".join(report.sources) if report.sources else "standard input"
+    out.append(
+        f"migratekit report: {report.events:,} events in {report.lines:,} lines from {sources}"
+    )
+    out.extend(input_notes(report))
+    if report.skipped_lines:
+        reasons = ", ".join(f"{count:,} {reason.replace('_', ' ')}"
+                            for reason, count in sorted(report.skipped.items()))
+        out.append(f"skipped lines: {report.skipped_lines:,} ({reasons})")
+    else:
+        out.append("skipped lines: 0")
+    if not report.entries:
+        out.append("")
+        out.append("No migration.result, migration.op or migration.summary events found. Is "
+                   "structlog writing JSON lines (see the structlog recipe in the README)?")
+    else:
+        rows = [list(_HEADERS)] + [_row(entry) for entry in report.entries]
+        widths = [max(len(row[i]) for row in rows) for i in range(len(_HEADERS) - 1)]
+        out.append("")
+        for row in rows:
+            cells = [
+                cell.rjust(widths[i]) if i in _RIGHT else cell.ljust(widths[i])
+                for i, cell in enumerate(row[:-1])
+            ]
+            out.append("  ".join([*cells, row[-1]]).rstrip())
+        out.append("")
+        out.append("* the latest stage seen for the migration; --check looks at these")
+    out.extend(_differences(report))
+    out.extend(_also_counted(report))
     if report.stage_errors:
         out.append("")
         out.append("Stage errors (the default stage was used instead):")

@@ -82,6 +82,22 @@ class Timeline:
             if not ok:
                 values[6] += 1
 
+    def add_counts(self, x: float, checks: int, inconsistent: int,
+                   old: tuple[int, float], new: tuple[int, float, int]) -> None:
+        """
+        Record many at *x*: *checks* comparisons of which *inconsistent*
+        disagreed, *old* ``(results, latency sum)`` and *new* ``(results,
+        latency sum, failed)``.
+        """
+        values = self._bin(x)
+        values[0] += checks
+        values[1] += inconsistent
+        values[2] += old[0]
+        values[3] += old[1]
+        values[4] += new[0]
+        values[5] += new[1]
+        values[6] += new[2]
+
     def points(self) -> list[dict[str, Any]]:
         """
         The bins in order: ``start``, ``end``, ``checks``, ``inconsistent``,

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as _dt
 import math
+from collections.abc import Container
 from typing import TYPE_CHECKING, Any
 
 from migratekit.report._constants import COMPARED, NEW_RUNS, NEXT_STAGE, ORIGINS
 
 if TYPE_CHECKING:
-    from migratekit.report._aggregate import Entry
+    from migratekit.report._entry import Entry
 
 # -- the thresholds of the verdict ---------------------------------------------
 
@@ -86,6 +88,15 @@ class EntryReport:
     latest stage seen for the migration and operation, the one ``--check``
     judges; *ready* and *verdict* (a sentence starting with ``ready`` or
     ``hold``) are the judgement against the report's :class:`Thresholds`.
+
+    *error_types* counts the failures of each side by ``exc_type``;
+    *type_mismatches* the compared reads whose values were of different
+    types, *shadows_dropped* the background shadows dropped, and, from
+    summaries only, *shadows_skipped* the reads ``shadow_ratio`` did not
+    shadow and *warnings_suppressed* the per-call warnings left out by
+    ``max_warnings_per_second``. *summaries* counts the ``migration.summary``
+    events read, and *not_counted_again* the per-call events left out
+    because their process's summaries count them.
     """
 
     migration: str
@@ -107,6 +118,14 @@ class EntryReport:
     ready: bool
     next_stage: str | None
     verdict: str
+    error_types: dict[str, dict[str, int]] = dataclasses.field(
+        default_factory=lambda: {"old": {}, "new": {}})
+    type_mismatches: int = 0
+    shadows_dropped: int = 0
+    shadows_skipped: int = 0
+    warnings_suppressed: int = 0
+    summaries: int = 0
+    not_counted_again: int = 0
 
     @property
     def inconsistency_rate(self) -> float | None:
@@ -140,11 +159,16 @@ class EntryReport:
         return ", ".join(parts)
 
     @classmethod
-    def from_entry(cls, entry: Entry, thresholds: Thresholds, current: bool) -> EntryReport:
-        """Summarise *entry* and judge it by *thresholds*."""
+    def from_entry(cls, entry: Entry, thresholds: Thresholds, current: bool, *,
+                   summarised: Container[str] = frozenset()) -> EntryReport:
+        """
+        Summarise *entry* and judge it by *thresholds*: its summaries, and
+        the per-call events of the processes not in *summarised*.
+        """
+        tally, left_out = entry.total(summarised)
         latency: dict[str, dict[str, float] | None] = {}
         for origin in ORIGINS:
-            digest = entry.latency[origin]
+            digest = tally.latency[origin]
             if digest.count:
                 latency[origin] = {
                     "p50": _round(digest.percentile(50)),
@@ -157,35 +181,43 @@ class EntryReport:
             {
                 "path": path,
                 "count": count,
-                "share": count / entry.inconsistent if entry.inconsistent else 0.0,
+                "share": count / tally.inconsistent if tally.inconsistent else 0.0,
             }
-            for path, count in sorted(entry.diff_paths.items(), key=lambda kv: (-kv[1], kv[0]))
+            for path, count in sorted(tally.diff_paths.items(), key=lambda kv: (-kv[1], kv[0]))
         ]
-        if entry.diff_other:
+        if tally.diff_other:
             paths.append(
-                {"path": "(other paths)", "count": entry.diff_other,
-                 "share": entry.diff_other / max(1, entry.inconsistent)}
+                {"path": "(other paths)", "count": tally.diff_other,
+                 "share": tally.diff_other / max(1, tally.inconsistent)}
             )
         report = cls(
             migration=entry.migration,
             stage=entry.stage,
             operation=entry.operation,
-            calls=entry.calls,
-            consistency_checks=entry.checks,
-            inconsistent=entry.inconsistent,
-            compare_errors=entry.compare_errors,
-            results=dict(entry.results),
-            errors=dict(entry.errors),
+            calls=tally.calls,
+            consistency_checks=tally.checks,
+            inconsistent=tally.inconsistent,
+            compare_errors=tally.compare_errors,
+            results=dict(tally.results),
+            errors=dict(tally.errors),
             latency_ms=latency,
-            latency_exact=entry.latency["old"].exact and entry.latency["new"].exact,
+            latency_exact=tally.latency["old"].exact and tally.latency["new"].exact,
             diff_paths=paths,
-            mismatches_with_paths=entry.mismatches_with_paths,
+            mismatches_with_paths=tally.mismatches_with_paths,
             first_timestamp=entry.first_time,
             last_timestamp=entry.last_time,
             current=current,
             ready=False,
             next_stage=NEXT_STAGE.get(entry.stage),
             verdict="",
+            error_types={origin: dict(sorted(tally.error_types[origin].items()))
+                         for origin in ORIGINS},
+            type_mismatches=tally.type_mismatches,
+            shadows_dropped=tally.shadows_dropped,
+            shadows_skipped=tally.shadows_skipped,
+            warnings_suppressed=tally.warnings_suppressed,
+            summaries=entry.summaries,
+            not_counted_again=left_out,
         )
         report.ready, report.verdict = _verdict(report, thresholds)
         return report
@@ -216,7 +248,26 @@ class EntryReport:
             "diff_paths": [dict(item) for item in self.diff_paths],
             "first_timestamp": self.first_timestamp,
             "last_timestamp": self.last_timestamp,
+            "error_types": {k: dict(v) for k, v in self.error_types.items()},
+            "type_mismatches": self.type_mismatches,
+            "shadows_dropped": self.shadows_dropped,
+            "shadows_skipped": self.shadows_skipped,
+            "warnings_suppressed": self.warnings_suppressed,
+            "summaries": self.summaries,
+            "not_counted_again": self.not_counted_again,
         }
+
+    def notes(self) -> list[str]:
+        """The counts that are not in the table, when they are not zero: ``3 type mismatches``."""
+        counts = (
+            (self.type_mismatches, "type mismatch", "type mismatches"),
+            (self.shadows_dropped, "shadow dropped", "shadows dropped"),
+            (self.shadows_skipped, "read not shadowed (shadow_ratio)",
+             "reads not shadowed (shadow_ratio)"),
+            (self.warnings_suppressed, "warning suppressed", "warnings suppressed"),
+        )
+        return [f"{count:,} {one if count == 1 else many}" for count, one, many in counts
+                if count]
 
 
 def _round(value: float | None) -> float:
@@ -323,6 +374,23 @@ class Report:
         default_factory=dict
     )
     """Every entry's timeline by log line, for charts that mix timed and untimed stages."""
+    since: float | None = None
+    """Events before this moment (seconds since the epoch) were left out (``--since``)."""
+    until: float | None = None
+    """Events from this moment on were left out (``--until``)."""
+    kept_without_timestamp: int = 0
+    """Events kept, with *since* or *until* given, because they carry no timestamp."""
+    summaries: int = 0
+    """``migration.summary`` events counted."""
+    summary_processes: int = 0
+    """Distinct processes whose summaries were counted."""
+    not_counted_again: int = 0
+    """Per-call events left out because their process's summaries count them."""
+    untracked_events: int = 0
+    """
+    Per-call events counted whether or not their process's summaries were
+    read, the report keeping too many processes apart already.
+    """
 
     @property
     def skipped_lines(self) -> int:
@@ -346,4 +414,18 @@ class Report:
             "stage_errors_other": self.stage_errors_other,
             "shadow_dropped": dict(self.shadow_dropped),
             "thresholds": dataclasses.asdict(self.thresholds),
+            "since": _iso(self.since),
+            "until": _iso(self.until),
+            "kept_without_timestamp": self.kept_without_timestamp,
+            "summaries": self.summaries,
+            "summary_processes": self.summary_processes,
+            "not_counted_again": self.not_counted_again,
+            "untracked_events": self.untracked_events,
         }
+
+
+def _iso(moment: float | None) -> str | None:
+    """*moment* (seconds since the epoch) as an ISO 8601 UTC time, or ``None``."""
+    if moment is None:
+        return None
+    return _dt.datetime.fromtimestamp(moment, _dt.timezone.utc).isoformat()

@@ -77,8 +77,8 @@ def test_failed_results_count_in_latency(tmp_path: Path) -> None:
     write_library_log(log)
     aggregator = Aggregator()
     aggregator.feed(log.read_bytes().splitlines())
-    entry = aggregator.entries[("users.save", "dualwrite", "write")]
-    assert entry.latency["new"].count == 10
+    tally, _ = aggregator.entries[("users.save", "dualwrite", "write")].total(set())
+    assert tally.latency["new"].count == 10
 
 
 def test_rates_and_interval(tmp_path: Path) -> None:
@@ -222,9 +222,9 @@ def test_well_formed_variants_are_read() -> None:
         "text lines work too " + event_line(call_id="a-5").decode(),
     ])
     assert aggregator.skipped_lines == 0
-    entry = aggregator.entries[("m", "shadow", "read")]
-    assert entry.calls == 5
-    assert entry.checks == 4
+    tally, _ = aggregator.entries[("m", "shadow", "read")].total(set())
+    assert tally.calls == 5
+    assert tally.checks == 4
 
 
 def test_truncated_last_line_is_skipped(tmp_path: Path) -> None:
@@ -256,9 +256,9 @@ def test_call_ids_count_calls_once() -> None:
         event_line(call_id=...),
         event_line(result=True, call_id=...),
     ])
-    entry = aggregator.entries[("m", "shadow", "read")]
-    assert entry.calls == 2
-    assert entry.results == {"old": 2, "new": 1}
+    tally, _ = aggregator.entries[("m", "shadow", "read")].total(set())
+    assert tally.calls == 2
+    assert tally.results == {"old": 2, "new": 1}
 
 
 def test_call_window_is_bounded() -> None:
@@ -266,8 +266,8 @@ def test_call_window_is_bounded() -> None:
     aggregator = Aggregator()
     for index in range(CALL_WINDOW + 100):
         aggregator.feed_line(event_line(call_id=f"w-{index}"))
-    assert len(aggregator._recent_set) == CALL_WINDOW
-    assert aggregator.entries[("m", "shadow", "read")].calls == CALL_WINDOW + 100
+    assert len(aggregator.calls.recent_set) == CALL_WINDOW
+    assert aggregator.entries[("m", "shadow", "read")].total(set())[0].calls == CALL_WINDOW + 100
 
 
 _names = st.sampled_from(["migration.op", "migration.result", "migration.stage_error",
@@ -497,8 +497,8 @@ def test_long_call_ids_are_remembered_by_digest() -> None:
     long_id = "c" * 100_000
     aggregator.feed([event_line(call_id=long_id), event_line(result=True, call_id=long_id),
                      event_line(call_id=long_id + "2")])
-    assert aggregator.entries[("m", "shadow", "read")].calls == 2
-    assert max(len(call_id) for call_id in aggregator._recent) <= 64
+    assert aggregator.entries[("m", "shadow", "read")].total(set())[0].calls == 2
+    assert max(len(call_id) for call_id in aggregator.calls.recent) <= 64
 
 
 def test_entries_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
