@@ -23,6 +23,7 @@ import sys
 from typing import Any
 
 from migratekit.report import InputError, Thresholds, build_report, format_text, render_html
+from migratekit.report._timestamps import parse_moment
 
 __all__ = ["add_parser", "run"]
 
@@ -44,6 +45,14 @@ def fraction(text: str) -> float:
             f"(got {text!r}); write 0.1% or 0.001 for one in a thousand"
         )
     return value
+
+
+def moment(text: str) -> float:
+    """An argparse type: ``2026-12-01T03:00:00Z`` or ``15m`` back from now, as epoch seconds."""
+    try:
+        return parse_moment(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _positive(kind: type[int] | type[float], what: str) -> Any:
@@ -70,7 +79,8 @@ def add_parser(subparsers: Any) -> None:
             "Read migratekit's events (JSON lines, as structlog's JSONRenderer writes "
             "them) from FILEs or standard input, and print per migration, stage and "
             "operation: calls, comparisons, inconsistencies, errors and latency per "
-            "side, and whether the migration looks ready for its next stage. Lines "
+            "side, and whether the migration looks ready for its next stage; from "
+            "migration.summary events and per-call events alike, each call counted once. Lines "
             "that are not migratekit events are skipped and counted. Files ending in "
             "gzip data are read decompressed."
         ),
@@ -89,6 +99,14 @@ def add_parser(subparsers: Any) -> None:
                         help="also write the HTML page to FILE")
     parser.add_argument("--check", action="store_true",
                         help="exit with status 1 when any migration is on hold")
+    parser.add_argument(
+        "--since", type=moment, metavar="TIME",
+        help="leave out what happened before TIME: an ISO 8601 time (2026-12-01T03:00:00Z; "
+        "without an offset it is UTC) or a duration back from now (90s, 15m, 2h, 7d); "
+        "summaries count when their window overlaps, events without a timestamp are kept")
+    parser.add_argument(
+        "--until", type=moment, metavar="TIME",
+        help="leave out what happened from TIME on (the same forms as --since)")
     parser.add_argument(
         "--max-inconsistency", type=fraction, default=_DEFAULTS.max_inconsistency,
         metavar="RATE",
@@ -193,8 +211,13 @@ def _restore_stdout_on_exit() -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Carry out ``migratekit report``; returns the exit status."""
+    since, until = getattr(args, "since", None), getattr(args, "until", None)
+    if since is not None and until is not None and since >= until:
+        _say("--since must come before --until; nothing happened in between")
+        return 2
     try:
-        report = build_report(args.files, thresholds_from(args), progress=_stderr_is_tty())
+        report = build_report(args.files, thresholds_from(args), progress=_stderr_is_tty(),
+                              since=since, until=until)
     except InputError as exc:
         _say(str(exc))
         return 2

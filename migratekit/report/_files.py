@@ -13,10 +13,12 @@ import sys
 import time
 import zlib
 from collections.abc import Sequence
+from datetime import datetime
 from typing import IO, Any
 
 from migratekit.exceptions import MigrateKitError
 from migratekit.report._aggregate import Aggregator, iter_lines
+from migratekit.report._timestamps import as_moment
 from migratekit.report._verdict import Report, Thresholds
 
 PROGRESS_MIN_BYTES = 32 * 1024 * 1024
@@ -127,7 +129,8 @@ def _feed(aggregator: Aggregator, stream: Any, raw: Any, progress: _Progress) ->
 
 
 def build_report(paths: Sequence[str], thresholds: Thresholds | None = None, *,
-                 progress: bool = False) -> Report:
+                 progress: bool = False, since: datetime | float | str | None = None,
+                 until: datetime | float | str | None = None) -> Report:
     """
     Read migratekit's JSON log lines from every file of *paths* and return
     the :class:`Report` on them.
@@ -139,7 +142,16 @@ def build_report(paths: Sequence[str], thresholds: Thresholds | None = None, *,
     error. Lines that are not migratekit events are skipped and counted in
     :attr:`Report.skipped`; a file that cannot be read raises
     :class:`InputError`.
+
+    *since* and *until* keep what happened in [since, until): per-call
+    events by their timestamp (those without one are kept, and counted in
+    :attr:`Report.kept_without_timestamp`), summaries whose window overlaps
+    it. Each is a ``datetime`` (naive is UTC), seconds since the epoch, or a
+    string as ``--since`` takes it: ``2026-12-01T03:00:00Z`` or ``15m``
+    back from now. A string that is neither raises ``ValueError``.
     """
+    now = time.time()
+    low, high = as_moment(since, now), as_moment(until, now)
     sources = list(paths) or ["-"]
     opened: list[tuple[str, Any, Any]] = []
     total = 0
@@ -159,7 +171,7 @@ def build_report(paths: Sequence[str], thresholds: Thresholds | None = None, *,
                     total = -1
         large = total < 0 or total >= PROGRESS_MIN_BYTES
         meter = _Progress(total if total > 0 else None, progress and large)
-        aggregator = Aggregator()
+        aggregator = Aggregator(since=low, until=high)
         for path, stream, raw in opened:
             try:
                 _feed(aggregator, stream, raw, meter)

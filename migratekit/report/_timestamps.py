@@ -108,3 +108,56 @@ def _epoch(seconds: float) -> float | None:
     elif seconds >= 1e11:
         seconds /= 1e3
     return seconds
+
+
+_DURATION = re.compile(r"\s*(\d{1,12}(?:\.\d{0,9})?|\.\d{1,9})\s*([smhd])\s*\Z", re.ASCII)
+_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+def parse_moment(text: str, now: float | None = None) -> float:
+    """
+    ``--since`` and ``--until``: an ISO 8601 time (``2026-12-01T03:00:00Z``,
+    with an offset or without, which is UTC; a date alone is its midnight),
+    or a duration back from *now* (the current time by default): ``90s``,
+    ``15m``, ``2h``, ``7d``. Seconds since the epoch; raises ``ValueError``
+    with the sentence to show for anything else.
+    """
+    if isinstance(text, str) and len(text) <= 64:
+        match = _DURATION.match(text)
+        if match is not None:
+            if now is None:
+                now = _dt.datetime.now(_dt.timezone.utc).timestamp()
+            return max(0.0, now - float(match.group(1)) * _UNITS[match.group(2)])
+        stripped = text.strip()
+        if stripped[4:5] == "-" and stripped[:4].isdigit():
+            moment = parse_timestamp(stripped)
+            if moment is not None:
+                return moment
+    raise ValueError(
+        f"expected an ISO 8601 time such as 2026-12-01T03:00:00Z, or a duration back from "
+        f"now such as 90s, 15m, 2h or 7d (got {text!r})"
+    )
+
+
+def as_moment(value: object, now: float | None = None) -> float | None:
+    """
+    *value* as seconds since the epoch: ``None``, a number of seconds, a
+    ``datetime`` (naive is UTC) or a string for :func:`parse_moment`.
+    """
+    if value is None:
+        return None
+    if isinstance(value, _dt.datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=_dt.timezone.utc)
+        return value.timestamp()
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        number = finite(value)
+        if number is not None:
+            return number
+        raise ValueError(f"expected a finite number of seconds since the epoch (got {value!r})")
+    if isinstance(value, str):
+        return parse_moment(value, now)
+    raise TypeError(
+        f"expected a datetime, seconds since the epoch or a string such as '15m' "
+        f"(got a {type(value).__name__})"
+    )

@@ -14,7 +14,15 @@ import pytest
 from migratekit._cli import main
 from migratekit._cli import report as cli_report
 from migratekit.report import _files, build_report
-from tests.report.logs import call_lines, write_library_log
+from tests.report.logs import (
+    T0,
+    call_lines,
+    iso,
+    known_calls,
+    per_call_lines,
+    summary_line,
+    write_library_log,
+)
 
 _REQUIRED = {"migration", "stage", "operation", "calls", "consistency_checks", "inconsistent",
              "errors", "latency_ms", "verdict"}
@@ -613,3 +621,102 @@ def test_standard_input_that_fails_to_read_exits_2(monkeypatch: pytest.MonkeyPat
     status, out, err = run_strict(["report"])
     assert (status, out) == (2, b"")
     assert err == b"migratekit report: cannot read standard input: I/O operation on closed file\n"
+
+
+# -- summaries, and --since/--until (issue 11) ------------------------------------------------
+
+
+@pytest.fixture
+def mixed_logs(tmp_path: Path) -> list[Path]:
+    """
+    Two files of a fleet: process aa without summaries (per-call events, one
+    call a second from T0), process bb with both its per-call events and its
+    summaries (10-second windows), the way a rolling upgrade leaves them.
+    """
+    calls = known_calls(60, seed=30)
+    old_fleet = tmp_path / "web-1.jsonl"
+    old_fleet.write_bytes(b"\n".join(per_call_lines(calls[:30], process="aa", start=T0,
+                                                    step=1.0)) + b"\n")
+    new_fleet = tmp_path / "web-2.jsonl"
+    lines = per_call_lines(calls[30:], process="bb", start=T0, step=1.0)
+    lines += [summary_line(calls[30 + i * 10:40 + i * 10], process="bb",
+                           since=T0 + i * 10, until=T0 + (i + 1) * 10) for i in range(3)]
+    new_fleet.write_bytes(b"\n".join(lines) + b"\n")
+    return [old_fleet, new_fleet]
+
+
+def test_summaries_and_per_call_events_through_the_command(mixed_logs: list[Path]) -> None:
+    """Each call once: aa from its events, bb from its summaries; ASCII stdout."""
+    status, out, err = run_strict(["report", "--format", "json", *map(str, mixed_logs)])
+    assert (status, err) == (0, b"")
+    document = json.loads(out)
+    (entry,) = document["migrations"]
+    assert entry["calls"] == 60
+    assert entry["summaries"] == 3
+    assert document["summaries"] == 3
+    assert document["summary_processes"] == 1
+    assert document["not_counted_again"] == entry["not_counted_again"] > 0
+    assert document["skipped_lines"] == 0
+    status, out, err = run_strict(["report", *map(str, mixed_logs)])
+    text = out.decode("ascii")
+    assert status == 0
+    assert "summaries: 3 migration.summary from 1 process; " in text
+    assert " per-call events of those processes not counted again" in text
+
+
+def test_since_and_until_through_the_command(mixed_logs: list[Path]) -> None:
+    """--since and --until keep the events stamped, and the summaries whose window is, within."""
+    argv = ["report", "--format", "json", "--since", iso(T0 + 10), "--until",
+            "2026-09-21T14:13:40"]  # naive: UTC, T0 + 20
+    status, out, err = run_strict([*argv, *map(str, mixed_logs)])
+    assert (status, err) == (0, b"")
+    document = json.loads(out)
+    (entry,) = document["migrations"]
+    assert entry["calls"] == 10 + 10  # aa's calls 10 to 19, bb's second window
+    assert document["since"] == "2026-09-21T14:13:30+00:00"
+    assert document["until"] == "2026-09-21T14:13:40+00:00"
+    assert document["skipped"]["outside_window"] > 0
+    status, out, _ = run_strict(["report", "--since", "2h", *map(str, mixed_logs)])
+    assert status == 0
+    assert b"window: from " in out
+    assert b"No migration.result, migration.op or migration.summary events found" in out
+
+
+def test_the_same_file_twice_counts_its_summaries_once(mixed_logs: list[Path]) -> None:
+    """A summary read twice is skipped as a duplicate (its per-call events are left out anyway)."""
+    status, out, _ = run_strict(["report", "--format", "json", str(mixed_logs[1]),
+                                 str(mixed_logs[1])])
+    assert status == 0
+    document = json.loads(out)
+    assert document["migrations"][0]["calls"] == 30
+    assert document["skipped"] == {"duplicate": 3}
+
+
+@pytest.mark.parametrize("argv", [
+    ["--since", "yesterday"],
+    ["--until", "15"],
+    ["--since", "2026-02-30T00:00:00Z"],
+    ["--since", "\x1b[31m"],
+])
+def test_a_bad_time_is_a_usage_error(argv: list[str]) -> None:
+    """Exit 2, one line saying what TIME may be, no traceback; the usage line before it."""
+    status, out, err = run_strict(["report", *argv, "nothing.jsonl"])
+    assert (status, out) == (2, b"")
+    lines = err.decode("ascii").splitlines()
+    assert lines[0].startswith("usage: ")
+    errors = [line for line in lines if "error:" in line]
+    assert len(errors) == 1
+    assert errors[0].startswith(f"migratekit report: error: argument {argv[0]}: expected an "
+                                "ISO 8601 time such as 2026-12-01T03:00:00Z, or a duration")
+    assert lines[-1] == errors[0]
+    assert "Traceback" not in err.decode("ascii")
+    assert "\x1b" not in err.decode("ascii")
+
+
+def test_since_after_until_is_one_line(mixed_logs: list[Path]) -> None:
+    """An empty window is refused before anything is read."""
+    status, out, err = run_strict(["report", "--since", "1h", "--until", "2h",
+                                   str(mixed_logs[0])])
+    assert (status, out) == (2, b"")
+    assert err == b"migratekit report: --since must come before --until; nothing happened " \
+                  b"in between\n"

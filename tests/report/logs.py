@@ -201,7 +201,7 @@ def stage_error_line(migration: str, value: str) -> bytes:
 # -- summaries, written by hand (docs/design.md, "The fields of migration.summary") -----------
 
 GAMMA = 1.01 / 0.99
-T0 = 1_790_000_000.0  # 2026-09-21T12:53:20Z
+T0 = 1_790_000_000.0  # 2026-09-21T14:13:20Z
 
 
 def iso(seconds: float) -> str:
