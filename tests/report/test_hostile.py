@@ -28,12 +28,21 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.cli.test_report import run_strict
-from tests.report.logs import call_lines
+from tests.report.logs import (
+    GAMMA,
+    T0,
+    call_lines,
+    histogram,
+    iso,
+    known_calls,
+    summary_event,
+    summary_line,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
 EVENT_NAMES = ["migration.result", "migration.op", "migration.stage_error",
-               "migration.shadow_dropped"]
+               "migration.shadow_dropped", "migration.summary"]
 
 # Values that once raised, looped or would: the first ones from the review.
 SPECIAL: list[Any] = [
@@ -44,6 +53,15 @@ SPECIAL: list[Any] = [
     "2024-02-30T00:00:00Z", "2024-01-01T00:00:00+99:99", "9" * 64, [], {}, [[[]]],
     ["migration.op"], {"migration.op": 1}, {"a": {"b": [None, 1.5]}}, [10**300] * 3,
 ]
+
+GOOD_SIDES: dict[str, Any] = {
+    "old": {"ok": 3, "failed": 0, "errors": {}, "latency_ms": histogram([0.5, 1.0, 2.0])},
+    "new": {"ok": 2, "failed": 1, "errors": {"TimeoutError": 1},
+            "latency_ms": histogram([0.0, 1.5, 30.0])},
+}
+GOOD_SUMMARIES = [summary_line(known_calls(40, seed=seed), process=process,
+                               since=T0 + 10 * seed, until=T0 + 10 * seed + 10)
+                  for seed in range(3) for process in ("p1", "p2")]
 
 # Every field the report reads, with values that make an event count.
 VALID: dict[str, list[Any]] = {
@@ -56,7 +74,7 @@ VALID: dict[str, list[Any]] = {
     "call_id": ["c-1", "c-2", "c-3"],
     "consistent": [True, False, None],
     "compare_error": ["KeyError", None],
-    "diff_paths": [["address.zip"], ["tags[2]", "name"], []],
+    "diff_paths": [["address.zip"], ["tags[2]", "name"], [], {"address.zip": 3}, {}],
     "timestamp": ["2024-01-01T00:00:00Z", 1_704_067_200.5, 1_704_067_200_500],
     "time": ["2024-01-01 00:00:01,250"],
     "ts": [1_704_067_202],
@@ -70,6 +88,21 @@ VALID: dict[str, list[Any]] = {
     "dropped": [1, 7],
     "message": EVENT_NAMES,
     "msg": EVENT_NAMES,
+    # migration.summary (docs/design.md, "The fields of migration.summary")
+    "process": ["p1", "a1b2c3d4"],
+    "since": [iso(T0), "2024-01-01T00:00:00Z"],
+    "until": [iso(T0 + 10), "2024-01-01T00:00:10+00:00"],
+    "host": ["web-1"],
+    "pid": [4242],
+    "calls": [0, 3, 1000],
+    "sides": [GOOD_SIDES, {}, {"old": GOOD_SIDES["old"]}],
+    "consistency_checks": [0, 3],
+    "inconsistent": [0, 1],
+    "compare_errors": [0, 2],
+    "type_mismatches": [0, 1],
+    "shadows_dropped": [0, 4],
+    "shadows_skipped": [0, 9],
+    "warnings_suppressed": [0, 5],
 }
 
 _odd_text = st.text(
@@ -92,11 +125,58 @@ def _field(name: str) -> st.SearchStrategy[Any]:
     return st.one_of(valid, valid, hostile_values)
 
 
+# Keys that are not strings: json writes numbers, booleans and None as their text.
+_keys = st.one_of(_odd_text, st.integers(-(10**30), 10**30), st.floats(), st.booleans(),
+                  st.none(), st.sampled_from(["1", "-1", "0", "+1", "1e3", " 1", "\uff11",
+                                              "99999999", "-37232", "1209", "1210"]))
+_counts = st.one_of(st.integers(-5, 50), st.sampled_from([2**53, 2**53 + 1, 10**400, -1]),
+                    hostile_values)
+hostile_latency = st.fixed_dictionaries({}, optional={
+    "count": _counts, "sum": st.one_of(st.floats(), _counts), "max": st.one_of(st.floats(),
+                                                                              _counts),
+    "zeros": _counts, "gamma": st.one_of(st.just(GAMMA), st.floats(), hostile_values),
+    "buckets": st.one_of(st.dictionaries(_keys, _counts, max_size=6), hostile_values),
+})
+hostile_side = st.fixed_dictionaries({}, optional={
+    "ok": _counts, "failed": _counts,
+    "errors": st.one_of(st.dictionaries(_keys, _counts, max_size=4), hostile_values),
+    "latency_ms": st.one_of(hostile_latency, hostile_values),
+})
+hostile_sides = st.one_of(
+    st.dictionaries(st.one_of(st.sampled_from(["old", "new"]), _keys), hostile_side,
+                    max_size=3),
+    hostile_values,
+)
+
+
+@st.composite
+def summaries(draw: st.DrawFn) -> dict[str, Any]:
+    """A summary whose every field may be anything, its sides and histograms included."""
+    event = summary_event(known_calls(draw(st.integers(0, 30)), seed=draw(st.integers(0, 9))),
+                          process=draw(st.sampled_from(["p1", "p2"])))
+    for name in draw(st.lists(st.sampled_from(sorted(event)), max_size=4)):
+        event[name] = draw(st.one_of(hostile_values, hostile_sides)
+                           if name == "sides" else _field(name) if name in VALID
+                           else hostile_values)
+    if draw(st.booleans()) and isinstance(event["sides"], dict):
+        for origin in list(event["sides"]):
+            event["sides"][origin] = draw(hostile_side)
+    return event
+
+
 events = st.fixed_dictionaries(
     {"event": st.one_of(st.sampled_from(EVENT_NAMES), st.sampled_from(EVENT_NAMES),
                         hostile_values)},
     optional={name: _field(name) for name in VALID},
 )
+
+
+def _many_buckets(count: int, first: int) -> bytes:
+    """A summary whose new side has *count* buckets from index *first*: the cap, and past it."""
+    event = summary_event(known_calls(5, seed=1))
+    event["sides"]["new"]["latency_ms"].update(
+        count=count, zeros=0, buckets={str(first + i): 1 for i in range(count)})
+    return json.dumps(event).encode()
 
 
 def _dumps(event: dict[str, Any]) -> bytes:
@@ -111,13 +191,22 @@ def log_lines(draw: st.DrawFn) -> list[bytes]:
     lines: list[bytes] = []
     for _ in range(draw(st.integers(0, 20))):
         kind = draw(st.sampled_from(["event", "event", "event", "good", "good", "prefixed",
-                                     "not utf-8", "truncated", "deep", "binary", "blank"]))
+                                     "not utf-8", "truncated", "deep", "binary", "blank",
+                                     "summary", "summary", "good summary", "buckets"]))
         if kind == "good":
             line = draw(st.sampled_from(call_lines(3, bad=1) + call_lines(2, stage="live")))
+        elif kind == "good summary":
+            line = draw(st.sampled_from(GOOD_SUMMARIES))
+        elif kind == "summary":
+            line = _dumps(draw(summaries()))
+        elif kind == "buckets":
+            line = _many_buckets(draw(st.sampled_from([4096, 4097, 100_000])),
+                                 draw(st.sampled_from([-40_000, -400, 0, 10**6])))
         elif kind == "deep":
             depth = draw(st.sampled_from([10, 900, 1000, 5000, 100_000]))
             field = draw(st.sampled_from(sorted(VALID)))
-            line = (b'{"event": "migration.op", "' + field.encode() + b'": '
+            name = draw(st.sampled_from([b"migration.op", b"migration.summary"]))
+            line = (b'{"event": "' + name + b'", "' + field.encode() + b'": '
                     + b"[" * depth + b"]" * depth + b"}")
         elif kind == "binary":
             line = draw(st.binary(max_size=40)).replace(b"\n", b" ")
@@ -207,6 +296,8 @@ def _corpus() -> bytes:
         "migration.stage_error": {"migration": "m", "provider": "P", "source": "S",
                                   "value": "v", "exc_type": "E", "error": "e", "stage": "off"},
         "migration.shadow_dropped": {"migration": "m", "dropped": 2},
+        "migration.summary": {k: v for k, v in summary_event(known_calls(20, seed=2)).items()
+                              if k != "event"},
     }
     lines = [line.replace(b'"migration": "m"', b'"migration": "users.get"') + b"\n"
              for line in call_lines(40, bad=3)]
@@ -274,3 +365,17 @@ def test_every_field_and_value_in_a_real_process(environment: str, fmt: str, cor
         assert good["calls"] == 40
     else:
         assert "users.get" in text
+
+
+def test_a_million_buckets_is_one_skipped_line(tmp_path: Path) -> None:
+    """A summary of a million buckets (13 MB) is skipped whole, never held or merged."""
+    log = tmp_path / "buckets.jsonl"
+    with open(log, "wb") as out:
+        out.write(_many_buckets(1_000_000, -500_000) + b"\n")
+        out.write(_many_buckets(4097, 0) + b"\n")
+        out.write(GOOD_SUMMARIES[0] + b"\n")
+    status, out_bytes, err = run_strict(["report", "--format", "json", str(log)])
+    assert (status, err) == (0, b"")
+    document = _strict_json(out_bytes)
+    assert document["skipped"] == {"too_long": 1, "too_many_buckets": 1}
+    assert document["migrations"][0]["calls"] == 40

@@ -14,7 +14,13 @@ import pytest
 
 from migratekit.report import Report, _html, render_html
 from migratekit.report._aggregate import Aggregator
-from tests.report.logs import call_lines, write_library_log
+from tests.report.logs import (
+    call_lines,
+    known_calls,
+    report_of,
+    summary_event,
+    write_library_log,
+)
 
 
 def _report(lines: list[bytes]) -> Report:
@@ -249,3 +255,13 @@ def test_control_and_bidi_characters_are_escaped_in_the_page() -> None:
     assert "a\\x1b[2J\\u202eb\\x00" in page
     assert "p\ufffd\\x07" in page
     page.encode("utf-8")
+
+
+def test_summaries_and_notes_on_the_page() -> None:
+    """The page says what summaries were read and shows the counts the table has no column for."""
+    event = summary_event(known_calls(30, seed=40), type_mismatches=2, warnings_suppressed=4)
+    page = render_html(report_of([json.dumps(event).encode()], since=0.0))
+    assert "summaries: 1 migration.summary from 1 process" in page
+    assert "window: from 1970-01-01T00:00:00Z until -" in page
+    assert "<h2>Also counted</h2>" in page
+    assert "2 type mismatches, 4 warnings suppressed" in page
