@@ -60,23 +60,23 @@ def unfinalize_logger(proxy: Any) -> None:
     vars(proxy).pop("bind", None)
 
 
-def _filtering_levels() -> dict[type, tuple[bool, bool]]:
+def _filtering_levels() -> dict[type, tuple[bool, bool, bool]]:
     # structlog.make_filtering_bound_logger(level) builds one class per level,
     # once, and hands it out again (structlog's _native.py): a logger's class
-    # then tells whether it emits info and warning events, with no call.
+    # then tells whether it emits debug, info and warning events, with no call.
     # Other loggers (stdlib's, whose level can change) are asked each time.
     levels = (logging.NOTSET, logging.DEBUG, logging.INFO, logging.WARNING, logging.ERROR,
               logging.CRITICAL)
     return {
         structlog.make_filtering_bound_logger(level): (
-            level <= logging.INFO, level <= logging.WARNING
+            level <= logging.DEBUG, level <= logging.INFO, level <= logging.WARNING
         )
         for level in levels
     }
 
 
 FILTERING_LEVELS = _filtering_levels()
-"""structlog's filtering bound logger classes, and whether each emits info and warning."""
+"""structlog's filtering bound logger classes, and whether each emits debug, info and warning."""
 
 
 # -- wrapt -------------------------------------------------------------------------------------

@@ -7,8 +7,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from migratekit import _pool, _resolve
-from migratekit._settings import own_stage, settings
+from migratekit import _pool, _resolve, _summary
+from migratekit._settings import (
+    CALL_EVENTS,
+    DEFAULT_MAX_WARNINGS,
+    DEFAULT_SUMMARY_INTERVAL,
+    own_stage,
+    settings,
+)
 from migratekit._text import shown_repr
 from migratekit._types import Stage
 from migratekit.exceptions import ConfigurationError, ConfigurationTypeError
@@ -30,6 +36,9 @@ def configure(
     shadow_workers: int = _UNSET,
     shadow_queue_size: int = _UNSET,
     log_errors: Callable[[BaseException], Any] | None = _UNSET,
+    summary_interval: float | None = _UNSET,
+    call_events: str = _UNSET,
+    max_warnings_per_second: float | None = _UNSET,
 ) -> None:
     """
     Set the process-wide defaults.
@@ -46,8 +55,20 @@ def configure(
     exception and returns the text to log, or ``None`` to leave the message
     out (``exc_type`` still names the class); by default the field holds
     ``str(exc)``, cut to 200 characters, which may carry data (a
-    ``KeyError`` holds the key). Arguments left out keep their current value;
-    :func:`reset` restores the defaults.
+    ``KeyError`` holds the key).
+
+    *summary_interval* (default 10 seconds; ``None``: never) is how often a
+    ``migration.summary`` event carries what the calls of each (migration,
+    operation, stage) added up to; calls are counted while the logger emits
+    ``info`` events (or a metrics collector reads the counts). *call_events*
+    is the level of the per-call events of a call that went well (a success,
+    reads that agree or were not compared): ``"debug"`` (the default),
+    ``"info"`` or ``"off"``. Failures and inconsistencies are per-call
+    ``warning`` events, at most *max_warnings_per_second* a second per
+    migration (default 10; ``None``: all); the summary counts the rest.
+
+    Arguments left out keep their current value; :func:`reset` restores the
+    defaults.
     """
     if provider is not _UNSET:
         check_provider("configure: 'provider'", provider)
@@ -64,6 +85,17 @@ def configure(
             f"text to log, or None (got {shown_repr(log_errors)} that is a "
             f"{type(log_errors).__name__}); e.g. log_errors=lambda exc: type(exc).__name__"
         )
+    if summary_interval is not _UNSET and summary_interval is not None:
+        summary_interval = _positive_seconds("summary_interval", summary_interval)
+    if max_warnings_per_second is not _UNSET and max_warnings_per_second is not None:
+        max_warnings_per_second = _positive_seconds("max_warnings_per_second",
+                                                    max_warnings_per_second)
+    if call_events is not _UNSET and call_events not in CALL_EVENTS:
+        raise ConfigurationError(
+            f"configure: 'call_events' must be one of {', '.join(map(repr, CALL_EVENTS))} "
+            f"(got {shown_repr(call_events)}); 'debug' keeps a successful call's events out of "
+            "production logs, 'info' puts them in, 'off' never builds them"
+        )
     # Assigned only once every argument is known to be good: a bad call changes nothing.
     if provider is not _UNSET:
         settings.provider = provider
@@ -71,7 +103,28 @@ def configure(
         settings.default_stage = default_stage
     if log_errors is not _UNSET:
         settings.log_errors = log_errors
+    if call_events is not _UNSET:
+        settings.call_events = call_events
+    if max_warnings_per_second is not _UNSET:
+        settings.max_warnings_per_second = max_warnings_per_second
+    if summary_interval is not _UNSET:
+        settings.summary_interval = summary_interval
+        _summary.restart(summary_interval)
     _pool.resize(workers, queue_size)
+
+
+def _positive_seconds(option: str, value: Any) -> float:
+    fix = f"e.g. {option}=10"
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigurationTypeError(
+            f"configure: {option!r} must be a number > 0, or None (got {shown_repr(value)} "
+            f"that is a {type(value).__name__}); {fix}"
+        )
+    if not (0 < value < float("inf")):
+        raise ConfigurationError(
+            f"configure: {option!r} must be a number > 0, or None (got {value!r}); {fix}"
+        )
+    return float(value)
 
 
 def _positive_int(option: str, value: Any) -> int:
@@ -88,7 +141,17 @@ def _positive_int(option: str, value: Any) -> int:
 
 
 def reset() -> None:
-    """Restore the process-wide defaults: environment variables, and ``Stage.OFF``."""
+    """
+    Restore the process-wide defaults: environment variables, and
+    ``Stage.OFF``. What the calls added up to is emitted first (a last
+    ``migration.summary``), then forgotten.
+    """
+    _summary.flush()
+    _summary.forget()
+    settings.summary_interval = DEFAULT_SUMMARY_INTERVAL
+    settings.call_events = "debug"
+    settings.max_warnings_per_second = DEFAULT_MAX_WARNINGS
+    _summary.restart(DEFAULT_SUMMARY_INTERVAL)
     settings.provider = EnvStageProvider()
     settings.default_stage = Stage.OFF
     settings.forced = None

@@ -19,7 +19,7 @@ import wrapt
 from migratekit._compat import BOUND_FUNCTION_WRAPPER
 from migratekit._engine import Engine
 from migratekit._options import MigrationOptions, ReadOptions, WriteOptions, options_for
-from migratekit._runners import call_for
+from migratekit._quiet import call_for
 from migratekit._types import Operation
 from migratekit.exceptions import ConfigurationError
 

@@ -16,10 +16,11 @@ import inspect
 import itertools
 import random
 from collections.abc import Callable, Coroutine
+from logging import DEBUG, INFO
 from time import perf_counter
 from typing import Any, NamedTuple
 
-from migratekit import _events
+from migratekit import _events, _summary
 from migratekit._compat import PROPAGATES, is_numpy_bool, propagates_async
 from migratekit._diff import diff_paths
 from migratekit._events import SideRun
@@ -27,6 +28,7 @@ from migratekit._options import Options, SideFn
 from migratekit._resolve import CONTEXT, aresolve_stage, resolve_stage, stage_failed
 from migratekit._schema import STAGE_TABLE
 from migratekit._settings import settings
+from migratekit._summary import Row, key_for
 from migratekit._text import type_name
 from migratekit._types import ExecutionOrder, Operation, Origin, Stage
 
@@ -146,10 +148,35 @@ class Engine:
     """
 
     __slots__ = (
-        "_checks", "background", "check_ratio", "compare", "context", "execution_order",
-        "is_async", "log_arguments", "log_errors", "log_values", "name", "new", "new_awaits",
-        "offloads", "old", "old_awaits", "operation", "operation_value", "plans", "plans_by_id",
-        "provider", "quiet_pair", "randomized", "reads", "shadow_timeout",
+        "_checks",
+        "_shadows",
+        "alone",
+        "background",
+        "check_ratio",
+        "compare",
+        "context",
+        "execution_order",
+        "is_async",
+        "keys",
+        "log_arguments",
+        "log_errors",
+        "log_values",
+        "name",
+        "new",
+        "new_awaits",
+        "offloads",
+        "old",
+        "old_awaits",
+        "operation",
+        "operation_value",
+        "plans",
+        "plans_by_id",
+        "provider",
+        "quiet_pair",
+        "randomized",
+        "reads",
+        "shadow_ratio",
+        "shadow_timeout",
     )
 
     def __init__(self, options: Options) -> None:
@@ -160,6 +187,13 @@ class Engine:
         # Keyed by identity: Enum's __hash__ is written in Python and would
         # cost more than the rest of a lookup.
         self.plans_by_id = {id(stage): plan for stage, plan in self.plans.items()}
+        # Each stage's plan with the authoritative side alone: a read that
+        # shadow_ratio leaves unshadowed.
+        self.alone = {id(stage): _plan(stage, plan.authoritative, None)
+                      for stage, plan in self.plans.items()}
+        # The key of each stage's counts (migratekit._summary), by the stage's id.
+        self.keys = {id(stage): key_for(self.name, self.operation_value, stage.value)
+                     for stage in self.plans}
         self.old, self.new = options.old, options.new
         self.old_awaits, self.new_awaits = options.old_awaits, options.new_awaits
         self.compare = options.compare
@@ -172,9 +206,11 @@ class Engine:
         self.log_errors = options.log_errors
         self.is_async = options.is_async
         self._checks = itertools.count()
+        self._shadows = itertools.count()
         # A write stops at its first failure; a read whose order is RANDOM
         # draws it per call. Both asked once per call, so decided here.
         self.reads = reads = operation is Operation.READ
+        self.shadow_ratio = options.shadow_ratio if reads else 1
         self.randomized = reads and order is ExecutionOrder.RANDOM
         self.background = reads and options.shadow == "background"
         self.shadow_timeout = options.shadow_timeout if reads else None
@@ -264,6 +300,17 @@ class Engine:
             return False
         return next(self._checks) % ratio == 0
 
+    def shadowed(self) -> bool:
+        """Whether this read runs its non-authoritative side (``shadow_ratio``)."""
+        ratio = self.shadow_ratio
+        return ratio == 1 or next(self._shadows) % ratio == 0
+
+    def sample(self, plan: Plan) -> tuple[Plan, bool]:
+        """*plan*, or its authoritative side alone when ``shadow_ratio`` skips this shadow."""
+        if plan.other is None or self.shadowed():
+            return plan, False
+        return self.alone[id(plan.stage)], True
+
     def compare_runs(self, runs: list[SideRun]) -> Comparison:
         """Compare two successful reads, in any order, never raising."""
         a, b = runs
@@ -310,23 +357,37 @@ class Engine:
 NO_EXTRA: dict[str, Any] = {}
 
 
+def reporting(debug: bool, info: bool) -> tuple[bool, int, bool]:
+    """
+    For a logger that emits *debug* and *info* events: whether a call that
+    went well emits its own events, at which level, and whether calls are
+    counted for the summaries (or a metrics collector that reads them).
+    """
+    mode = settings.call_events
+    level = INFO if mode == "info" else DEBUG
+    reported = mode != "off" and (info if mode == "info" else debug)
+    counted = (info and settings.summary_interval is not None) or settings.readers > 0
+    return reported, level, counted
+
+
 class Call:
     """
     One call of a migration on its way through a runner: what it was called
-    with, where its events go, the sides that have run, and which of their
-    events went out already (a background read reports its authoritative
-    side at once, and the other when it ends).
+    with, where its events go, the sides that have run, and which of them
+    were reported already (a background read reports its authoritative side
+    at once, and the other when it ends).
     """
 
-    __slots__ = ("args", "call_id", "emitted", "engine", "extra", "info", "instance", "kwargs",
-                 "log", "plan", "runs", "warning", "wrapped")
+    __slots__ = ("args", "call_id", "counted", "emitted", "engine", "extra", "instance",
+                 "kwargs", "level", "log", "plan", "reported", "runs", "warning", "wrapped")
 
     def __init__(self, engine: Engine, plan: Plan, wrapped: Any, instance: Any,
                  args: tuple[Any, ...], kwargs: dict[str, Any],
                  runs: list[SideRun] | None = None) -> None:
         self.engine, self.plan = engine, plan
         self.wrapped, self.instance, self.args, self.kwargs = wrapped, instance, args, kwargs
-        self.log, self.info, self.warning = _events.state()
+        self.log, debug, info, self.warning = _events.state()
+        self.reported, self.level, self.counted = reporting(debug, info)
         self.runs = [] if runs is None else runs
         self.extra: dict[str, Any] | None = None  # the arguments, asked for when needed
         self.call_id: str | None = None
@@ -369,27 +430,53 @@ class Call:
             return first, second
         return second, first
 
+    def row(self) -> Row:
+        """This thread's counts for the call's migration, operation and stage."""
+        return _summary.row(self.engine.keys[id(self.plan.stage)])
+
+    def count(self, fresh: list[SideRun], comparison: Comparison) -> None:
+        """Count the runs not counted yet, and the comparison (for the summaries)."""
+        row = self.row()
+        if not self.emitted:
+            row.calls += 1
+        for run in fresh:
+            row.result(0 if run.origin is OLD else 1, run.ok, run.latency,
+                       None if run.ok else type_name(run.exception))
+        if comparison is not NOT_COMPARED:
+            a, b = self.runs[0].value, self.runs[-1].value
+            row.compared(comparison.consistent, comparison.error, comparison.paths,
+                         type(a) is not type(b))
+
     def emit(self, comparison: Comparison = NOT_COMPARED, **more: Any) -> None:
         """
-        Emit the events of the call: a result per side that ran and was not
-        reported yet, then the op. *more* are fields of the op event.
+        Count the call, and emit its events: a result per side that ran and
+        was not reported yet, then the op; *more* are fields of the op event.
+        A call that went well is reported at the level ``call_events`` says;
+        one that did not is a warning, as many a second as the migration may.
         """
-        info, warning = self.info, self.warning
-        op_wanted = info or (warning and comparison.consistent is False)
         fresh = self.runs[self.emitted:] if self.emitted else self.runs
-        if not op_wanted and not (warning and any(not run.ok for run in fresh)):
+        if self.counted:
+            self.count(fresh, comparison)
+        warns = self.warning and (comparison.consistent is False
+                                  or any(not run.ok for run in fresh))
+        if warns and not _events.warning_allowed(self.engine.name,
+                                                 settings.max_warnings_per_second):
+            self.row().suppressed += 1
+            warns = False
+        reported = self.reported
+        if not (reported or warns):
             return
         if self.call_id is None:
             self.call_id = _events.new_call_id()
         for run in fresh:
-            if info if run.ok else warning:
+            if reported if run.ok else warns:
                 self.emit_result(run)
-        if op_wanted:
+        if reported or (warns and comparison.consistent is False):
             engine, plan = self.engine, self.plan
             _events.emit_op(self.log, self.call_id, engine.name, engine.operation_value,
                             plan.stage_value, [run.origin for run in self.runs],
                             comparison.consistent, comparison.error, comparison.paths,
-                            **self.arguments(), **more)
+                            self.level, **self.arguments(), **more)
 
     def emit_result(self, run: SideRun) -> None:
         engine = self.engine
@@ -398,21 +485,30 @@ class Call:
             self.log, self.call_id, engine.name, engine.operation_value,  # type: ignore[arg-type]
             self.plan.stage_value, run, run.origin is self.plan.authoritative,
             _events.UNLOGGED if redact is None or not run.ok else _redacted(redact, run.value),
-            engine.describe_errors(),
+            engine.describe_errors(), self.level,
         )
 
     def emit_first(self) -> None:
         """Report the authoritative run of a background read now; the rest comes later."""
         self.arguments()  # said of the arguments as they are now, not when the shadow ends
-        if self.info or self.warning:
+        first = self.runs[0]
+        if self.counted:
+            self.count([first], NOT_COMPARED)
+        if self.reported or self.warning:
             self.call_id = _events.new_call_id()
-            if self.info if self.runs[0].ok else self.warning:
-                self.emit_result(self.runs[0])
+            if self.reported if first.ok else self.warning:
+                self.emit_result(first)
         self.emitted = 1
+
+    def skipped(self) -> None:
+        """``shadow_ratio`` left this read unshadowed: count it."""
+        if self.counted:
+            self.row().skipped += 1
 
     def dropped(self) -> None:
         """A background shadow found the queue full: count it, and close the call's events."""
         _events.shadow_dropped(self.log, self.warning, self.engine.name)
+        self.row().dropped += 1
         self.emit(NOT_COMPARED, shadow_dropped=True)
 
 

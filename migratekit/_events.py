@@ -33,6 +33,7 @@ from migratekit._schema import (
     RESULT_EVENT,
     SHADOW_DROPPED_EVENT,
     STAGE_ERROR_EVENT,
+    SUMMARY_EVENT,
 )
 from migratekit._text import type_name
 from migratekit._types import Origin
@@ -57,6 +58,7 @@ __all__ = [
 
 _OLD = Origin.OLD
 
+DEBUG = logging.DEBUG
 INFO = logging.INFO
 WARNING = logging.WARNING
 
@@ -90,11 +92,12 @@ _counter = itertools.count(1)
 def _after_fork() -> None:
     # A new prefix for the child's call ids; and new locks, since a thread
     # of the parent (which the child does not have) may have held one.
-    global _prefix, _counter, _pipeline_failures_lock, _drops_lock  # noqa: PLW0603
+    global _prefix, _counter, _pipeline_failures_lock, _drops_lock, _allowance_lock  # noqa: PLW0603
     _prefix = _new_process_prefix()
     _counter = itertools.count(1)
     _pipeline_failures_lock = threading.Lock()
     _drops_lock = threading.Lock()
+    _allowance_lock = threading.Lock()
 
 
 if hasattr(os, "register_at_fork"):  # pragma: no branch - absent on Windows only
@@ -137,18 +140,19 @@ is the ``bind`` structlog finalized (see migratekit._compat.proxy_attributes).
 
 _NOT_FINALIZED: Any = object()
 
-fixed_state: tuple[Any, Any, bool, bool] = (_NOT_FINALIZED, None, False, False)
+fixed_state: tuple[Any, Any, bool, bool, bool] = (_NOT_FINALIZED, None, False, False, False)
 """
 structlog's finalized ``bind``, and what :func:`state` answers while the
-proxy has it: ``bind, log, info, warning = fixed_state``, one flat tuple that
+proxy has it: ``bind, log, debug, info, warning = fixed_state``, one flat tuple that
 the quiet path (migratekit._runners) unpacks at once.
 """
-_fixed_answer: tuple[Any, bool, bool] = (None, False, False)
+_fixed_answer: tuple[Any, bool, bool, bool] = (None, False, False, False)
 
 
-def state() -> tuple[Any, bool, bool]:
+def state() -> tuple[Any, bool, bool, bool]:
     """
-    The logger for this call, and whether it emits ``info`` and ``warning`` events.
+    The logger for this call, and whether it emits ``debug``, ``info`` and
+    ``warning`` events.
 
     A logger that structlog finalized and whose levels are fixed (a
     filtering bound logger) gives the same answer on every call, so that
@@ -170,7 +174,7 @@ def state() -> tuple[Any, bool, bool]:
     known = FILTERING_LEVELS.get(type(log))
     if known is None:
         return (log, *levels(log))
-    answer = (log, known[0], known[1])
+    answer = (log, known[0], known[1], known[2])
     bind = logger_attribute("bind")
     if bind is not None:  # finalized: structlog keeps this logger from now on
         _fixed_answer = answer
@@ -178,23 +182,23 @@ def state() -> tuple[Any, bool, bool]:
     return answer
 
 
-_MUTE: tuple[Any, bool, bool] = (None, False, False)
+_MUTE: tuple[Any, bool, bool, bool] = (None, False, False, False)
 
 
-def levels(log: Any) -> tuple[bool, bool]:
-    """Whether *log* would emit ``info`` and ``warning`` events right now."""
+def levels(log: Any) -> tuple[bool, bool, bool]:
+    """Whether *log* would emit ``debug``, ``info`` and ``warning`` events right now."""
     known = FILTERING_LEVELS.get(type(log))
     if known is not None:
         return known
     try:
         enabled: Callable[[int], bool] | None = getattr(log, "is_enabled_for", None)
         if enabled is None:
-            return True, True
-        return bool(enabled(INFO)), bool(enabled(WARNING))
+            return True, True, True
+        return bool(enabled(DEBUG)), bool(enabled(INFO)), bool(enabled(WARNING))
     except BaseException as exc:  # a logger that cannot say is asked to log everything
         if isinstance(exc, PROPAGATES):
             raise
-        return True, True
+        return True, True, True
 
 
 # The thread that is inside structlog's pipeline for a migratekit event. A
@@ -212,8 +216,10 @@ def _log(log: Any, level: int, event: str, fields: dict[str, Any]) -> None:
     try:
         if level >= WARNING:
             log.warning(event, **fields)
-        else:
+        elif level >= INFO:
             log.info(event, **fields)
+        else:
+            log.debug(event, **fields)
     except BaseException as exc:
         if isinstance(exc, PROPAGATES):
             raise
@@ -335,9 +341,11 @@ def emit_result(
     authoritative: bool,
     value: Any = UNLOGGED,
     describe: Callable[[BaseException], Any] | None = None,
+    level: int = INFO,
 ) -> None:
     """
-    Emit ``migration.result`` for one side of one call. *value* is what the
+    Emit ``migration.result`` for one side of one call: at *level* when the
+    side succeeded, ``warning`` when it failed. *value* is what the
     migration's ``log_values`` hook let through, or :data:`UNLOGGED`;
     *describe* is its ``log_errors`` hook (see :func:`error_message`).
     """
@@ -356,7 +364,7 @@ def emit_result(
     }
     if value is not UNLOGGED:
         fields["value"] = value
-    _log(log, INFO if run.ok else WARNING, RESULT_EVENT, fields)
+    _log(log, level if run.ok else WARNING, RESULT_EVENT, fields)
 
 
 def emit_op(
@@ -369,9 +377,10 @@ def emit_op(
     consistent: bool | None,
     compare_error: str | None = None,
     diff_paths: list[str] | None = None,
+    level: int = INFO,
     **extra: Any,
 ) -> None:
-    """Emit ``migration.op`` for one call."""
+    """Emit ``migration.op`` for one call: at *level*, ``warning`` when the reads differ."""
     fields: dict[str, Any] = {
         "migration": migration,
         "operation": operation,
@@ -386,7 +395,7 @@ def emit_op(
         fields["diff_paths"] = diff_paths
     if extra:
         fields.update(extra)
-    _log(log, WARNING if consistent is False else INFO, OP_EVENT, fields)
+    _log(log, WARNING if consistent is False else level, OP_EVENT, fields)
 
 
 _drops_lock = threading.Lock()
@@ -435,6 +444,57 @@ def reset_dropped_shadows() -> None:
 
 def emit_stage_error(fields: dict[str, Any]) -> None:
     """Emit ``migration.stage_error`` (level ``warning``)."""
-    log, _, warning = state()
+    log, _, _, warning = state()
     if warning:
         _log(log, WARNING, STAGE_ERROR_EVENT, fields)
+
+
+def emit_summary(fields: dict[str, Any]) -> None:
+    """Emit ``migration.summary`` (level ``info``)."""
+    log, _, info, _ = state()
+    if info:
+        _log(log, INFO, SUMMARY_EVENT, fields)
+
+
+def process_id() -> str:
+    """
+    The random id of this process (new after a fork): what its summaries call
+    their ``process``, and the prefix of its call ids.
+    """
+    return _prefix
+
+
+# -- warnings, at most so many a second per migration ---------------------------------------
+
+_allowance_lock = threading.Lock()
+_allowance: dict[str, list[float]] = {}  # migration -> [tokens, last time]
+_ALLOWANCE_LIMIT = 4096
+
+
+def warning_allowed(migration: str, per_second: float | None) -> bool:
+    """
+    Whether *migration* may emit one more call's warnings now: at most
+    *per_second* a second (a token bucket that holds a second's worth).
+    """
+    if per_second is None:
+        return True
+    now = time.monotonic()
+    with _allowance_lock:
+        bucket = _allowance.get(migration)
+        if bucket is None:
+            if len(_allowance) >= _ALLOWANCE_LIMIT:
+                _allowance.clear()
+            bucket = _allowance[migration] = [per_second, now]
+        tokens = min(per_second, bucket[0] + (now - bucket[1]) * per_second)
+        bucket[1] = now
+        if tokens < 1.0:
+            bucket[0] = tokens
+            return False
+        bucket[0] = tokens - 1.0
+        return True
+
+
+def reset_warning_allowance() -> None:
+    """Give every migration its full allowance of warnings again (reset(), tests)."""
+    with _allowance_lock:
+        _allowance.clear()

@@ -64,7 +64,8 @@ class Migrator:
     ``Result``; an exception they raise becomes a failed result). The stage of
     each call comes from *provider* (by default the process-wide one), asked
     with the migration's name and the call's context. Emits the same events
-    as the decorator; *log_errors* is the decorator's option of that name.
+    as the decorator; *log_errors* and *shadow_ratio* (reads only: one read
+    in N runs the other side) are the decorator's options of those names.
     """
 
     def __init__(
@@ -75,6 +76,7 @@ class Migrator:
         read_execution_order: ExecutionOrder = ExecutionOrder.SERIAL,
         provider: Any = None,
         check_ratio: int = 1,
+        shadow_ratio: int = 1,
         log_errors: Callable[[BaseException], Any] | None = None,
     ) -> None:
         if read is None and write is None:
@@ -120,6 +122,16 @@ class Migrator:
                 f"Migrator: 'check_ratio' must be an int >= 0 (got {check_ratio!r}); "
                 "1 compares every read, N one read in N, 0 never"
             )
+        if isinstance(shadow_ratio, bool) or not isinstance(shadow_ratio, int):
+            raise ConfigurationTypeError(
+                f"Migrator: 'shadow_ratio' must be an int >= 1 (got {shadow_ratio!r} that is a "
+                f"{type(shadow_ratio).__name__}); 1 shadows every read, N one read in N"
+            )
+        if shadow_ratio < 1:
+            raise ConfigurationError(
+                f"Migrator: 'shadow_ratio' must be an int >= 1 (got {shadow_ratio!r}); "
+                "1 shadows every read, N one read in N"
+            )
         if provider is not None:
             check_provider("Migrator: 'provider'", provider)
         if log_errors is not None and not callable(log_errors):
@@ -133,6 +145,7 @@ class Migrator:
         self._order = read_execution_order
         self._provider = provider
         self._check_ratio = check_ratio
+        self._shadow_ratio = shadow_ratio
         self._log_errors = log_errors
         self._engines: dict[tuple[str, Operation], Engine] = {}
         self._lock = threading.Lock()
@@ -166,6 +179,7 @@ class Migrator:
                     provider=self._provider,
                     execution_order=self._order,
                     check_ratio=self._check_ratio,
+                    shadow_ratio=self._shadow_ratio if operation is Operation.READ else 1,
                     log_errors=self._log_errors,
                 ))
                 if len(self._engines) >= ENGINES_LIMIT:

@@ -85,6 +85,8 @@ class ReadOptions(WriteOptions, total=False):
     """``"background"`` returns after the authoritative read and finishes the other later."""
     shadow_timeout: float | None
     """Seconds the non-authoritative read may take before it counts as failed."""
+    shadow_ratio: int
+    """1 runs the non-authoritative read on every call that would run it, N on one in N."""
 
 
 class MigrationOptions(ReadOptions, total=False):
@@ -116,6 +118,7 @@ class Options:
     context: SideFn | None = None
     shadow: str = "inline"
     shadow_timeout: float | None = None
+    shadow_ratio: int = 1
     log_values: Callable[[Any], Any] | None = None
     log_arguments: SideFn | None = None
     log_errors: Callable[[BaseException], Any] | None = None
@@ -158,6 +161,7 @@ def options_for(func: Any, operation: Operation, given: dict[str, Any]) -> Optio
         provider=provider,
         execution_order=order,
         check_ratio=_check_ratio(given),
+        shadow_ratio=_shadow_ratio(given, operation),
         context=_context(given),
         shadow=shadow,
         shadow_timeout=shadow_timeout,
@@ -432,6 +436,21 @@ def _check_ratio(options: dict[str, Any]) -> int:
         _fail_type("check_ratio", "an int >= 0", ratio, fix)
     if ratio < 0:
         _fail("check_ratio", "an int >= 0", ratio, fix)
+    return ratio
+
+
+def _shadow_ratio(options: dict[str, Any], operation: Operation) -> int:
+    ratio = options.get("shadow_ratio", 1)
+    fix = "1 runs the other read on every call, N on one call in N"
+    if isinstance(ratio, bool) or not isinstance(ratio, int):
+        _fail_type("shadow_ratio", "an int >= 1", ratio, fix)
+    if ratio < 1:
+        _fail("shadow_ratio", "an int >= 1", ratio, fix)
+    if operation is Operation.WRITE and ratio != 1:
+        raise ConfigurationError(
+            f"@migration: 'shadow_ratio' applies to reads only (got shadow_ratio={ratio} on a "
+            "write); a write writes both sides in every stage that writes both; remove it"
+        )
     return ratio
 
 

@@ -8,7 +8,7 @@ call or await them. A write stops at its first failure: the other side is
 never written after the authoritative one failed. A read runs every side of
 its order whatever the first one did.
 
-:func:`call_for` builds, once per migration, the function wrapt calls: for
+migratekit._quiet builds, once per migration, the function wrapt calls: for
 sync code a quiet path that runs the sides with no bookkeeping while nothing
 needs reporting, and hands over to :func:`run` when something does.
 """
@@ -16,26 +16,19 @@ needs reporting, and hands over to :func:`run` when something does.
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import Callable
 from concurrent.futures import TimeoutError as FutureTimeoutError
 from functools import partial
 from time import perf_counter
 from typing import Any, NamedTuple
 
-from migratekit import _events
-from migratekit._compat import PROPAGATES
-from migratekit._engine import OLD, Call, Engine, Plan, invoke
-from migratekit._events import SideRun, logger_attribute
-from migratekit._options import SideFn, call_wrapped
+from migratekit._engine import Call, Engine, Plan
+from migratekit._events import SideRun
 from migratekit._pool import ShadowFuture, pool, pool_queue_size, spawn, track
-from migratekit._resolve import stage_failed, stage_from_answer
-from migratekit._settings import settings
 from migratekit._types import ExecutionOrder, Origin
 from migratekit.exceptions import ShadowTimeoutError, WriteIncompleteError
-from migratekit.providers._env import EnvStageProvider, stage_of_raw
 
-__all__ = ["arun", "call_for", "run"]
+__all__ = ["arun", "run"]
 
 Runs = tuple[SideRun, SideRun | None]
 """The authoritative run, and the other (``None``: not run, or running in the background)."""
@@ -48,9 +41,12 @@ def run(engine: Engine, plan: Plan, wrapped: Any, instance: Any, args: tuple[Any
         kwargs: dict[str, Any]) -> Runs:
     """Carry out one call as *plan* says and emit its events."""
     # Twin: arun.
+    plan, skipped = engine.sample(plan)
     if engine.offloads and plan.other is not None:
         return run_offloaded(engine, plan, wrapped, instance, args, kwargs)
     call = Call(engine, plan, wrapped, instance, args, kwargs)
+    if skipped:
+        call.skipped()
     for origin in engine.order(plan):
         call.runs.append(_run_side(call, origin))
         if call.stopped():
@@ -62,9 +58,12 @@ async def arun(engine: Engine, plan: Plan, wrapped: Any, instance: Any, args: tu
                kwargs: dict[str, Any]) -> Runs:
     """:func:`run` for async code: each side that returns an awaitable is awaited."""
     # Twin: run.
+    plan, skipped = engine.sample(plan)
     if engine.offloads and plan.other is not None:
         return await arun_offloaded(engine, plan, wrapped, instance, args, kwargs)
     call = Call(engine, plan, wrapped, instance, args, kwargs)
+    if skipped:
+        call.skipped()
     for origin in engine.order(plan):
         call.runs.append(await _arun_side(call, origin))
         if call.stopped():
@@ -374,247 +373,3 @@ async def _await_shadow_task(call: Call, start: float) -> SideRun:
         return await asyncio.wait_for(call.aside(call.plan.other), timeout)  # type: ignore[arg-type]
     except asyncio.TimeoutError:
         return _timed_out(call.plan.other, timeout, perf_counter() - start)  # type: ignore[arg-type]
-
-
-# -- the function wrapt calls ------------------------------------------------------------------
-
-
-def call_for(engine: Engine) -> SideFn:
-    """What wrapt calls for each call of the migration *engine* runs."""
-    return _async_call(engine) if engine.is_async else _quiet_call(engine)
-
-
-def _async_call(engine: Engine) -> SideFn:
-    async def call(wrapped: Any, instance: Any, args: tuple[Any, ...],
-                   kwargs: dict[str, Any]) -> Any:
-        plan = await engine.aplan(wrapped, instance, args, kwargs)
-        auth = (await arun(engine, plan, wrapped, instance, args, kwargs))[0]
-        if auth.ok:
-            return auth.value
-        raise auth.exception  # type: ignore[misc]  # the side's own exception object
-
-    return call
-
-
-# The quiet path's records are plain tuples: unpacking a tuple subclass (a
-# NamedTuple) takes CPython's slow path, which cost more than the rest of
-# reading the stage.
-
-_Step = tuple[Plan, SideFn | None, SideFn | None, bool]
-"""
-One stage of one migration, as the quiet path runs it: the plan, the
-authoritative side (``None``: the decorated function itself), the other side
-(``None``: the stage runs one), and whether the authoritative side is the old.
-"""
-
-
-def _steps(engine: Engine) -> dict[int, _Step]:
-    """The quiet path's step of each stage, by the stage's id."""
-    steps = {}
-    for stage_id, plan in engine.plans_by_id.items():
-        first = engine.side(plan.authoritative)
-        second = None if plan.other is None else engine.side(plan.other)
-        steps[stage_id] = (plan, None if first is call_wrapped else first, second,
-                           plan.authoritative is OLD)
-    return steps
-
-
-_Asker = tuple[Callable[[], Any], Any, "dict[Any, Any] | None", Any, Any]
-"""
-How the quiet path asks a provider for the stage: ``provider.get_stage(name,
-None)`` or the provider's cheaper equivalent; and for the environment
-provider, its :class:`~migratekit.providers._env.RawLookup` (``os.environ``,
-its store, the two encoded names), else four ``None``.
-"""
-
-_STEPS_LEARNED_LIMIT = 64
-_NO_LOGGER: tuple[Any, ...] = (None, object(), False, False)  # a bind no logger has
-
-
-def _asker(provider: Any, name: str) -> _Asker:
-    make = getattr(provider, "stage_getter", None)
-    get = make(name) if make is not None else partial(provider.get_stage, name, None)
-    if type(provider) is EnvStageProvider:
-        lookup = provider.raw_lookup(name)
-        if lookup is not None:
-            return (get, *lookup)
-    return (get, None, None, None, None)
-
-
-def _reraise(exc: BaseException) -> Any:
-    raise exc
-
-
-def _quiet_call(engine: Engine) -> SideFn:  # noqa: PLR0915 - see call() below
-    """
-    The sync call. When the logger emits info events, every call is reported,
-    and :func:`run` does it all. When it does not (production: a filtering
-    logger at WARNING), a call whose sides succeed and whose reads agree
-    emits nothing, so the sides run here with no bookkeeping at all, and a
-    :class:`~migratekit._engine.Call` is made only when something must be
-    reported: a side that failed, reads that differ. tests/test_quiet_path.py
-    checks that both give the same outcome and the same warnings, stage by
-    stage. What does not change between calls is a local of this closure.
-    """
-    name, own_provider, simple = engine.name, engine.provider, engine.context is None
-    plan_for, stops = engine.plan, not engine.reads
-    quiet_pair, every_call, compare = engine.quiet_pair, engine.check_ratio == 1, engine.compare
-    steps = _steps(engine)
-    # The stages of the raw values of the environment seen so far: a value
-    # seen before is one dictionary lookup from its step.
-    learned: dict[Any, _Step] = {}
-    # What the call worked out from the settings of one generation (see
-    # migratekit._settings): the generation; structlog's finalized bind, and
-    # whether the logger it stands for emits info and warning events; whether
-    # the engine is asked (a forced stage, or context=); the provider, and how
-    # to ask it (_Asker); the default stage's step. One tuple, so that threads
-    # never see half of a change.
-    seen: tuple[Any, ...] = (None,)
-
-    def look(generation: object) -> tuple[Any, ...]:
-        """Work out how to find the stage while the settings are of *generation*."""
-        nonlocal seen
-        # What the logger emits stays what relog() last found.
-        _, bind, info, warning = seen[:4] if len(seen) > 1 else _NO_LOGGER
-        provider = settings.provider if own_provider is None else own_provider
-        asks_engine = not simple or settings.forced is not None
-        default_step = steps[id(settings.default_stage)]
-        try:
-            asker = (None, None, None, None, None) if asks_engine else _asker(provider, name)
-        except BaseException as exc:
-            if isinstance(exc, PROPAGATES):
-                raise
-            # Not remembered: the next call tries again. This one reports
-            # the failure as the stage's, through answer_of.
-            return (generation, bind, info, warning, False, provider, partial(_reraise, exc),
-                    None, None, None, None, default_step)
-        seen = (generation, bind, info, warning, asks_engine, provider, *asker, default_step)
-        return seen
-
-    def relog(known: tuple[Any, ...]) -> tuple[bool, bool]:
-        """
-        Whether the logger emits info and warning events, now that it is
-        another one; remembered while structlog keeps it (finalized) and its
-        levels are fixed (a filtering logger), asked again on every call else.
-        """
-        nonlocal seen
-        bind = logger_attribute("bind")  # before the state: a change in between is seen
-        _, info, warning = _events.state()
-        if bind is not None and _events.fixed_state[0] is bind:  # levels fixed (_events.state)
-            seen = (known[0], bind, info, warning, *known[4:])
-        return info, warning
-
-    def step_of(provider: Any, answer: Any) -> _Step:
-        """The step for what *provider* answered: a Stage member, or anything else."""
-        found = steps.get(id(answer))
-        if found is not None:
-            return found
-        if answer is None:  # no opinion: the default stage
-            return steps[id(settings.default_stage)]
-        return steps[id(stage_from_answer(provider, name, answer))]
-
-    def slow_step(provider: Any, get: Callable[[], Any], raw: Any) -> _Step:
-        """Ask the provider; when it read a value it will map again, remember that value."""
-        step = step_of(provider, answer_of(provider, get))
-        stage = stage_of_raw(raw)
-        if stage is not None and id(stage) in steps and len(learned) < _STEPS_LEARNED_LIMIT:
-            learned[raw] = steps[id(stage)]
-        return step
-
-    def answer_of(provider: Any, get: Callable[[], Any]) -> Any:
-        try:
-            return get()
-        except BaseException as exc:
-            if isinstance(exc, PROPAGATES):
-                raise
-            return stage_failed(provider, name, exc)
-
-    def call(  # noqa: PLR0915 - the hot path, in one piece: a call less per request
-        wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
-    ) -> Any:
-        # The stage: for a migration without context= and no forced stage, the
-        # provider is asked here; from the environment, by dictionary lookups.
-        known = seen
-        if known[0] is not settings.generation:
-            known = look(settings.generation)
-        (_, bind, info, warning, asks_engine, provider, get, environ, store, key, fallback,
-         default_step) = known
-        if asks_engine:
-            step = steps[id(plan_for(wrapped, instance, args, kwargs).stage)]
-        elif store is not None and os.environ is environ:
-            # EnvStageProvider.stage_getter, inlined: change both together.
-            raw = store.get(key)
-            if raw is None:
-                raw = store.get(fallback)
-            if raw is None:  # no variable: the default stage
-                step = default_step
-            else:
-                step = learned.get(raw) or slow_step(provider, get, raw)
-        else:
-            step = step_of(provider, answer_of(provider, get))
-        plan, first, second, first_is_old = step
-        # The logger's levels: while structlog keeps the same finalized logger
-        # they stay what they were (a logger that is not finalized says each time).
-        if logger_attribute("bind") is not bind:
-            info, warning = relog(known)
-        if info or (second is not None and not quiet_pair):
-            auth = run(engine, plan, wrapped, instance, args, kwargs)[0]
-            if auth.ok:
-                return auth.value
-            raise auth.exception  # type: ignore[misc]  # the side's own exception object
-
-        start = perf_counter()
-        if second is None:
-            try:
-                if first is None:  # old left out: the decorated function itself
-                    return wrapped(*args, **kwargs)
-                return first(wrapped, instance, args, kwargs)
-            except BaseException as exc:
-                if warning and not isinstance(exc, PROPAGATES):
-                    Call(engine, plan, wrapped, instance, args, kwargs, [
-                        SideRun(plan.authoritative, False, None, exc, perf_counter() - start),
-                    ]).emit()
-                raise
-        try:
-            value = wrapped(*args, **kwargs) if first is None else first(
-                wrapped, instance, args, kwargs)
-        except BaseException as exc:
-            if isinstance(exc, PROPAGATES):
-                raise
-            failed = SideRun(plan.authoritative, False, None, exc, perf_counter() - start)
-            # A write never writes the other side after a failure; a read
-            # runs it anyway: its result is still news.
-            Call(engine, plan, wrapped, instance, args, kwargs, [failed] if stops else [
-                failed, invoke(plan.other, second, wrapped, instance, args, kwargs),  # type: ignore[arg-type]
-            ]).finish()
-            raise
-        middle = perf_counter()
-        try:
-            other_value = second(wrapped, instance, args, kwargs)
-        except BaseException as exc:
-            if isinstance(exc, PROPAGATES):
-                raise
-            Call(engine, plan, wrapped, instance, args, kwargs, [
-                SideRun(plan.authoritative, True, value, None, middle - start),
-                SideRun(plan.other, False, None, exc, perf_counter() - middle),  # type: ignore[arg-type]
-            ]).finish()
-            return value
-        if stops or not (every_call or engine.sampled()):
-            return value
-        old_value, new_value = (value, other_value) if first_is_old else (other_value, value)
-        try:
-            verdict = old_value == new_value if compare is None else compare(old_value, new_value)
-        except BaseException as exc:
-            comparison = engine.compare_failed(exc)
-        else:
-            if verdict is True:
-                return value
-            comparison = engine.judge(verdict, old_value, new_value)
-        if comparison.consistent is False and warning:
-            Call(engine, plan, wrapped, instance, args, kwargs, [
-                SideRun(plan.authoritative, True, value, None, middle - start),
-                SideRun(plan.other, True, other_value, None, perf_counter() - middle),  # type: ignore[arg-type]
-            ]).emit(comparison)
-        return value
-
-    return call

@@ -10,13 +10,22 @@ from typing import Any
 
 from migratekit._types import Stage
 
-__all__ = ["own_stage", "settings"]
+__all__ = ["CALL_EVENTS", "DEFAULT_MAX_WARNINGS", "DEFAULT_SUMMARY_INTERVAL", "own_stage",
+           "settings"]
+
+DEFAULT_SUMMARY_INTERVAL = 10.0
+DEFAULT_MAX_WARNINGS = 10.0
+CALL_EVENTS = ("debug", "info", "off")
+"""The levels a successful call's own events can go at (``off``: not at all)."""
 
 
 class _Settings:
     """The process-wide defaults; read on every call, so kept to plain attributes."""
 
-    __slots__ = ("default_stage", "forced", "generation", "log_errors", "provider")
+    __slots__ = (
+        "call_events", "default_stage", "forced", "generation", "log_errors",
+        "max_warnings_per_second", "provider", "readers", "summary_interval",
+    )  # fmt: skip
 
     def __init__(self) -> None:
         self.generation: object = object()
@@ -29,6 +38,13 @@ class _Settings:
         self.forced: dict[str | None, Stage] | None = None
         # What the `error` field of events says of an exception: see configure().
         self.log_errors: Callable[[BaseException], Any] | None = None
+        # Summaries and per-call events: see configure().
+        self.summary_interval: float | None = DEFAULT_SUMMARY_INTERVAL
+        self.call_events: str = "debug"
+        self.max_warnings_per_second: float | None = DEFAULT_MAX_WARNINGS
+        # Metrics collectors that read the process's counts (migratekit.metrics):
+        # while there is one, calls are counted whatever the logger emits.
+        self.readers = 0
 
     def __setattr__(self, name: str, value: Any) -> None:
         # Every change makes a new generation: a call's quiet path keeps what

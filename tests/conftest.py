@@ -10,6 +10,7 @@ import structlog
 
 import migratekit
 from migratekit import _compat, _events
+from tests.helpers import fresh
 
 
 @pytest.fixture(autouse=True)
@@ -18,8 +19,9 @@ def _fresh_migratekit(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     for variable in list(os.environ):
         if variable.startswith("MIGRATEKIT_"):
             monkeypatch.delenv(variable)
-    migratekit.reset()
+    fresh()  # reset(), then the suite's settings (tests/helpers.py)
     _events.reset_pipeline_failures()
+    _events.reset_warning_allowance()
     structlog.reset_defaults()
     yield
     migratekit.drain(10)

@@ -11,9 +11,25 @@ from typing import Any
 
 from structlog.testing import capture_logs
 
+import migratekit
 from migratekit import Operation, Stage, migration
 
 OLD, NEW = "old", "new"
+
+SUITE_SETTINGS: dict[str, Any] = {"call_events": "info", "max_warnings_per_second": None,
+                                  "summary_interval": 3600}
+"""
+The settings the suite runs with: it checks every event of a call, so a call
+that went well is reported at info and no warning is held back; summaries are
+counted but never flushed by the clock in the middle of a test.
+tests/test_summary.py checks the defaults themselves.
+"""
+
+
+def fresh() -> None:
+    """``migratekit.reset()``, then :data:`SUITE_SETTINGS`."""
+    migratekit.reset()
+    migratekit.configure(**SUITE_SETTINGS)
 READ, WRITE = Operation.READ, Operation.WRITE
 
 #            stage              read runs     read returns  write runs, in order

@@ -14,6 +14,7 @@ import migratekit
 from migratekit import _events, configure, migration
 from migratekit import _pool as pool_module
 from migratekit.providers import StaticStageProvider
+from tests.helpers import fresh
 
 
 @pytest.fixture(autouse=True)
@@ -242,7 +243,7 @@ def test_resizing_the_pool_leaves_no_idle_threads_behind() -> None:
             for j in range(4):
                 assert read(j) == j
             if i % 10 == 9:
-                migratekit.reset()
+                fresh()
                 configure(provider=StaticStageProvider("shadow"))
         assert migratekit.drain(10)
     deadline = time.monotonic() + 10

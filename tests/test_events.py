@@ -690,15 +690,17 @@ def test_cached_filtering_logger_keeps_dropping_info(recorder: _Recorder) -> Non
     for _ in range(2):
         assert differ() == 1
     assert recorder.arrived == [("warning", "migration.op")] * 2
-    log, info, warning = _events.state()
-    assert (info, warning) == (False, True)
+    log, debug, info, warning = _events.state()
+    assert (debug, info, warning) == (False, False, True)
     assert _events.state()[0] is log
 
 
 def test_levels_of_a_filtering_logger_come_from_its_class() -> None:
     """levels() answers a structlog filtering logger by its fixed level."""
-    for level, expected in [(logging.DEBUG, (True, True)), (logging.INFO, (True, True)),
-                            (logging.WARNING, (False, True)), (logging.ERROR, (False, False))]:
+    for level, expected in [(logging.DEBUG, (True, True, True)),
+                            (logging.INFO, (False, True, True)),
+                            (logging.WARNING, (False, False, True)),
+                            (logging.ERROR, (False, False, False))]:
         wrapper: Any = structlog.make_filtering_bound_logger(level)
         log = wrapper(None, [], {})
         assert _events.levels(log) == expected

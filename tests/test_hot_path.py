@@ -134,10 +134,10 @@ def test_the_quiet_path_runs_the_stage_the_long_way_names(
     """
     from contextlib import ExitStack
 
-    from migratekit import _config, reset
+    from migratekit import _config
     from migratekit._resolve import resolve_stage
     from migratekit.testing import force_stage
-    from tests.helpers import TABLE, planned
+    from tests.helpers import TABLE, fresh, planned
 
     _quiet_logging()
     ran: list[str] = []
@@ -199,4 +199,4 @@ def test_the_quiet_path_runs_the_stage_the_long_way_names(
             os.environ = saved_environ  # noqa: B003
             for variable in variables.values():
                 os.environ.pop(variable, None)
-            reset()
+            fresh()

@@ -1,9 +1,11 @@
-"""The quiet path (info events dropped) behaves exactly like the full one, filtered to warnings.
+"""The quiet path behaves exactly like the full one, filtered to warnings, and counts the same.
 
-With a logger that drops info events, the decorator runs the sides of a
-serial call without building any record unless something must be reported.
-This checks, stage by stage and outcome by outcome, that it gives the caller
-the same thing and emits the same warnings as the engine's full runner.
+When a call that goes well is not reported (a logger that drops info events,
+or the default ``call_events="debug"`` with a logger at info), the decorator
+runs the sides of a serial call without building any record unless something
+must be reported. This checks, stage by stage and outcome by outcome, that it
+gives the caller the same thing, emits the same warnings and counts the same
+for the summaries as the engine's full runner.
 """
 
 from __future__ import annotations
@@ -16,9 +18,9 @@ import structlog
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import migratekit
-from migratekit import Stage, configure, migration
+from migratekit import Stage, _summary, configure, migration
 from migratekit.providers import StaticStageProvider
+from tests.helpers import fresh
 
 OUTCOMES = ["same", "different", "raises"]
 VOLATILE = {"latency_ms", "call_id", "timestamp"}
@@ -35,13 +37,15 @@ def _collector(sink: list[dict[str, Any]]) -> Callable[..., Any]:
     return collect
 
 
-def _scenario(stage: Stage, write: bool, old: str, new: str, compare: str,
-              level: int) -> tuple[list[str], Any, list[dict[str, Any]]]:
-    """Run one call at *level*; what ran, what the caller got, and the warnings."""
+def _scenario(stage: Stage, write: bool, old: str, new: str, compare: str, level: int,
+              call_events: str = "info") -> tuple[list[str], Any, list[dict[str, Any]], Any]:
+    """Run one call at *level*; what ran, what the caller got, the warnings, the counts."""
     events: list[dict[str, Any]] = []
     structlog.configure(processors=[_collector(events)],
                         wrapper_class=structlog.make_filtering_bound_logger(level))
-    configure(provider=StaticStageProvider(stage))
+    configure(provider=StaticStageProvider(stage), call_events=call_events,
+              max_warnings_per_second=None)
+    _summary.forget()
     ran: list[str] = []
     values = {"old": OLD_VALUE, "new": NEW_SAME if new == "same" else NEW_DIFFERENT}
 
@@ -72,7 +76,16 @@ def _scenario(stage: Stage, write: bool, old: str, new: str, compare: str,
     except Exception as exc:
         outcome = ("raised", exc)
     warnings = [e for e in events if e["level"] == "warning"]
-    return ran, outcome, warnings
+    counts = [_counted(totals.row) for totals in _summary.totals()
+              if totals.migration == "quiet.check"]
+    return ran, outcome, warnings, counts
+
+
+def _counted(row: Any) -> dict[str, Any]:
+    """A row's counts, latencies left out (they differ from run to run)."""
+    return {name: getattr(row, name) for name in (
+        "calls", "ok", "failed", "errors", "checks", "inconsistent", "compare_errors",
+        "type_mismatches", "paths", "dropped", "skipped")}
 
 
 @settings(max_examples=300, deadline=None)
@@ -85,12 +98,21 @@ def _scenario(stage: Stage, write: bool, old: str, new: str, compare: str,
 )
 def test_quiet_path_matches_the_full_runner(stage: Stage, write: bool, old: str, new: str,
                                             compare: str) -> None:
-    """Same sides run, same value or exception object, same warning events, at both levels."""
+    """
+    Same sides run, same value or exception object, same warning events, at
+    both levels; and with calls counted (a logger at info, call events at
+    debug), the same counts as the full runner's.
+    """
     loud = _scenario(stage, write, old, new, compare, logging.INFO)
     quiet = _scenario(stage, write, old, new, compare, logging.WARNING)
-    assert quiet[0] == loud[0]
-    assert quiet[1][0] == loud[1][0]
-    assert quiet[1][1] is loud[1][1]  # the very same value, or the very same exception
-    assert quiet[2] == loud[2]
-    migratekit.reset()
+    counting = _scenario(stage, write, old, new, compare, logging.INFO, call_events="debug")
+    for other in (quiet, counting):
+        assert other[0] == loud[0]
+        assert other[1][0] == loud[1][0]
+        assert other[1][1] is loud[1][1]  # the very same value, or the very same exception
+        assert other[2] == loud[2]
+    assert loud[3]
+    assert counting[3] == loud[3]
+    assert quiet[3] == []  # a logger that drops info events: nothing to summarise
+    fresh()
     structlog.reset_defaults()

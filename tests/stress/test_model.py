@@ -24,6 +24,7 @@ from structlog.testing import capture_logs
 
 import migratekit
 from migratekit import Stage, migration
+from tests.helpers import fresh
 
 # -- the reference model: docs/design.md's stage table ------------------------------------
 
@@ -109,7 +110,7 @@ class StageTableMachine(RuleBasedStateMachine):
 
     def __init__(self) -> None:
         super().__init__()
-        migratekit.reset()  # forget stage errors already reported by earlier examples
+        fresh()  # forget stage errors already reported by earlier examples
         self.provider = SwappableProvider()
         self.default = "off"
         self.reported: set[tuple[str, str]] = set()

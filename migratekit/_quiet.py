@@ -1,0 +1,318 @@
+"""
+The function wrapt calls for each call of a migration, built once per
+migration: for async code a call of :func:`~migratekit._runners.arun`; for
+sync code the quiet path, which runs the sides with no bookkeeping but the
+counts while nothing needs reporting, and hands over to
+:func:`~migratekit._runners.run` when something does.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from functools import partial
+from time import perf_counter
+from typing import Any
+
+from migratekit import _events, _summary
+from migratekit._compat import PROPAGATES
+from migratekit._engine import OLD, Call, Engine, Plan, invoke, reporting
+from migratekit._events import SideRun, logger_attribute
+from migratekit._options import SideFn, call_wrapped
+from migratekit._resolve import stage_failed, stage_from_answer
+from migratekit._runners import arun, run
+from migratekit._settings import settings
+from migratekit.providers._env import EnvStageProvider, stage_of_raw
+
+__all__ = ["call_for"]
+
+
+def call_for(engine: Engine) -> SideFn:
+    """What wrapt calls for each call of the migration *engine* runs."""
+    return _async_call(engine) if engine.is_async else _quiet_call(engine)
+
+
+def _async_call(engine: Engine) -> SideFn:
+    async def call(wrapped: Any, instance: Any, args: tuple[Any, ...],
+                   kwargs: dict[str, Any]) -> Any:
+        plan = await engine.aplan(wrapped, instance, args, kwargs)
+        auth = (await arun(engine, plan, wrapped, instance, args, kwargs))[0]
+        if auth.ok:
+            return auth.value
+        raise auth.exception  # type: ignore[misc]  # the side's own exception object
+
+    return call
+
+
+# The quiet path's records are plain tuples: unpacking a tuple subclass (a
+# NamedTuple) takes CPython's slow path, which cost more than the rest of
+# reading the stage.
+
+_Step = tuple[Plan, SideFn | None, SideFn | None, int, int, int]
+"""
+One stage of one migration, as the quiet path runs it: the plan, the
+authoritative side (``None``: the decorated function itself), the other side
+(``None``: the stage runs one), the index of the authoritative side (0 old,
+1 new), the key of the stage's counts (migratekit._summary), and the stage's
+id, to find its step with the authoritative side alone (``shadow_ratio``).
+"""
+
+
+def _steps(engine: Engine, plans: dict[int, Plan]) -> dict[int, _Step]:
+    """The quiet path's step of each stage in *plans*, by the stage's id."""
+    steps = {}
+    for stage_id, plan in plans.items():
+        first = engine.side(plan.authoritative)
+        second = None if plan.other is None else engine.side(plan.other)
+        steps[stage_id] = (plan, None if first is call_wrapped else first, second,
+                           0 if plan.authoritative is OLD else 1, engine.keys[stage_id],
+                           stage_id)
+    return steps
+
+
+_Asker = tuple[Callable[[], Any], Any, "dict[Any, Any] | None", Any, Any]
+"""
+How the quiet path asks a provider for the stage: ``provider.get_stage(name,
+None)`` or the provider's cheaper equivalent; and for the environment
+provider, its :class:`~migratekit.providers._env.RawLookup` (``os.environ``,
+its store, the two encoded names), else four ``None``.
+"""
+
+_STEPS_LEARNED_LIMIT = 64
+_NO_LOGGER: tuple[Any, ...] = (object(), False, False, False)
+"""(bind, debug, info, warning) before the logger was asked: a bind no logger has."""
+
+
+def _asker(provider: Any, name: str) -> _Asker:
+    make = getattr(provider, "stage_getter", None)
+    get = make(name) if make is not None else partial(provider.get_stage, name, None)
+    if type(provider) is EnvStageProvider:
+        lookup = provider.raw_lookup(name)
+        if lookup is not None:
+            return (get, *lookup)
+    return (get, None, None, None, None)
+
+
+def _reraise(exc: BaseException) -> Any:
+    raise exc
+
+
+def _count_one(key: int, side: int, seconds: float) -> None:
+    """Count a call of one side that succeeded (the quiet path's; any other goes by Call)."""
+    row = _summary.row(key)
+    row.calls += 1
+    row.ok[side] += 1
+    row.timed(side, seconds)
+
+
+def _count_two(key: int, first: int, first_seconds: float, second_seconds: float,
+               compared: bool, old_value: Any, new_value: Any) -> None:
+    """Count a call of two sides that succeeded (and agreed, when *compared*)."""
+    row = _summary.row(key)
+    row.calls += 1
+    row.ok[0] += 1
+    row.ok[1] += 1
+    row.timed(first, first_seconds)
+    row.timed(1 - first, second_seconds)
+    if compared:
+        row.compared(True, None, None, type(old_value) is not type(new_value))
+
+
+def _quiet_call(engine: Engine) -> SideFn:  # noqa: PLR0915 - see call() below
+    """
+    The sync call. When a call that goes well is reported (``call_events``
+    at a level the logger emits), :func:`run` does it all. When it is not
+    (production: ``debug`` call events, a logger at ``info`` or above), a
+    call whose sides succeed and whose reads agree emits nothing, so the
+    sides run here with no bookkeeping but the counts, and a
+    :class:`~migratekit._engine.Call` is made only when something must be
+    reported: a side that failed, reads that differ.
+    tests/test_quiet_path.py checks that both give the same outcome, the same
+    warnings and the same counts, stage by stage. What does not change
+    between calls is a local of this closure.
+    """
+    name, own_provider, simple = engine.name, engine.provider, engine.context is None
+    plan_for, stops = engine.plan, not engine.reads
+    quiet_pair, every_call, compare = engine.quiet_pair, engine.check_ratio == 1, engine.compare
+    sampled_shadows = engine.shadow_ratio != 1
+    steps, alone = _steps(engine, engine.plans_by_id), _steps(engine, engine.alone)
+    # The stages of the raw values of the environment seen so far: a value
+    # seen before is one dictionary lookup from its step.
+    learned: dict[Any, _Step] = {}
+    # What the call worked out from the settings of one generation (see
+    # migratekit._settings): the generation; structlog's finalized bind, and
+    # whether the logger it stands for emits debug, info and warning events;
+    # whether a call that went well is reported, and whether calls are
+    # counted; whether the engine is asked (a forced stage, or context=); the
+    # provider, and how to ask it (_Asker); the default stage's step. One
+    # tuple, so that threads never see half of a change.
+    seen: tuple[Any, ...] = (None,)
+
+    def look(generation: object, logger: tuple[Any, ...]) -> tuple[Any, ...]:
+        """Work out how to find the stage while the settings are of *generation*."""
+        nonlocal seen
+        bind, debug, info, warning = logger
+        reported, _, counted = reporting(debug, info)
+        if counted and settings.summary_interval is not None:
+            _summary.start(settings.summary_interval)
+        provider = settings.provider if own_provider is None else own_provider
+        asks_engine = not simple or settings.forced is not None
+        default_step = steps[id(settings.default_stage)]
+        try:
+            asker = (None, None, None, None, None) if asks_engine else _asker(provider, name)
+        except BaseException as exc:
+            if isinstance(exc, PROPAGATES):
+                raise
+            # Not remembered: the next call tries again. This one reports
+            # the failure as the stage's, through answer_of.
+            return (generation, bind, debug, info, warning, reported, counted, False, provider,
+                    partial(_reraise, exc), None, None, None, None, default_step)
+        seen = (generation, bind, debug, info, warning, reported, counted, asks_engine,
+                provider, *asker, default_step)
+        return seen
+
+    def relog(known: tuple[Any, ...]) -> tuple[Any, ...]:
+        """
+        What the call works out, now that the logger is another one: its levels
+        are remembered while structlog keeps it (finalized) and they are fixed
+        (a filtering logger), asked again on every call else.
+        """
+        nonlocal seen
+        bind = logger_attribute("bind")  # before the state: a change in between is seen
+        _, debug, info, warning = _events.state()
+        reported, _, counted = reporting(debug, info)
+        if counted and settings.summary_interval is not None:
+            _summary.start(settings.summary_interval)
+        fixed = bind is not None and _events.fixed_state[0] is bind
+        updated = (known[0], bind if fixed else _NO_LOGGER[0], debug, info, warning, reported,
+                   counted, *known[7:])
+        if fixed:
+            seen = updated
+        return updated
+
+    def step_of(provider: Any, answer: Any) -> _Step:
+        """The step for what *provider* answered: a Stage member, or anything else."""
+        found = steps.get(id(answer))
+        if found is not None:
+            return found
+        if answer is None:  # no opinion: the default stage
+            return steps[id(settings.default_stage)]
+        return steps[id(stage_from_answer(provider, name, answer))]
+
+    def slow_step(provider: Any, get: Callable[[], Any], raw: Any) -> _Step:
+        """Ask the provider; when it read a value it will map again, remember that value."""
+        step = step_of(provider, answer_of(provider, get))
+        stage = stage_of_raw(raw)
+        if stage is not None and id(stage) in steps and len(learned) < _STEPS_LEARNED_LIMIT:
+            learned[raw] = steps[id(stage)]
+        return step
+
+    def answer_of(provider: Any, get: Callable[[], Any]) -> Any:
+        try:
+            return get()
+        except BaseException as exc:
+            if isinstance(exc, PROPAGATES):
+                raise
+            return stage_failed(provider, name, exc)
+
+    def call(  # noqa: PLR0915 - the hot path, in one piece: a call less per request
+        wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        # The stage: for a migration without context= and no forced stage, the
+        # provider is asked here; from the environment, by dictionary lookups.
+        known = seen
+        if known[0] is not settings.generation:
+            known = look(settings.generation, known[1:5] if len(known) > 1 else _NO_LOGGER)
+        # The logger: while structlog keeps the same finalized logger, its
+        # levels stay what they were (a logger that is not finalized says each time).
+        if logger_attribute("bind") is not known[1]:
+            known = relog(known)
+        (_, _, _, _, warning, reported, counted, asks_engine, provider, get, environ, store,
+         variable, fallback, default_step) = known
+        if asks_engine:
+            step = steps[id(plan_for(wrapped, instance, args, kwargs).stage)]
+        elif store is not None and os.environ is environ:
+            # EnvStageProvider.stage_getter, inlined: change both together.
+            raw = store.get(variable)
+            if raw is None:
+                raw = store.get(fallback)
+            if raw is None:  # no variable: the default stage
+                step = default_step
+            else:
+                step = learned.get(raw) or slow_step(provider, get, raw)
+        else:
+            step = step_of(provider, answer_of(provider, get))
+        plan, first, second, side, key, stage_id = step
+        if reported or (second is not None and not quiet_pair):
+            auth = run(engine, plan, wrapped, instance, args, kwargs)[0]
+            if auth.ok:
+                return auth.value
+            raise auth.exception  # type: ignore[misc]  # the side's own exception object
+        if second is not None and sampled_shadows and not engine.shadowed():
+            plan, first, second, side, key, stage_id = alone[stage_id]
+            if counted:
+                _summary.row(key).skipped += 1
+
+        start = perf_counter()
+        if second is None:
+            try:
+                value = wrapped(*args, **kwargs) if first is None else first(
+                    wrapped, instance, args, kwargs)
+            except BaseException as exc:
+                if (warning or counted) and not isinstance(exc, PROPAGATES):
+                    Call(engine, plan, wrapped, instance, args, kwargs, [
+                        SideRun(plan.authoritative, False, None, exc, perf_counter() - start),
+                    ]).emit()
+                raise
+            if counted:
+                _count_one(key, side, perf_counter() - start)
+            return value
+        try:
+            value = wrapped(*args, **kwargs) if first is None else first(
+                wrapped, instance, args, kwargs)
+        except BaseException as exc:
+            if isinstance(exc, PROPAGATES):
+                raise
+            failed = SideRun(plan.authoritative, False, None, exc, perf_counter() - start)
+            # A write never writes the other side after a failure; a read
+            # runs it anyway: its result is still news.
+            Call(engine, plan, wrapped, instance, args, kwargs, [failed] if stops else [
+                failed, invoke(plan.other, second, wrapped, instance, args, kwargs),  # type: ignore[arg-type]
+            ]).finish()
+            raise
+        middle = perf_counter()
+        try:
+            other_value = second(wrapped, instance, args, kwargs)
+        except BaseException as exc:
+            if isinstance(exc, PROPAGATES):
+                raise
+            Call(engine, plan, wrapped, instance, args, kwargs, [
+                SideRun(plan.authoritative, True, value, None, middle - start),
+                SideRun(plan.other, False, None, exc, perf_counter() - middle),  # type: ignore[arg-type]
+            ]).finish()
+            return value
+        old_value, new_value = (value, other_value) if side == 0 else (other_value, value)
+        if stops or not (every_call or engine.sampled()):
+            if counted:
+                _count_two(key, side, middle - start, perf_counter() - middle, False,
+                           old_value, new_value)
+            return value
+        try:
+            verdict = old_value == new_value if compare is None else compare(old_value, new_value)
+        except BaseException as exc:
+            comparison = engine.compare_failed(exc)
+        else:
+            if verdict is True:
+                if counted:
+                    _count_two(key, side, middle - start, perf_counter() - middle, True,
+                               old_value, new_value)
+                return value
+            comparison = engine.judge(verdict, old_value, new_value)
+        if (comparison.consistent is False and warning) or counted:
+            Call(engine, plan, wrapped, instance, args, kwargs, [
+                SideRun(plan.authoritative, True, value, None, middle - start),
+                SideRun(plan.other, True, other_value, None, perf_counter() - middle),  # type: ignore[arg-type]
+            ]).emit(comparison)
+        return value
+
+    return call

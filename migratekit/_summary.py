@@ -1,0 +1,478 @@
+"""
+What the calls add up to, in the process: per (migration, operation, stage),
+the calls, each side's results and latencies, the comparisons; and the
+``migration.summary`` events that carry it, one window at a time.
+
+Each thread counts into rows of its own (a shard), so that counting takes no
+lock and loses nothing, with the GIL or without it: one writer per row, and
+the readers (the flusher, a metrics collector) add the shards up. Counts only
+grow; a window's numbers are what they grew by since the window before. A
+thread that ended leaves its counts to the process's retired totals.
+"""
+
+from __future__ import annotations
+
+import atexit
+import math
+import os
+import socket
+import threading
+import time
+import weakref
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from typing import Any
+
+from migratekit import _events
+from migratekit._compat import PROPAGATES
+from migratekit._schema import LATENCY_GAMMA, SUMMARY_EVENT
+
+__all__ = [
+    "Row",
+    "Totals",
+    "flush",
+    "key_for",
+    "restart",
+    "row",
+    "start",
+    "stop",
+    "totals",
+]
+
+_LOG_GAMMA = math.log(LATENCY_GAMMA)
+_BUCKETS_LIMIT = 4096
+"""Distinct latency buckets one side keeps; past that a latency counts as the largest bucket."""
+_PATHS_LIMIT = 256
+_ERRORS_LIMIT = 64
+
+
+# -- the keys: one small int per (migration, operation, stage) ----------------------------------
+
+_keys: dict[tuple[str, str, str], int] = {}
+_names: list[tuple[str, str, str]] = []
+_keys_lock = threading.Lock()
+
+
+def key_for(migration: str, operation: str, stage: str) -> int:
+    """The number that stands for (*migration*, *operation*, *stage*) in every shard."""
+    name = (migration, operation, stage)
+    key = _keys.get(name)
+    if key is None:
+        with _keys_lock:
+            key = _keys.get(name)
+            if key is None:
+                key = _keys[name] = len(_names)
+                _names.append(name)
+    return key
+
+
+# -- a row: what one thread counted for one key ----------------------------------------------
+
+
+class Row:
+    """
+    What one thread counted for one (migration, operation, stage); sides are
+    indexed 0 (old) and 1 (new). Written only by its thread; read by anyone.
+    """
+
+    __slots__ = (
+        "buckets", "calls", "checks", "compare_errors", "dropped", "errors", "failed",
+        "inconsistent", "latency_max", "latency_sum", "ok", "paths", "skipped", "suppressed",
+        "type_mismatches", "zeros",
+    )  # fmt: skip
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.ok = [0, 0]
+        self.failed = [0, 0]
+        self.errors: list[dict[str, int]] = [{}, {}]
+        self.latency_sum = [0.0, 0.0]
+        self.latency_max = [0.0, 0.0]
+        self.zeros = [0, 0]
+        self.buckets: list[dict[int, int]] = [{}, {}]
+        self.checks = 0
+        self.inconsistent = 0
+        self.compare_errors = 0
+        self.type_mismatches = 0
+        self.paths: dict[str, int] = {}
+        self.dropped = 0
+        self.skipped = 0
+        self.suppressed = 0
+
+    def timed(self, side: int, seconds: float) -> None:
+        """Count one latency of *side*."""
+        ms = seconds * 1000.0
+        self.latency_sum[side] += ms
+        if ms > self.latency_max[side]:  # noqa: PLR1730 - a compare costs less than max()
+            self.latency_max[side] = ms
+        if ms <= 0.0:
+            self.zeros[side] += 1
+            return
+        index = math.ceil(math.log(ms) / _LOG_GAMMA)
+        buckets = self.buckets[side]
+        count = buckets.get(index)
+        if count is not None:
+            buckets[index] = count + 1
+        elif len(buckets) < _BUCKETS_LIMIT:
+            buckets[index] = 1
+        else:  # bounded: the largest bucket kept takes it, so the count stays right
+            largest = max(buckets)
+            buckets[largest] += 1
+
+    def result(self, side: int, ok: bool, seconds: float, exc_type: str | None = None) -> None:
+        """Count one result of *side*: ok or failed (with the exception's class name)."""
+        if ok:
+            self.ok[side] += 1
+        else:
+            self.failed[side] += 1
+            errors = self.errors[side]
+            name = exc_type or "?"
+            if name in errors or len(errors) < _ERRORS_LIMIT:
+                errors[name] = errors.get(name, 0) + 1
+            else:
+                errors["(other)"] = errors.get("(other)", 0) + 1
+        self.timed(side, seconds)
+
+    def compared(self, consistent: bool | None, error: str | None, paths: list[str] | None,
+                 mismatched_types: bool) -> None:
+        """Count one comparison of two reads."""
+        if error is not None:
+            self.compare_errors += 1
+            return
+        if consistent is None:
+            return
+        self.checks += 1
+        if mismatched_types:
+            self.type_mismatches += 1
+        if consistent is False:
+            self.inconsistent += 1
+            for path in paths or ():
+                if path in self.paths or len(self.paths) < _PATHS_LIMIT:
+                    self.paths[path] = self.paths.get(path, 0) + 1
+
+
+# -- shards ------------------------------------------------------------------------------------
+
+
+class _Shard:
+    """One thread's rows."""
+
+    __slots__ = ("__weakref__", "rows", "thread")
+
+    def __init__(self, thread: threading.Thread) -> None:
+        self.rows: dict[int, Row] = {}
+        self.thread = weakref.ref(thread)
+
+
+_local = threading.local()
+_shards: list[_Shard] = []
+_shards_lock = threading.Lock()
+_retired: dict[int, Row] = {}
+"""The counts of the threads that ended, added up (under _shards_lock)."""
+
+
+def row(key: int) -> Row:
+    """This thread's row for *key*: the one it counts into."""
+    try:
+        rows: dict[int, Row] = _local.rows
+    except AttributeError:
+        rows = _new_shard()
+    found = rows.get(key)
+    if found is None:
+        found = rows[key] = Row()
+    return found
+
+
+def rows() -> dict[int, Row]:
+    """This thread's rows, by key (the hot path looks its row up there itself)."""
+    try:
+        return _local.rows  # type: ignore[no-any-return]
+    except AttributeError:
+        return _new_shard()
+
+
+def _new_shard() -> dict[int, Row]:
+    shard = _Shard(threading.current_thread())
+    with _shards_lock:
+        _shards.append(shard)
+    _local.rows = shard.rows
+    return shard.rows
+
+
+def _retire_ended() -> None:
+    """Add the rows of threads that ended to the retired totals (under _shards_lock)."""
+    alive = []
+    for shard in _shards:
+        thread = shard.thread()
+        if thread is not None and thread.is_alive():
+            alive.append(shard)
+            continue
+        for key, ended in list(shard.rows.items()):
+            _add(_retired.setdefault(key, Row()), ended)
+    _shards[:] = alive
+
+
+# -- totals ------------------------------------------------------------------------------------
+
+
+class Totals:
+    """
+    What one (migration, operation, stage) counted since the process started
+    (or forked): the rows of every thread added up.
+    """
+
+    __slots__ = ("migration", "operation", "row", "stage")
+
+    def __init__(self, migration: str, operation: str, stage: str, row: Row) -> None:
+        self.migration = migration
+        self.operation = operation
+        self.stage = stage
+        self.row = row
+
+
+def totals() -> list[Totals]:
+    """Every key's totals since the process started; what metrics collectors read."""
+    summed: dict[int, Row] = {}
+    with _shards_lock:
+        _retire_ended()
+        for key, retired in _retired.items():
+            _add(summed.setdefault(key, Row()), retired)
+        for shard in _shards:
+            for key, counted in list(shard.rows.items()):
+                _add(summed.setdefault(key, Row()), counted)
+    return [Totals(*_names[key], counted) for key, counted in sorted(summed.items())]
+
+
+def _add(into: Row, other: Row) -> None:
+    """Add *other*'s counts to *into* (copies of its dicts: *other* may be written meanwhile)."""
+    into.calls += other.calls
+    for side in (0, 1):
+        into.ok[side] += other.ok[side]
+        into.failed[side] += other.failed[side]
+        _add_counts(into.errors[side], other.errors[side].copy())
+        into.latency_sum[side] += other.latency_sum[side]
+        into.latency_max[side] = max(into.latency_max[side], other.latency_max[side])
+        into.zeros[side] += other.zeros[side]
+        _add_counts(into.buckets[side], other.buckets[side].copy())
+    into.checks += other.checks
+    into.inconsistent += other.inconsistent
+    into.compare_errors += other.compare_errors
+    into.type_mismatches += other.type_mismatches
+    _add_counts(into.paths, other.paths.copy())
+    into.dropped += other.dropped
+    into.skipped += other.skipped
+    into.suppressed += other.suppressed
+
+
+def _add_counts(into: dict[Any, int], other: dict[Any, int], sign: int = 1) -> None:
+    for key, count in other.items():
+        into[key] = into.get(key, 0) + sign * count
+
+
+# -- windows and the migration.summary events ------------------------------------------------
+
+_flush_lock = threading.Lock()
+_emitted: dict[int, Row] = {}
+"""The totals the last window ended with, by key (under _flush_lock)."""
+_window_start = time.time()
+
+
+def flush() -> int:
+    """
+    Emit a ``migration.summary`` for each (migration, operation, stage) that
+    saw calls since the last window, and start a new window; how many were
+    emitted. Never raises an ``Exception``.
+    """
+    global _window_start
+    try:
+        with _flush_lock:
+            until = time.time()
+            since, _window_start = _window_start, until
+            events = []
+            for current in totals():
+                key = key_for(current.migration, current.operation, current.stage)
+                before = _emitted.get(key)
+                window = _difference(current.row, before)
+                _emitted[key] = current.row
+                if window.calls or window.dropped or window.suppressed:
+                    events.append(_fields(current, window, since, until))
+        for fields in events:
+            _events.emit_summary(fields)
+        return len(events)
+    except BaseException as exc:
+        if isinstance(exc, PROPAGATES):
+            raise
+        _events.pipeline_failed(SUMMARY_EVENT, exc)
+        return 0
+
+
+def _difference(now: Row, before: Row | None) -> Row:
+    """What grew from *before* to *now*."""
+    window = Row()
+    _add(window, now)
+    if before is None:
+        return window
+    window.calls -= before.calls
+    for side in (0, 1):
+        window.ok[side] -= before.ok[side]
+        window.failed[side] -= before.failed[side]
+        _add_counts(window.errors[side], before.errors[side], -1)
+        window.latency_sum[side] -= before.latency_sum[side]
+        window.zeros[side] -= before.zeros[side]
+        _add_counts(window.buckets[side], before.buckets[side], -1)
+    window.checks -= before.checks
+    window.inconsistent -= before.inconsistent
+    window.compare_errors -= before.compare_errors
+    window.type_mismatches -= before.type_mismatches
+    _add_counts(window.paths, before.paths, -1)
+    window.dropped -= before.dropped
+    window.skipped -= before.skipped
+    window.suppressed -= before.suppressed
+    return window
+
+
+_HOST = socket.gethostname()
+
+
+def _fields(totals: Totals, window: Row, since: float, until: float) -> dict[str, Any]:
+    return {
+        "migration": totals.migration,
+        "operation": totals.operation,
+        "stage": totals.stage,
+        "since": _iso(since),
+        "until": _iso(until),
+        "host": _HOST,
+        "pid": os.getpid(),
+        "process": _events.process_id(),
+        "calls": window.calls,
+        "sides": {name: _side(window, side) for side, name in enumerate(("old", "new"))
+                  if window.ok[side] or window.failed[side]},
+        "consistency_checks": window.checks,
+        "inconsistent": window.inconsistent,
+        "compare_errors": window.compare_errors,
+        "type_mismatches": window.type_mismatches,
+        "diff_paths": _positive(window.paths),
+        "shadows_dropped": window.dropped,
+        "shadows_skipped": window.skipped,
+        "warnings_suppressed": window.suppressed,
+    }
+
+
+def _side(window: Row, side: int) -> dict[str, Any]:
+    buckets = _positive(window.buckets[side])
+    return {
+        "ok": window.ok[side],
+        "failed": window.failed[side],
+        "errors": _positive(window.errors[side]),
+        "latency_ms": {
+            "count": window.ok[side] + window.failed[side],
+            "sum": round(window.latency_sum[side], 6),
+            "max": round(window.latency_max[side], 6),
+            "zeros": window.zeros[side],
+            "gamma": LATENCY_GAMMA,
+            "buckets": {str(index): count for index, count in sorted(buckets.items())},
+        },
+    }
+
+
+def _positive(counts: dict[Any, int]) -> dict[Any, int]:
+    return {key: count for key, count in counts.items() if count > 0}
+
+
+def _iso(when: float) -> str:
+    return datetime.fromtimestamp(when, timezone.utc).isoformat(timespec="microseconds")
+
+
+# -- the flusher -------------------------------------------------------------------------------
+
+
+class _Flusher:
+    """A daemon thread that flushes every *interval* seconds, until stopped."""
+
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="migratekit-summaries",
+                                       daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while not self.stopping.wait(self.interval):
+            flush()
+
+
+_flusher: _Flusher | None = None
+_flusher_lock = threading.Lock()
+
+
+def start(interval: float) -> None:
+    """Flush every *interval* seconds from a background thread (started once per process)."""
+    global _flusher  # noqa: PLW0603
+    running = _flusher
+    if running is not None and running.interval == interval:
+        return
+    with _flusher_lock:
+        if _flusher is not None and _flusher.interval == interval and _flusher.thread.is_alive():
+            return
+        if _flusher is not None:
+            _flusher.stopping.set()
+        _flusher = _Flusher(interval)
+
+
+def restart(interval: float | None) -> None:
+    """A flusher that runs goes on at *interval* (``None``: it stops); none is started here."""
+    with _flusher_lock:
+        running = _flusher is not None
+    if interval is None:
+        stop()
+    elif running:
+        start(interval)
+
+
+def stop() -> None:
+    """Stop the background flusher, if one runs."""
+    global _flusher  # noqa: PLW0603
+    with _flusher_lock:
+        if _flusher is not None:
+            _flusher.stopping.set()
+            _flusher = None
+
+
+def forget() -> None:
+    """Start from nothing: no counts, no windows (for reset(), and a forked child)."""
+    global _window_start  # noqa: PLW0603
+    with _shards_lock:
+        for shard in _shards:
+            shard.rows.clear()
+        _retired.clear()
+    _emitted.clear()
+    _window_start = time.time()
+
+
+def _after_fork() -> None:
+    # The child counts its own calls from nothing, with its own locks; the
+    # parent's flusher thread does not exist in it.
+    global _flusher, _shards_lock, _flush_lock, _flusher_lock, _keys_lock, _local  # noqa: PLW0603
+    _shards_lock, _flush_lock = threading.Lock(), threading.Lock()
+    _flusher_lock, _keys_lock = threading.Lock(), threading.Lock()
+    interval = None if _flusher is None else _flusher.interval
+    _flusher = None
+    _local = threading.local()
+    _shards.clear()
+    _retired.clear()
+    _emitted.clear()
+    globals()["_window_start"] = time.time()
+    if interval is not None:
+        start(interval)
+
+
+if hasattr(os, "register_at_fork"):  # pragma: no branch - absent on Windows only
+    os.register_at_fork(after_in_child=_after_fork)
+
+atexit.register(flush)
+
+
+def iter_rows() -> Iterator[tuple[tuple[str, str, str], Row]]:
+    """Every key and its totals: for tests and tools that want the names with the rows."""
+    for found in totals():
+        yield (found.migration, found.operation, found.stage), found.row
