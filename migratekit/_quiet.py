@@ -48,13 +48,14 @@ def _async_call(engine: Engine) -> SideFn:
 # NamedTuple) takes CPython's slow path, which cost more than the rest of
 # reading the stage.
 
-_Step = tuple[Plan, SideFn | None, SideFn | None, int, int, int]
+_Step = tuple[Plan, SideFn | None, SideFn | None, tuple[int, int, int]]
 """
 One stage of one migration, as the quiet path runs it: the plan, the
 authoritative side (``None``: the decorated function itself), the other side
-(``None``: the stage runs one), the index of the authoritative side (0 old,
-1 new), the key of the stage's counts (migratekit._summary), and the stage's
-id, to find its step with the authoritative side alone (``shadow_ratio``).
+(``None``: the stage runs one), and what only some calls need: the index of
+the authoritative side (0 old, 1 new), the key of the stage's counts
+(migratekit._summary), and the stage's id, to find its step with the
+authoritative side alone (``shadow_ratio``).
 """
 
 
@@ -65,8 +66,8 @@ def _steps(engine: Engine, plans: dict[int, Plan]) -> dict[int, _Step]:
         first = engine.side(plan.authoritative)
         second = None if plan.other is None else engine.side(plan.other)
         steps[stage_id] = (plan, None if first is call_wrapped else first, second,
-                           0 if plan.authoritative is OLD else 1, engine.keys[stage_id],
-                           stage_id)
+                           (0 if plan.authoritative is OLD else 1, engine.keys[stage_id],
+                            stage_id))
     return steps
 
 
@@ -79,8 +80,8 @@ its store, the two encoded names), else four ``None``.
 """
 
 _STEPS_LEARNED_LIMIT = 64
-_NO_LOGGER: tuple[Any, ...] = (object(), False, False, False)
-"""(bind, debug, info, warning) before the logger was asked: a bind no logger has."""
+_NOT_FIXED: Any = object()
+"""A bind no logger has: the logger is asked again on the next call."""
 
 
 def _asker(provider: Any, name: str) -> _Asker:
@@ -93,8 +94,16 @@ def _asker(provider: Any, name: str) -> _Asker:
     return (get, None, None, None, None)
 
 
-def _reraise(exc: BaseException) -> Any:
-    raise exc
+class _Raising:
+    """The getter of a provider whose getter could not be made: it raises what that raised."""
+
+    __slots__ = ("exc",)
+
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc
+
+    def __call__(self) -> Any:
+        raise self.exc
 
 
 def _count_one(key: int, side: int, seconds: float) -> None:
@@ -105,9 +114,10 @@ def _count_one(key: int, side: int, seconds: float) -> None:
     row.timed(side, seconds)
 
 
-def _count_two(key: int, first: int, first_seconds: float, second_seconds: float,
+def _count_two(more: tuple[int, int, int], first_seconds: float, second_seconds: float,
                compared: bool, old_value: Any, new_value: Any) -> None:
     """Count a call of two sides that succeeded (and agreed, when *compared*)."""
+    first, key, _ = more
     row = _summary.row(key)
     row.calls += 1
     row.ok[0] += 1
@@ -140,21 +150,34 @@ def _quiet_call(engine: Engine) -> SideFn:  # noqa: PLR0915 - see call() below
     # seen before is one dictionary lookup from its step.
     learned: dict[Any, _Step] = {}
     # What the call worked out from the settings of one generation (see
-    # migratekit._settings): the generation; structlog's finalized bind, and
-    # whether the logger it stands for emits debug, info and warning events;
-    # whether a call that went well is reported, and whether calls are
-    # counted; whether the engine is asked (a forced stage, or context=); the
-    # provider, and how to ask it (_Asker); the default stage's step. One
-    # tuple, so that threads never see half of a change.
-    seen: tuple[Any, ...] = (None,)
+    # migratekit._settings) and from the logger: the generation; structlog's
+    # finalized bind (or a bind no logger has, to ask the logger again on the
+    # next call); whether the logger emits warnings, whether a call that went
+    # well is reported, and whether calls are counted; whether the engine is
+    # asked (a forced stage, or context=); the provider, and how to ask it
+    # (_Asker); the default stage's step. One tuple, so that threads never see
+    # half of a change.
+    seen: tuple[Any, ...] = (None, _NOT_FIXED)
 
-    def look(generation: object, logger: tuple[Any, ...]) -> tuple[Any, ...]:
-        """Work out how to find the stage while the settings are of *generation*."""
+    def refresh(known: tuple[Any, ...]) -> tuple[Any, ...]:
+        """Work out again what the call needs: the settings or the logger changed."""
         nonlocal seen
-        bind, debug, info, warning = logger
+        # Both read before what they stand for: a change in between is seen next time.
+        generation, bind = settings.generation, logger_attribute("bind")
+        _, debug, info, warning = _events.state()
         reported, _, counted = reporting(debug, info)
         if counted and settings.summary_interval is not None:
             _summary.start(settings.summary_interval)
+        if bind is None or _events.fixed_state[0] is not bind:  # levels that may change
+            bind = _NOT_FIXED
+        asking = known[5:] if known[0] is generation else ask()
+        updated = (generation, bind, warning, reported, counted, *asking)
+        if type(asking[2]) is not _Raising:  # a getter that failed to be made is tried again
+            seen = updated
+        return updated
+
+    def ask() -> tuple[Any, ...]:
+        """Whether the engine is asked, the provider and how to ask it, the default step."""
         provider = settings.provider if own_provider is None else own_provider
         asks_engine = not simple or settings.forced is not None
         default_step = steps[id(settings.default_stage)]
@@ -163,32 +186,9 @@ def _quiet_call(engine: Engine) -> SideFn:  # noqa: PLR0915 - see call() below
         except BaseException as exc:
             if isinstance(exc, PROPAGATES):
                 raise
-            # Not remembered: the next call tries again. This one reports
-            # the failure as the stage's, through answer_of.
-            return (generation, bind, debug, info, warning, reported, counted, False, provider,
-                    partial(_reraise, exc), None, None, None, None, default_step)
-        seen = (generation, bind, debug, info, warning, reported, counted, asks_engine,
-                provider, *asker, default_step)
-        return seen
-
-    def relog(known: tuple[Any, ...]) -> tuple[Any, ...]:
-        """
-        What the call works out, now that the logger is another one: its levels
-        are remembered while structlog keeps it (finalized) and they are fixed
-        (a filtering logger), asked again on every call else.
-        """
-        nonlocal seen
-        bind = logger_attribute("bind")  # before the state: a change in between is seen
-        _, debug, info, warning = _events.state()
-        reported, _, counted = reporting(debug, info)
-        if counted and settings.summary_interval is not None:
-            _summary.start(settings.summary_interval)
-        fixed = bind is not None and _events.fixed_state[0] is bind
-        updated = (known[0], bind if fixed else _NO_LOGGER[0], debug, info, warning, reported,
-                   counted, *known[7:])
-        if fixed:
-            seen = updated
-        return updated
+            # This call reports the failure as the stage's, through answer_of.
+            asker = (_Raising(exc), None, None, None, None)
+        return (asks_engine, provider, *asker, default_step)
 
     def step_of(provider: Any, answer: Any) -> _Step:
         """The step for what *provider* answered: a Stage member, or anything else."""
@@ -220,15 +220,13 @@ def _quiet_call(engine: Engine) -> SideFn:  # noqa: PLR0915 - see call() below
     ) -> Any:
         # The stage: for a migration without context= and no forced stage, the
         # provider is asked here; from the environment, by dictionary lookups.
-        known = seen
-        if known[0] is not settings.generation:
-            known = look(settings.generation, known[1:5] if len(known) > 1 else _NO_LOGGER)
         # The logger: while structlog keeps the same finalized logger, its
         # levels stay what they were (a logger that is not finalized says each time).
-        if logger_attribute("bind") is not known[1]:
-            known = relog(known)
-        (_, _, _, _, warning, reported, counted, asks_engine, provider, get, environ, store,
-         variable, fallback, default_step) = known
+        known = seen
+        if known[0] is not settings.generation or logger_attribute("bind") is not known[1]:
+            known = refresh(known)
+        (_, _, warning, reported, counted, asks_engine, provider, get, environ, store, variable,
+         fallback, default_step) = known
         if asks_engine:
             step = steps[id(plan_for(wrapped, instance, args, kwargs).stage)]
         elif store is not None and os.environ is environ:
@@ -242,16 +240,16 @@ def _quiet_call(engine: Engine) -> SideFn:  # noqa: PLR0915 - see call() below
                 step = learned.get(raw) or slow_step(provider, get, raw)
         else:
             step = step_of(provider, answer_of(provider, get))
-        plan, first, second, side, key, stage_id = step
+        plan, first, second, more = step
         if reported or (second is not None and not quiet_pair):
             auth = run(engine, plan, wrapped, instance, args, kwargs)[0]
             if auth.ok:
                 return auth.value
             raise auth.exception  # type: ignore[misc]  # the side's own exception object
         if second is not None and sampled_shadows and not engine.shadowed():
-            plan, first, second, side, key, stage_id = alone[stage_id]
+            plan, first, second, more = alone[more[2]]
             if counted:
-                _summary.row(key).skipped += 1
+                _summary.row(more[1]).skipped += 1
 
         start = perf_counter()
         if second is None:
@@ -265,7 +263,7 @@ def _quiet_call(engine: Engine) -> SideFn:  # noqa: PLR0915 - see call() below
                     ]).emit()
                 raise
             if counted:
-                _count_one(key, side, perf_counter() - start)
+                _count_one(more[1], more[0], perf_counter() - start)
             return value
         try:
             value = wrapped(*args, **kwargs) if first is None else first(
@@ -291,10 +289,10 @@ def _quiet_call(engine: Engine) -> SideFn:  # noqa: PLR0915 - see call() below
                 SideRun(plan.other, False, None, exc, perf_counter() - middle),  # type: ignore[arg-type]
             ]).finish()
             return value
-        old_value, new_value = (value, other_value) if side == 0 else (other_value, value)
+        old_value, new_value = (value, other_value) if more[0] == 0 else (other_value, value)
         if stops or not (every_call or engine.sampled()):
             if counted:
-                _count_two(key, side, middle - start, perf_counter() - middle, False,
+                _count_two(more, middle - start, perf_counter() - middle, False,
                            old_value, new_value)
             return value
         try:
@@ -304,7 +302,7 @@ def _quiet_call(engine: Engine) -> SideFn:  # noqa: PLR0915 - see call() below
         else:
             if verdict is True:
                 if counted:
-                    _count_two(key, side, middle - start, perf_counter() - middle, True,
+                    _count_two(more, middle - start, perf_counter() - middle, True,
                                old_value, new_value)
                 return value
             comparison = engine.judge(verdict, old_value, new_value)
