@@ -26,12 +26,15 @@ from typing import Any
 from migratekit import _events
 from migratekit._compat import PROPAGATES
 from migratekit._schema import LATENCY_GAMMA, SUMMARY_EVENT
+from migratekit._settings import settings
 
 __all__ = [
     "Row",
     "Totals",
+    "add_reader",
     "flush",
     "key_for",
+    "remove_reader",
     "restart",
     "row",
     "start",
@@ -267,6 +270,24 @@ def _add(into: Row, other: Row) -> None:
 def _add_counts(into: dict[Any, int], other: dict[Any, int], sign: int = 1) -> None:
     for key, count in other.items():
         into[key] = into.get(key, 0) + sign * count
+
+
+_readers_lock = threading.Lock()
+
+
+def add_reader() -> None:
+    """
+    A metrics collector starts reading :func:`totals`: from now on calls are
+    counted whatever the logger emits (until it calls :func:`remove_reader`).
+    """
+    with _readers_lock:
+        settings.readers += 1
+
+
+def remove_reader() -> None:
+    """A collector that called :func:`add_reader` stops reading."""
+    with _readers_lock:
+        settings.readers = max(0, settings.readers - 1)
 
 
 # -- windows and the migration.summary events ------------------------------------------------
