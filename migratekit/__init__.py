@@ -11,7 +11,7 @@ from migratekit._config import configure, reset
 from migratekit._decorator import MigrationProxy, migration
 from migratekit._instrument import Instrumentation, instrument
 from migratekit._migrator import Migrator
-from migratekit._pool import adrain, drain
+from migratekit._summary import adrain, drain, flush
 from migratekit._types import (
     ExecutionOrder,
     MigrationConfig,
@@ -54,6 +54,7 @@ __all__ = [
     "adrain",
     "configure",
     "drain",
+    "flush",
     "instrument",
     "migration",
     "reset",

@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from datetime import datetime, timezone
 from typing import Any
 
-from migratekit import _events
+from migratekit import _events, _pool
 from migratekit._compat import PROPAGATES
 from migratekit._schema import LATENCY_GAMMA, SUMMARY_EVENT
 from migratekit._settings import settings
@@ -32,6 +32,8 @@ __all__ = [
     "Row",
     "Totals",
     "add_reader",
+    "adrain",
+    "drain",
     "flush",
     "key_for",
     "remove_reader",
@@ -302,7 +304,9 @@ def flush() -> int:
     """
     Emit a ``migration.summary`` for each (migration, operation, stage) that
     saw calls since the last window, and start a new window; how many were
-    emitted. Never raises an ``Exception``.
+    emitted. The background flusher does it every ``summary_interval``
+    seconds, :func:`drain` and :func:`reset` and the interpreter's exit do it
+    too. Never raises an ``Exception``.
     """
     global _window_start
     try:
@@ -402,6 +406,29 @@ def _positive(counts: dict[Any, int]) -> dict[Any, int]:
 
 def _iso(when: float) -> str:
     return datetime.fromtimestamp(when, timezone.utc).isoformat(timespec="microseconds")
+
+
+def drain(timeout: float | None = None) -> bool:
+    """
+    Wait for the outstanding background shadow work of threads
+    (:func:`migratekit._pool.drain`), then :func:`flush` the summaries, so
+    that they hold what that work counted; ``False`` when *timeout* seconds
+    passed first. Call it at shutdown, and in tests before looking at the
+    events of background shadows. In async code use :func:`adrain`.
+    """
+    done = _pool.drain(timeout)
+    flush()
+    return done
+
+
+async def adrain(timeout: float | None = None) -> bool:
+    """
+    :func:`drain` for async code: waits for the running event loop's
+    background shadow tasks and those of threads, then flushes.
+    """
+    done = await _pool.adrain(timeout)
+    flush()
+    return done
 
 
 # -- the flusher -------------------------------------------------------------------------------

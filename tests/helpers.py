@@ -17,12 +17,12 @@ from migratekit import Operation, Stage, migration
 OLD, NEW = "old", "new"
 
 SUITE_SETTINGS: dict[str, Any] = {"call_events": "info", "max_warnings_per_second": None,
-                                  "summary_interval": 3600}
+                                  "summary_interval": None}
 """
 The settings the suite runs with: it checks every event of a call, so a call
-that went well is reported at info and no warning is held back; summaries are
-counted but never flushed by the clock in the middle of a test.
-tests/test_summary.py checks the defaults themselves.
+that went well is reported at info, no warning is held back, and no summary
+comes between a test's events. tests/test_summary.py checks the defaults and
+the counts; tests/test_quiet_path.py that both paths count the same.
 """
 
 

@@ -35,6 +35,7 @@ MIGRATEKIT_ALL = [
     "adrain",
     "configure",
     "drain",
+    "flush",
     "instrument",
     "migration",
     "reset",

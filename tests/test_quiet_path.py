@@ -44,7 +44,7 @@ def _scenario(stage: Stage, write: bool, old: str, new: str, compare: str, level
     structlog.configure(processors=[_collector(events)],
                         wrapper_class=structlog.make_filtering_bound_logger(level))
     configure(provider=StaticStageProvider(stage), call_events=call_events,
-              max_warnings_per_second=None)
+              max_warnings_per_second=None, summary_interval=3600)
     _summary.forget()
     ran: list[str] = []
     values = {"old": OLD_VALUE, "new": NEW_SAME if new == "same" else NEW_DIFFERENT}
