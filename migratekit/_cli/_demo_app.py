@@ -275,7 +275,15 @@ def run_demo(
     failures: dict[str, int] = {}
     backfilled = 0
     ids: list[int] = []
-    previous_provider = _config.settings.provider
+    settings = _config.settings
+    previous = (settings.provider, settings.call_events, settings.summary_interval,
+                settings.max_warnings_per_second)
+    # The production set-up, whatever the process had: per-call events of
+    # calls that went well at debug (not written), warnings held to ten a
+    # second, and the calls counted into summaries, written before the log
+    # file closes.
+    migratekit.configure(call_events="debug", summary_interval=60.0,
+                         max_warnings_per_second=10.0)
     try:
         old.execute("BEGIN")
         for user_id in range(1, INITIAL_USERS + 1):
@@ -299,6 +307,7 @@ def run_demo(
                     migratekit.configure(provider=StaticStageProvider(stage))
                     began = time.perf_counter()
                     counts, failed = _drive(repo, rng, ids, operations)
+                    migratekit.flush()  # the stage's summaries, one window per stage
                     calls[stage.value] = counts
                     failures[stage.value] = failed
                     _say(out, f"  {stage.value.upper():<9} {operations:,} calls "
@@ -309,9 +318,11 @@ def run_demo(
                         backfilled, done_backfill = _backfill(old, new), True
                         _say(out, f"  backfill: copied {backfilled:,} users to the new side")
             finally:
+                migratekit.flush()
                 _restore_logging(previous_logging)
     finally:
-        migratekit.configure(provider=previous_provider)
+        migratekit.configure(provider=previous[0], call_events=previous[1],
+                             summary_interval=previous[2], max_warnings_per_second=previous[3])
         old.close()
         new.close()
     return DemoResult(log_path, old_path, new_path, calls, failures, backfilled,
