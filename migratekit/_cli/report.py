@@ -18,8 +18,10 @@ import contextlib
 import json
 import math
 import os
+import re
 import secrets
 import sys
+import time
 from typing import Any
 
 from migratekit.report import InputError, Thresholds, build_report, format_text, render_html
@@ -53,6 +55,20 @@ def moment(text: str) -> float:
         return parse_moment(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+_DURATION = re.compile(r"\s*(\d{1,9}(?:\.\d{1,9})?)\s*([smhd])\s*")
+_SECONDS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+def duration(text: str) -> float:
+    """An argparse type: ``90s``, ``15m``, ``1h`` or ``7d``, as seconds (more than 0)."""
+    match = _DURATION.fullmatch(text)
+    seconds = float(match.group(1)) * _SECONDS[match.group(2)] if match else 0.0
+    if seconds <= 0.0:
+        raise argparse.ArgumentTypeError(
+            f"expected a duration such as 90s, 15m, 1h or 7d (got {text!r})")
+    return seconds
 
 
 def _positive(kind: type[int] | type[float], what: str) -> Any:
@@ -107,6 +123,14 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument(
         "--until", type=moment, metavar="TIME",
         help="leave out what happened from TIME on (the same forms as --since)")
+    parser.add_argument(
+        "--prometheus", metavar="URL",
+        help="read the counters migratekit.metrics exports from the Prometheus server at "
+        "URL (http://host:9090) instead of log files: one summary per scraped process")
+    parser.add_argument(
+        "--range", type=duration, default=3600.0, metavar="DURATION", dest="range_seconds",
+        help="with --prometheus: how far back from --until (or now) to count "
+        "(90s, 15m, 1h, 7d; default 1h)")
     parser.add_argument(
         "--max-inconsistency", type=fraction, default=_DEFAULTS.max_inconsistency,
         metavar="RATE",
@@ -215,9 +239,21 @@ def run(args: argparse.Namespace) -> int:
     if since is not None and until is not None and since >= until:
         _say("--since must come before --until; nothing happened in between")
         return 2
+    url = getattr(args, "prometheus", None)
+    if url is not None and args.files:
+        _say("--prometheus reads a server, not files: give one or the other")
+        return 2
     try:
-        report = build_report(args.files, thresholds_from(args), progress=_stderr_is_tty(),
-                              since=since, until=until)
+        if url is not None:
+            from migratekit.report._prometheus import build_prometheus_report  # noqa: PLC0415
+
+            range_seconds = args.range_seconds if since is None else (
+                (until or time.time()) - since)
+            report = build_prometheus_report(url, thresholds_from(args),
+                                             range_seconds=range_seconds, end=until)
+        else:
+            report = build_report(args.files, thresholds_from(args),
+                                  progress=_stderr_is_tty(), since=since, until=until)
     except InputError as exc:
         _say(str(exc))
         return 2
