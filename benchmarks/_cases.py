@@ -1,7 +1,9 @@
 """
 The per-call cases: the floor (a bare method, a wrapt pass-through),
-migratekit in every stage, structlog rendering the same events alone, and the
-stage providers.
+migratekit in every stage (events dropped; production logging, where a call
+that went well writes no line and summaries carry the counts; every call's
+events at info, for reference), structlog rendering the same events alone,
+and the stage providers.
 
 Every case calls a method looked up on the instance at every call
 (``obj.get(1)``), for the baseline and for migratekit alike.
@@ -19,7 +21,7 @@ import wrapt
 
 import migratekit
 from benchmarks._harness import Case
-from benchmarks._logs import Logs
+from benchmarks._logs import Logs, call_events
 from migratekit import Stage, migration
 from migratekit.providers import EnvStageProvider, StaticStageProvider
 
@@ -27,6 +29,8 @@ __all__ = [
     "BARE_ASYNC",
     "BARE_READ",
     "BARE_WRITE",
+    "INFO_JSON",
+    "PRODUCTION",
     "WRAPT_ASYNC",
     "WRAPT_READ",
     "WRAPT_WRITE",
@@ -216,14 +220,32 @@ def _stage_label(stage: Stage | None) -> str:
     return "OFF, nothing set" if stage is None else stage.name
 
 
+PRODUCTION = ", production logging (JSON at info, summaries)"
+"""The suffix of the cases that run as the README's production logging, migratekit's defaults."""
+INFO_JSON = ", call events at info, as JSON"
+"""The suffix of the reference cases whose calls each write their events (call_events="info")."""
+PRODUCTION_GROUP = "migratekit, production logging (JSON at info, summaries)"
+INFO_JSON_GROUP = "migratekit, call events at info, as JSON (reference)"
+INFO_JSON_STAGES = (Stage.OFF, Stage.SHADOW, Stage.DUALWRITE)
+
+
 def migratekit_cases(logs: Logs, *, quick: bool) -> list[Case]:
     """
     Reads and writes in every stage (the stage set through its own variable,
-    and OFF with nothing set), with events dropped and rendered as JSON; async
+    and OFF with nothing set), with events dropped and with the production
+    logging (JSON at info into a file, migratekit's defaults: a call that went
+    well writes nothing, summaries carry the counts); with every call's events
+    at info, as JSON, for reference, in OFF, SHADOW and DUALWRITE; async
     reads; reads through a static provider.
     """
     cases: list[Case] = []
     stages: list[Stage | None] = [*Stage, None]
+    info_before, info_finish = call_events("info")
+
+    def info_json_before() -> None:
+        info_before()
+        logs.start_clean()
+
     for operation in ("read", "write"):
         for stage in stages:
             name = f"bench.{operation}.{'unset' if stage is None else stage.value}"
@@ -238,13 +260,20 @@ def migratekit_cases(logs: Logs, *, quick: bool) -> list[Case]:
                               {"obj": obj}, bare=refs[0], wrapt=refs[1]))
             if quick and stage not in (Stage.OFF, Stage.SHADOW, Stage.DUALWRITE):
                 continue
-            json_name = f"{label}, events as JSON"
-            cases.append(Case(json_name, "migratekit, events as JSON", stmt, {"obj": obj},
-                              logging="json", bare=refs[0], wrapt=refs[1],
-                              before=logs.truncate, after=logs.checker(json_name)))
+            production = label + PRODUCTION
+            cases.append(Case(production, PRODUCTION_GROUP, stmt, {"obj": obj}, logging="json",
+                              bare=refs[0], wrapt=refs[1], before=logs.start_clean,
+                              after=logs.volume_checker(production, name)))
+            if stage not in INFO_JSON_STAGES:
+                continue
+            json_name = label + INFO_JSON
+            cases.append(Case(json_name, INFO_JSON_GROUP, stmt, {"obj": obj}, logging="json",
+                              bare=refs[0], wrapt=refs[1], before=info_json_before,
+                              finish=info_finish, after=logs.checker(json_name)))
     os.environ[variable("bench.noop.shadow")] = "shadow"
     cases.append(Case(SHADOW_NOOP, "migratekit, events to a no-op pipeline", "obj.get(1)",
-                      {"obj": read_repo("bench.noop.shadow")}, logging="noop"))
+                      {"obj": read_repo("bench.noop.shadow")}, logging="noop",
+                      before=info_before, finish=info_finish, note="call events at info"))
     for stage in (Stage.OFF, Stage.SHADOW):
         name = f"bench.async.{stage.value}"
         os.environ[variable(name)] = stage.value

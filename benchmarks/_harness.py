@@ -54,7 +54,7 @@ class Case:
     stmt: str
     namespace: dict[str, Any] = field(default_factory=dict)
     logging: str = "dropped"
-    """The structlog set-up the case runs under: ``dropped`` or ``json``."""
+    """The structlog set-up the case runs under: ``dropped``, ``json`` or ``noop``."""
     is_async: bool = False
     bare: str = "bare read"
     """The row this case's ``x bare`` column divides by."""
@@ -62,6 +62,9 @@ class Case:
     """The row this case's ``x wrapt`` column divides by (``None``: no such column)."""
     before: Callable[[], None] | None = None
     """Called before each timed block (outside the timing): truncate a log file."""
+    finish: Callable[[], None] | None = None
+    """Called right after each timed block, calibration's too (outside the timing): undo
+    what *before* set, such as ``configure(call_events="info")``."""
     after: Callable[[int], str | None] | None = None
     """Called after each timed block with the number of calls; a string is an error."""
     skip: str | None = None
@@ -131,14 +134,22 @@ class Runner:
     def _time(self, case: Case, function: Callable[[int], Any], number: int) -> int:
         if case.before is not None:
             case.before()
-        if case.is_async:
-            elapsed: int = self.loop.run_until_complete(function(number))
-        else:
-            elapsed = function(number)
+        try:
+            if case.is_async:
+                elapsed: int = self.loop.run_until_complete(function(number))
+            else:
+                elapsed = function(number)
+        finally:
+            if case.finish is not None:
+                case.finish()
         return elapsed
 
     def _calibrate(self, case: Case, function: Callable[[int], Any]) -> int:
         """A number of calls that takes about the target time (at least one)."""
+        # One call first, untimed: a first call's one-off costs (a logger
+        # assembled and cached, the summaries' flusher thread started) must
+        # not make the number so small that every block is mostly them.
+        self._time(case, function, 1)
         number = 1
         while True:
             elapsed = self._time(case, function, number)

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import gc
 import itertools
+import threading
 import time
 import tracemalloc
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["MemoryResult", "measure_memory"]
+__all__ = ["MemoryResult", "measure_memory", "measure_memory_threads"]
 
 # Slack for what a process allocates on its own (interned strings, the type
 # cache, freelists): well under one byte per call over a million calls.
@@ -67,5 +68,68 @@ def measure_memory(name: str, call: Callable[[], Any], calls: int, slices: int =
         result.error = f"{type(exc).__name__}: {exc}"
     finally:
         tracemalloc.stop()
+    result.seconds = time.perf_counter() - start
+    return result
+
+
+def measure_memory_threads(name: str, call: Callable[[], Any], threads: int, calls: int,
+                           slices: int = 10,
+                           after: Callable[[], None] | None = None) -> MemoryResult:
+    """
+    :func:`measure_memory` with *threads* threads making *calls* calls each:
+    every slice, each thread makes its share, then waits while the main
+    thread runs *after* and takes the checkpoint (the threads stay alive
+    throughout, so what each keeps of its own is counted from the first
+    slice on). ``result.calls`` is the calls of all threads.
+    """
+    result = MemoryResult(name, threads * calls)
+    per_slice = max(1, calls // slices)
+    done = threading.Barrier(threads + 1)
+    resume = threading.Barrier(threads + 1)
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            for _ in range(slices):
+                for _ in itertools.repeat(None, per_slice):
+                    call()
+                done.wait()
+                resume.wait()
+        except threading.BrokenBarrierError:
+            pass
+        except BaseException as exc:
+            errors.append(exc)
+            done.abort()
+            resume.abort()
+
+    workers = [threading.Thread(target=work, name=f"bench-memory-{i}") for i in range(threads)]
+    gc.collect()
+    tracemalloc.start()
+    start = time.perf_counter()
+    try:
+        result.checkpoints.append(tracemalloc.get_traced_memory()[0])
+        for worker in workers:
+            worker.start()
+        for _ in range(slices):
+            done.wait()
+            if after is not None:
+                after()
+            gc.collect()
+            result.checkpoints.append(tracemalloc.get_traced_memory()[0])
+            resume.wait()
+        result.peak = tracemalloc.get_traced_memory()[1]
+    except threading.BrokenBarrierError:
+        pass
+    except Exception as exc:
+        result.error = f"{type(exc).__name__}: {exc}"
+        done.abort()
+        resume.abort()
+    finally:
+        for worker in workers:
+            worker.join()
+        tracemalloc.stop()
+    if errors and result.error is None:
+        result.error = f"{type(errors[0]).__name__}: {errors[0]}"
+    result.calls = threads * per_slice * slices
     result.seconds = time.perf_counter() - start
     return result

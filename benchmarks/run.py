@@ -8,9 +8,13 @@ beside the peers; and the performance budgets, checked.
     python -m benchmarks --markdown docs/notes/performance-table.md --check
 
 ``--check`` exits with status 1 when a budget fails (without it the budgets
-are printed and the exit status is 0). The peers are benchmark-only
-dependencies: ``pip install launchdarkly-server-sdk laboratory``; rows of a
-peer that is missing say so.
+are printed and the exit status is 0). Besides the per-call rows, the run
+checks the summaries (issue 11): the bytes a clean SHADOW workload writes to
+the production log, a million calls across eight threads counted exactly in
+flat memory (a smaller count with ``--quick``), and ``migratekit report``
+over the summaries of a fleet (1,000 processes x 100 windows; fewer with
+``--quick``). The peers are benchmark-only dependencies: ``pip install
+launchdarkly-server-sdk laboratory``; rows of a peer that is missing say so.
 """
 
 from __future__ import annotations
@@ -30,12 +34,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarks import _cases, _concurrency, _peers
+from benchmarks import _cases, _concurrency, _peers, _summaries
 from benchmarks._concurrency import LatencyResult, ThreadCheck
 from benchmarks._harness import Measurement, Runner
 from benchmarks._logs import Logs
 from benchmarks._memory import GROWTH_LIMIT, MemoryResult, measure_memory
 from benchmarks._providers import RedisServer, provider_cases
+from benchmarks._summaries import ThreadsResult, VolumeResult
+from benchmarks.bench_report import SummaryReport, measure_summaries
 
 __all__ = ["main"]
 
@@ -52,14 +58,28 @@ class Settings:
     background_memory_calls: int
     thread_calls: int
     ld_thread_calls: int
+    summary_threads: int
+    summary_thread_calls: int
+    """SHADOW reads per thread of the summaries' threads check."""
+    report_processes: int
+    report_windows: int
 
 
 FULL = Settings(target_ns=20_000_000, rounds=12, latency_calls=30, latency_warmup=3,
                 memory_calls=1_000_000, background_memory_calls=200_000,
-                thread_calls=2_000, ld_thread_calls=300)
+                thread_calls=2_000, ld_thread_calls=300,
+                summary_threads=8, summary_thread_calls=125_000,
+                report_processes=1_000, report_windows=100)
 QUICK = Settings(target_ns=2_000_000, rounds=3, latency_calls=4, latency_warmup=1,
                  memory_calls=20_000, background_memory_calls=10_000,
-                 thread_calls=200, ld_thread_calls=30)
+                 thread_calls=200, ld_thread_calls=30,
+                 summary_threads=8, summary_thread_calls=2_500,
+                 report_processes=200, report_windows=100)
+
+SUMMARY_THREADS_CALLS = 1_000_000
+"""The issue's count for the threads check; --quick makes fewer (and says so)."""
+REPORT_PROCESSES, REPORT_WINDOWS, REPORT_SECONDS = 1_000, 100, 10.0
+"""The issue's fleet for the report's budget: under 10 s; --quick reads fewer (and says so)."""
 
 
 @dataclass
@@ -123,6 +143,9 @@ def run(settings: Settings, only: str | None) -> dict[str, Any]:
         latency: dict[str, LatencyResult] = {}
         memory: list[MemoryResult] = []
         threads: list[ThreadCheck] = []
+        volume: VolumeResult | None = None
+        summary_threads: ThreadsResult | None = None
+        report: SummaryReport | None = None
         if not only:
             logs.use("dropped")
             _progress("sides that sleep")
@@ -134,12 +157,30 @@ def run(settings: Settings, only: str | None) -> dict[str, Any]:
                                                  settings.ld_thread_calls)
             _progress(f"memory, {settings.memory_calls:,} SHADOW reads under tracemalloc")
             memory = _memory_checks(settings)
+            _progress(f"log volume, {_summaries.VOLUME_CALLS:,} SHADOW reads, production logging")
+            volume = _summaries.measure_volume(logs)
+            calls = settings.summary_threads * settings.summary_thread_calls
+            _progress(f"summaries, {calls:,} SHADOW reads across {settings.summary_threads} "
+                      "threads under tracemalloc")
+            quick = "" if calls == SUMMARY_THREADS_CALLS else \
+                f" (--quick; full run: {SUMMARY_THREADS_CALLS:,})"
+            summary_threads = _summaries.measure_threads(
+                logs, settings.summary_threads, settings.summary_thread_calls, quick)
+            if summary_threads.memory is not None:
+                memory.append(summary_threads.memory)
+            _progress(f"migratekit report over {settings.report_processes:,} processes x "
+                      f"{settings.report_windows} windows of summaries")
+            report = measure_summaries(settings.report_processes, settings.report_windows)
         return {
             "measurements": measurements,
             "latency": latency,
             "memory": memory,
             "threads": threads,
+            "volume": volume,
+            "summary_threads": summary_threads,
+            "report": report,
             "events_per_call": dict(logs.events_per_call),
+            "bytes_per_call": dict(logs.bytes_per_call),
             "empty_loop_ns": runner.empty_loop_ns,
         }
     finally:
@@ -196,6 +237,10 @@ def _rows(result: dict[str, Any]) -> list[Row]:
         events = result["events_per_call"].get(case.name)
         if events:
             note = f"{events} events/call" + (f"; {note}" if note else "")
+        written = result["bytes_per_call"].get(case.name)
+        if written is not None:
+            note = (f"no line per call; {written:.2f} bytes/call, summaries included"
+                    + (f"; {note}" if note else ""))
         rows.append(Row(case.group, case.name, ns, x_bare, x_wrapt, note))
     latency: dict[str, LatencyResult] = result["latency"]
     for name, lat in latency.items():
@@ -258,38 +303,105 @@ def _budgets(result: dict[str, Any]) -> list[Budget]:
     budgets.append(_at_most(
         "DUALWRITE write, events dropped",
         _ratio(result, "write DUALWRITE, events dropped", _cases.WRAPT_WRITE), 3, "x wrapt"))
-    budgets.append(_json_budget(result))
+    budgets.extend(_production_budgets(result))
     noop = _ratio(result, _cases.SHADOW_NOOP, _cases.WRAPT_READ)
     alone = _ratio(result, _cases.STRUCTLOG_SHADOW_NOOP, _cases.WRAPT_READ)
     if noop is not None and alone is not None:
         budgets.append(Budget(
             "no-op pipeline: migratekit's own cost per event beyond structlog's",
             f"{(noop - alone) / 3:.2f}x wrapt", "(for reference)", "INFO",
-            "SHADOW read with every event let through to a pipeline without processors, "
-            "minus structlog alone on the same 3 events, per event"))
+            "SHADOW read with call events at info, every event let through to a pipeline "
+            "without processors, minus structlog alone on the same 3 events, per event"))
+    budgets.extend(_summary_budgets(result))
     budgets.extend(_latency_budgets(result["latency"]))
     budgets.extend(_thread_budgets(result["threads"]))
     budgets.extend(_memory_budgets(result["memory"]))
     return budgets
 
 
-def _json_budget(result: dict[str, Any]) -> Budget:
-    name = "JSON events: migratekit's own cost per event beyond structlog's"
-    case = "read SHADOW, events as JSON"
-    best = {m.case.name: m.best for m in result["measurements"]
-            if m.samples and m.error is None}
-    events = result["events_per_call"].get(case)
-    alone_events = result["events_per_call"].get(_cases.STRUCTLOG_SHADOW)
-    if case not in best or _cases.STRUCTLOG_SHADOW not in best or not events or not alone_events:
-        return Budget(name, "", "<= 1x wrapt", "SKIP", "not measured")
-    structlog_per_event = best[_cases.STRUCTLOG_SHADOW] / alone_events
-    own = best[case] / events - structlog_per_event
-    ratio = own / best[_cases.WRAPT_READ]
-    detail = (f"SHADOW read: {best[case]:,.0f} ns for {events} events; structlog alone "
-              f"{structlog_per_event:,.0f} ns/event; own {own:,.0f} ns/event, the whole "
-              "call's cost included")
-    return Budget(name, f"{ratio:.2f}x wrapt", "<= 1x wrapt", "PASS" if ratio <= 1 else "FAIL",
-                  detail)
+def _production_budgets(result: dict[str, Any]) -> list[Budget]:
+    """The per-call budgets with production logging: JSON at info, migratekit's defaults."""
+    why = "JSON at info into a file, call events debug, summaries on"
+    return [
+        _at_most("production logging: OFF read",
+                 _ratio(result, "read OFF" + _cases.PRODUCTION, _cases.WRAPT_READ), 2.5,
+                 "x wrapt", why),
+        _at_most("production logging: SHADOW read with compare",
+                 _ratio(result, "read SHADOW" + _cases.PRODUCTION, _cases.WRAPT_READ), 3.5,
+                 "x wrapt", why),
+        _at_most("production logging: DUALWRITE write",
+                 _ratio(result, "write DUALWRITE" + _cases.PRODUCTION, _cases.WRAPT_WRITE), 3.5,
+                 "x wrapt", why),
+    ]
+
+
+def _plural(count: int, one: str, many: str | None = None) -> str:
+    return f"{count:,} {one if count == 1 else many or one + 's'}"
+
+
+def _summary_budgets(result: dict[str, Any]) -> list[Budget]:
+    """Log volume, exact counts across threads, and the report over a fleet's summaries."""
+    budgets = []
+    volume: VolumeResult | None = result.get("volume")
+    name = (f"log volume: {_summaries.VOLUME_CALLS:,} clean SHADOW reads, production logging, "
+            "summaries included")
+    if volume is None:
+        budgets.append(Budget(name, "", "<= 60 bytes/call", "SKIP", "not measured"))
+    else:
+        budget = _at_most(name, volume.per_call, 60, " bytes/call",
+                          f"{volume.bytes:,} bytes for {volume.calls:,} calls: "
+                          f"{_plural(volume.lines, 'line')}, "
+                          f"{_plural(volume.summaries, 'summary', 'summaries')}")
+        if volume.error:
+            budget.status, budget.detail = "FAIL", volume.error
+        budgets.append(budget)
+
+    threads: ThreadsResult | None = result.get("summary_threads")
+    if threads is None:
+        budgets.append(Budget("summaries: SHADOW reads across 8 threads, counts exact", "",
+                              "sum of calls = calls made", "SKIP", "not measured"))
+    else:
+        memory = threads.memory
+        made = threads.calls
+        error = memory.error if memory is not None else "not measured"
+        status = "PASS" if threads.counted == made and not error else "FAIL"
+        detail = _plural(threads.summaries, "summary", "summaries")
+        if made != SUMMARY_THREADS_CALLS:
+            detail += f"; --quick: {made:,} calls, the full run makes {SUMMARY_THREADS_CALLS:,}"
+        if error:
+            detail += f"; {error}"
+        budgets.append(Budget(
+            f"summaries: {made:,} SHADOW reads across {threads.threads} threads, counts exact",
+            f"{threads.counted:,} counted of {made:,} calls", "sum of calls = calls made",
+            status, detail))
+
+    report: SummaryReport | None = result.get("report")
+    fleet = (f"{REPORT_PROCESSES:,} processes x {REPORT_WINDOWS} windows"
+             if report is None else f"{report.processes:,} processes x {report.windows} windows")
+    name = f"migratekit report over the summaries of {fleet}"
+    if report is None:
+        budgets.append(Budget(f"{name}: time", "", f"<= {REPORT_SECONDS:g} s", "SKIP",
+                              "not measured"))
+        return budgets
+    full = report.processes * report.windows
+    limit = REPORT_SECONDS * full / (REPORT_PROCESSES * REPORT_WINDOWS)
+    why = f"{full:,} lines, {report.megabytes:.0f} MB"
+    if limit != REPORT_SECONDS:
+        why += (f"; --quick: {REPORT_SECONDS:g} s for {REPORT_PROCESSES * REPORT_WINDOWS:,} "
+                "lines, scaled")
+    timed = _at_most(f"{name}: time", report.seconds, round(limit, 2), " s", why)
+    peak = Budget(
+        f"{name}: peak memory",
+        f"{report.peak / 2**20:.2f} MiB ({report.peak_tenth / 2**20:.2f} MiB over a tenth of "
+        "the windows)",
+        "<= 2x the peak over a tenth of the windows",
+        "PASS" if report.peak <= 2 * report.peak_tenth else "FAIL",
+        "tracemalloc's peak during build_report: memory that is bounded does not grow with "
+        "the windows")
+    if report.error:
+        timed.status, timed.detail = "FAIL", report.error
+    budgets += [timed, peak]
+    return budgets
 
 
 def _latency_budgets(latency: dict[str, LatencyResult]) -> list[Budget]:
@@ -436,7 +548,12 @@ def render_markdown(rows: list[Row], budgets: list[Budget], result: dict[str, An
         f"ns/call is the fastest of the rounds, net of the empty loop ({empty:.1f} ns sync, "
         f"{aempty:.1f} ns async); reads are divided by the bare and wrapt reads, writes by the "
         "writes, async reads by the async reads. Rows with sleeping sides give the median "
-        "call as the caller sees it.",
+        "call as the caller sees it. \"Production logging\" is structlog as the README sets "
+        "it up for production (JSON at info into a file, a filtering bound logger, "
+        "cache_logger_on_first_use=True) with migratekit's defaults: a call that went well "
+        "writes no line, `migration.summary` lines carry the counts, and the note gives the "
+        "bytes written per call, summaries included. \"Call events at info\" rows run "
+        "`configure(call_events=\"info\")`, every call's events rendered, for reference.",
         "",
         "| budget | measured | limit | |",
         "|---|---|---|---|",
