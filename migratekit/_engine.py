@@ -437,8 +437,6 @@ class Call:
     def count(self, fresh: list[SideRun], comparison: Comparison) -> None:
         """Count the runs not counted yet, and the comparison (for the summaries)."""
         row = self.row()
-        if not self.emitted:
-            row.calls += 1
         for run in fresh:
             row.result(0 if run.origin is OLD else 1, run.ok, run.latency,
                        None if run.ok else type_name(run.exception))

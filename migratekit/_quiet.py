@@ -16,12 +16,13 @@ from typing import Any
 
 from migratekit import _events, _summary
 from migratekit._compat import PROPAGATES
-from migratekit._engine import OLD, Call, Engine, Plan, invoke, reporting
+from migratekit._engine import CONSISTENT, OLD, Call, Engine, Plan, invoke, reporting
 from migratekit._events import SideRun, logger_attribute
 from migratekit._options import SideFn, call_wrapped
 from migratekit._resolve import stage_failed, stage_from_answer
 from migratekit._runners import arun, run
 from migratekit._settings import settings
+from migratekit._summary import EXACT_LATENCIES, LATENCY_STRIDE
 from migratekit.providers._env import EnvStageProvider, stage_of_raw
 
 __all__ = ["call_for"]
@@ -106,28 +107,6 @@ class _Raising:
         raise self.exc
 
 
-def _count_one(key: int, side: int, seconds: float) -> None:
-    """Count a call of one side that succeeded (the quiet path's; any other goes by Call)."""
-    row = _summary.row(key)
-    row.calls += 1
-    row.ok[side] += 1
-    row.timed(side, seconds)
-
-
-def _count_two(more: tuple[int, int, int], first_seconds: float, second_seconds: float,
-               compared: bool, old_value: Any, new_value: Any) -> None:
-    """Count a call of two sides that succeeded (and agreed, when *compared*)."""
-    first, key, _ = more
-    row = _summary.row(key)
-    row.calls += 1
-    row.ok[0] += 1
-    row.ok[1] += 1
-    row.timed(first, first_seconds)
-    row.timed(1 - first, second_seconds)
-    if compared:
-        row.compared(True, None, None, type(old_value) is not type(new_value))
-
-
 def _quiet_call(engine: Engine) -> SideFn:  # noqa: PLR0915 - see call() below
     """
     The sync call. When a call that goes well is reported (``call_events``
@@ -145,6 +124,7 @@ def _quiet_call(engine: Engine) -> SideFn:  # noqa: PLR0915 - see call() below
     plan_for, stops = engine.plan, not engine.reads
     quiet_pair, every_call, compare = engine.quiet_pair, engine.check_ratio == 1, engine.compare
     sampled_shadows = engine.shadow_ratio != 1
+    here = _summary.here  # this thread's counts are here.rows (migratekit._summary)
     steps, alone = _steps(engine, engine.plans_by_id), _steps(engine, engine.alone)
     # The stages of the raw values of the environment seen so far: a value
     # seen before is one dictionary lookup from its step.
@@ -263,7 +243,18 @@ def _quiet_call(engine: Engine) -> SideFn:  # noqa: PLR0915 - see call() below
                     ]).emit()
                 raise
             if counted:
-                _count_one(more[1], more[0], perf_counter() - start)
+                # Row.result for a success, inlined: change both together.
+                seconds = perf_counter() - start
+                side = more[0]
+                try:
+                    row = here.rows[more[1]]  # this thread's row, when it has one
+                except (AttributeError, KeyError):
+                    row = _summary.row(more[1])
+                n = row.ok[side] = row.ok[side] + 1
+                if n <= EXACT_LATENCIES:
+                    row.timed(side, seconds)
+                elif not n % LATENCY_STRIDE:
+                    row.timed(side, seconds, LATENCY_STRIDE)
             return value
         try:
             value = wrapped(*args, **kwargs) if first is None else first(
@@ -289,28 +280,45 @@ def _quiet_call(engine: Engine) -> SideFn:  # noqa: PLR0915 - see call() below
                 SideRun(plan.other, False, None, exc, perf_counter() - middle),  # type: ignore[arg-type]
             ]).finish()
             return value
-        old_value, new_value = (value, other_value) if more[0] == 0 else (other_value, value)
-        if stops or not (every_call or engine.sampled()):
-            if counted:
-                _count_two(more, middle - start, perf_counter() - middle, False,
-                           old_value, new_value)
-            return value
-        try:
-            verdict = old_value == new_value if compare is None else compare(old_value, new_value)
-        except BaseException as exc:
-            comparison = engine.compare_failed(exc)
-        else:
-            if verdict is True:
-                if counted:
-                    _count_two(more, middle - start, perf_counter() - middle, True,
-                               old_value, new_value)
+        end = perf_counter()
+        mine, key, _ = more  # mine: the authoritative side, 0 old or 1 new
+        old_value, new_value = (value, other_value) if mine == 0 else (other_value, value)
+        compared = not stops and (every_call or engine.sampled())
+        if compared:
+            try:
+                verdict = (old_value == new_value if compare is None
+                           else compare(old_value, new_value))
+            except BaseException as exc:
+                comparison = engine.compare_failed(exc)
+            else:
+                comparison = (CONSISTENT if verdict is True
+                              else engine.judge(verdict, old_value, new_value))
+            if comparison is not CONSISTENT:
+                if (comparison.consistent is False and warning) or counted:
+                    Call(engine, plan, wrapped, instance, args, kwargs, [
+                        SideRun(plan.authoritative, True, value, None, middle - start),
+                        SideRun(plan.other, True, other_value, None, end - middle),  # type: ignore[arg-type]
+                    ]).emit(comparison)
                 return value
-            comparison = engine.judge(verdict, old_value, new_value)
-        if (comparison.consistent is False and warning) or counted:
-            Call(engine, plan, wrapped, instance, args, kwargs, [
-                SideRun(plan.authoritative, True, value, None, middle - start),
-                SideRun(plan.other, True, other_value, None, perf_counter() - middle),  # type: ignore[arg-type]
-            ]).emit(comparison)
+        if counted:
+            # Row.result for two successes, and Row.compared, inlined: change them together.
+            try:
+                row = here.rows[key]  # this thread's row, when it has one
+            except (AttributeError, KeyError):
+                row = _summary.row(key)
+            ok = row.ok
+            n = ok[mine] = ok[mine] + 1
+            ok[1 - mine] += 1  # the two succeed together: one count samples both
+            if n <= EXACT_LATENCIES:
+                row.timed(mine, middle - start)
+                row.timed(1 - mine, end - middle)
+            elif not n % LATENCY_STRIDE:
+                row.timed(mine, middle - start, LATENCY_STRIDE)
+                row.timed(1 - mine, end - middle, LATENCY_STRIDE)
+            if compared:
+                row.checks += 1
+                if type(old_value) is not type(new_value):
+                    row.type_mismatches += 1
         return value
 
     return call
