@@ -5,16 +5,19 @@ real processes serving /metrics; the report judges from it, with exact counts.
 
 from __future__ import annotations
 
+import http.server
 import json
 import math
 import shutil
 import subprocess
 import sys
+import threading
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -199,3 +202,99 @@ def test_le_buckets_become_fine_buckets_at_their_middles() -> None:
     assert sum(buckets.values()) == 6
     assert highest == 20000.0  # the one above 10 s stands at 20 s
     assert max(buckets) == math.ceil(math.log(20000.0) / math.log(1.01 / 0.99))
+
+
+class _Answers(http.server.BaseHTTPRequestHandler):
+    """A server that answers every query with what the test put in ``answers``."""
+
+    answers: ClassVar[list[tuple[int, bytes]]] = []
+    asked: ClassVar[list[dict[str, list[str]]]] = []
+
+    def do_GET(self) -> None:
+        self.asked.append(urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query))
+        status, body = self.answers.pop(0)
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def answering() -> Iterator[str]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Answers)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(10)
+
+
+@pytest.mark.parametrize(("status", "body", "said"), [
+    (400, b'{"status": "error", "error": "parse error"}', "HTTP 400 parse error"),
+    (503, b"not json", "HTTP 503"),
+    (200, b'{"status": "error"}', "the answer is not a success"),
+    (200, b"[1, 2", "cannot query Prometheus at"),
+])
+def test_a_failed_query_is_one_line(answering: str, status: int, body: bytes, said: str,
+                                    capsys: pytest.CaptureFixture[str]) -> None:
+    _Answers.answers[:] = [(status, body)]
+    assert main(["report", "--prometheus", answering]) == 2
+    err = capsys.readouterr().err
+    assert said in err
+    assert err.count("\n") == 1
+
+
+def test_series_that_are_not_migratekit_s_are_left_out(answering: str) -> None:
+    """Samples without the labels, odd values, sides that are neither old nor new."""
+    window = {"status": "success", "data": {"resultType": "matrix", "result": [
+        {"metric": {"__name__": "migratekit_calls_total", "migration": "a"},
+         "values": [[1, "3"]]},
+        {"metric": {"__name__": "migratekit_calls_total", "migration": "a",
+                    "operation": "read", "stage": "off"}, "values": []},
+        {"metric": {"__name__": "migratekit_results_total", "migration": "a",
+                    "operation": "read", "stage": "off", "origin": "both", "ok": "true"},
+         "values": [[1, "NaN"], [2, "x"]]},
+        {"metric": {"__name__": "migratekit_calls_total", "migration": "a",
+                    "operation": "read", "stage": "off"}, "values": [[1, "0"]]},
+        {"metric": {"__name__": "migratekit_results_total", "migration": "a",
+                    "operation": "read", "stage": "off", "origin": "new", "ok": "false"},
+         "values": [[1, "0"]]},
+    ]}}
+    before = {"status": "success", "data": {"resultType": "vector", "result": []}}
+    _Answers.answers[:] = [(200, json.dumps(window).encode()),
+                           (200, json.dumps(before).encode())]
+    report = build_prometheus_report(answering, range_seconds=60, end=1000.0)
+    assert report.entries == []
+
+
+def test_since_and_until_set_the_range(answering: str) -> None:
+    empty = json.dumps({"status": "success", "data": {"result": []}}).encode()
+    _Answers.answers[:] = [(200, empty), (200, empty)]
+    _Answers.asked.clear()
+    assert main(["report", "--prometheus", answering, "--since", "2026-12-01T02:00:00Z",
+                 "--until", "2026-12-01T03:00:00Z"]) == 0
+    window, before = _Answers.asked
+    assert window["query"][0].endswith("[3600s]")
+    assert float(window["time"][0]) == 1796094000.0  # 2026-12-01T03:00:00Z
+    assert float(before["time"][0]) == 1796090400.0
+
+
+def test_registered_in_the_default_registry_and_closed() -> None:
+    import prometheus_client
+
+    from migratekit.metrics import PrometheusCollector
+
+    collector = PrometheusCollector.register()
+    try:
+        assert "# TYPE migratekit_calls_total counter" in \
+            prometheus_client.generate_latest().decode()
+    finally:
+        collector.close()
+    with pytest.raises(KeyError):
+        prometheus_client.REGISTRY.unregister(collector)  # close() did
