@@ -10,6 +10,7 @@ import pytest
 
 import migratekit
 import migratekit.exceptions
+import migratekit.metrics
 import migratekit.providers
 
 # migratekit's public names, frozen: adding or removing one is a decision, made here.
@@ -68,9 +69,10 @@ FOUNDATION = {
         "MigrateKitError",
         "StageError",
     },
+    migratekit.metrics: {"PrometheusCollector", "instrument_opentelemetry"},
 }
 
-PUBLIC_MODULES = [migratekit, migratekit.providers, migratekit.exceptions]
+PUBLIC_MODULES = [migratekit, migratekit.providers, migratekit.exceptions, migratekit.metrics]
 INCLUDED_PRIVATE = {"__version__"}
 
 
