@@ -17,7 +17,7 @@ from typing import Any
 import migratekit
 from benchmarks import _cases
 from benchmarks._logs import Logs, summaries
-from benchmarks._memory import MemoryResult, measure_memory_threads
+from benchmarks._memory import SUMMARY_GROWTH_LIMIT, MemoryResult, measure_memory_threads
 
 __all__ = ["ThreadsResult", "VolumeResult", "measure_threads", "measure_volume"]
 
@@ -102,6 +102,7 @@ def measure_threads(logs: Logs, threads: int, calls: int, label: str = "") -> Th
             f"SHADOW reads across {threads} threads, production logging, "
             f"{threads * calls:,} calls{label}",
             lambda: repo.get(1), threads, calls, after=_flush)
+        memory.limit = SUMMARY_GROWTH_LIMIT
         migratekit.flush()
         data = logs.read()
         logs.truncate()

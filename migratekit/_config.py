@@ -151,7 +151,7 @@ def reset() -> None:
     settings.summary_interval = DEFAULT_SUMMARY_INTERVAL
     settings.call_events = "debug"
     settings.max_warnings_per_second = DEFAULT_MAX_WARNINGS
-    _summary.restart(DEFAULT_SUMMARY_INTERVAL)
+    _summary.stop()  # the next counted call starts it again
     settings.provider = EnvStageProvider()
     settings.default_stage = Stage.OFF
     settings.forced = None

@@ -80,6 +80,8 @@ provider, its :class:`~migratekit.providers._env.RawLookup` (``os.environ``,
 its store, the two encoded names), else four ``None``.
 """
 
+_NO_LOOKUP = (None, None, None, None)
+
 _STEPS_LEARNED_LIMIT = 64
 _NOT_FIXED: Any = object()
 """A bind no logger has: the logger is asked again on the next call."""
@@ -136,8 +138,9 @@ def _quiet_call(engine: Engine) -> SideFn:  # noqa: PLR0915 - see call() below
     # well is reported, and whether calls are counted; whether the engine is
     # asked (a forced stage, or context=); the provider, and how to ask it
     # (_Asker); the default stage's step. One tuple, so that threads never see
-    # half of a change.
-    seen: tuple[Any, ...] = (None, _NOT_FIXED)
+    # half of a change. In the order call() unpacks it: the environment's
+    # lookup before the provider, which only a value not seen before needs.
+    seen: tuple[Any, ...] = (None, _NOT_FIXED, *(None,) * 9, (None, None))
 
     def refresh(known: tuple[Any, ...]) -> tuple[Any, ...]:
         """Work out again what the call needs: the settings or the logger changed."""
@@ -152,23 +155,26 @@ def _quiet_call(engine: Engine) -> SideFn:  # noqa: PLR0915 - see call() below
             bind = _NOT_FIXED
         asking = known[5:] if known[0] is generation else ask()
         updated = (generation, bind, warning, reported, counted, *asking)
-        if type(asking[2]) is not _Raising:  # a getter that failed to be made is tried again
+        if type(asking[-1][1]) is not _Raising:  # a getter not made is tried again
             seen = updated
         return updated
 
     def ask() -> tuple[Any, ...]:
-        """Whether the engine is asked, the provider and how to ask it, the default step."""
+        """
+        Whether the engine is asked; the environment's lookup (or four
+        ``None``); the default step; the provider and its getter.
+        """
         provider = settings.provider if own_provider is None else own_provider
         asks_engine = not simple or settings.forced is not None
         default_step = steps[id(settings.default_stage)]
         try:
-            asker = (None, None, None, None, None) if asks_engine else _asker(provider, name)
+            get, *lookup = (None, *_NO_LOOKUP) if asks_engine else _asker(provider, name)
         except BaseException as exc:
             if isinstance(exc, PROPAGATES):
                 raise
             # This call reports the failure as the stage's, through answer_of.
-            asker = (_Raising(exc), None, None, None, None)
-        return (asks_engine, provider, *asker, default_step)
+            get, lookup = _Raising(exc), list(_NO_LOOKUP)
+        return (asks_engine, *lookup, default_step, (provider, get))
 
     def step_of(provider: Any, answer: Any) -> _Step:
         """The step for what *provider* answered: a Stage member, or anything else."""
@@ -179,9 +185,9 @@ def _quiet_call(engine: Engine) -> SideFn:  # noqa: PLR0915 - see call() below
             return steps[id(settings.default_stage)]
         return steps[id(stage_from_answer(provider, name, answer))]
 
-    def slow_step(provider: Any, get: Callable[[], Any], raw: Any) -> _Step:
+    def slow_step(asking: tuple[Any, Callable[[], Any]], raw: Any) -> _Step:
         """Ask the provider; when it read a value it will map again, remember that value."""
-        step = step_of(provider, answer_of(provider, get))
+        step = step_of(asking[0], answer_of(*asking))
         stage = stage_of_raw(raw)
         if stage is not None and id(stage) in steps and len(learned) < _STEPS_LEARNED_LIMIT:
             learned[raw] = steps[id(stage)]
@@ -203,10 +209,11 @@ def _quiet_call(engine: Engine) -> SideFn:  # noqa: PLR0915 - see call() below
         # The logger: while structlog keeps the same finalized logger, its
         # levels stay what they were (a logger that is not finalized says each time).
         known = seen
-        if known[0] is not settings.generation or logger_attribute("bind") is not known[1]:
-            known = refresh(known)
-        (_, _, warning, reported, counted, asks_engine, provider, get, environ, store, variable,
-         fallback, default_step) = known
+        (generation, bind, warning, reported, counted, asks_engine, environ, store, variable,
+         fallback, default_step, asking) = known
+        if generation is not settings.generation or logger_attribute("bind") is not bind:
+            (_, _, warning, reported, counted, asks_engine, environ, store, variable,
+             fallback, default_step, asking) = refresh(known)
         if asks_engine:
             step = steps[id(plan_for(wrapped, instance, args, kwargs).stage)]
         elif store is not None and os.environ is environ:
@@ -214,19 +221,17 @@ def _quiet_call(engine: Engine) -> SideFn:  # noqa: PLR0915 - see call() below
             raw = store.get(variable)
             if raw is None:
                 raw = store.get(fallback)
-            if raw is None:  # no variable: the default stage
-                step = default_step
-            else:
-                step = learned.get(raw) or slow_step(provider, get, raw)
+            # No variable: the default stage.
+            step = default_step if raw is None else learned.get(raw) or slow_step(asking, raw)
         else:
-            step = step_of(provider, answer_of(provider, get))
+            step = step_of(asking[0], answer_of(*asking))
         plan, first, second, more = step
         if reported or (second is not None and not quiet_pair):
             auth = run(engine, plan, wrapped, instance, args, kwargs)[0]
             if auth.ok:
                 return auth.value
             raise auth.exception  # type: ignore[misc]  # the side's own exception object
-        if second is not None and sampled_shadows and not engine.shadowed():
+        if sampled_shadows and second is not None and not engine.shadowed():
             plan, first, second, more = alone[more[2]]
             if counted:
                 _summary.row(more[1]).skipped += 1
@@ -280,9 +285,10 @@ def _quiet_call(engine: Engine) -> SideFn:  # noqa: PLR0915 - see call() below
                 SideRun(plan.other, False, None, exc, perf_counter() - middle),  # type: ignore[arg-type]
             ]).finish()
             return value
-        end = perf_counter()
-        mine, key, _ = more  # mine: the authoritative side, 0 old or 1 new
-        old_value, new_value = (value, other_value) if mine == 0 else (other_value, value)
+        # Uncounted, the clock is read again only for a call to report: its
+        # other side's time then takes in the comparison too.
+        end = perf_counter() if counted else 0.0
+        old_value, new_value = (value, other_value) if more[0] == 0 else (other_value, value)
         compared = not stops and (every_call or engine.sampled())
         if compared:
             try:
@@ -291,17 +297,21 @@ def _quiet_call(engine: Engine) -> SideFn:  # noqa: PLR0915 - see call() below
             except BaseException as exc:
                 comparison = engine.compare_failed(exc)
             else:
+                if verdict is True and not counted:
+                    return value
                 comparison = (CONSISTENT if verdict is True
                               else engine.judge(verdict, old_value, new_value))
             if comparison is not CONSISTENT:
                 if (comparison.consistent is False and warning) or counted:
                     Call(engine, plan, wrapped, instance, args, kwargs, [
                         SideRun(plan.authoritative, True, value, None, middle - start),
-                        SideRun(plan.other, True, other_value, None, end - middle),  # type: ignore[arg-type]
+                        SideRun(plan.other, True, other_value, None,  # type: ignore[arg-type]
+                                (end if counted else perf_counter()) - middle),
                     ]).emit(comparison)
                 return value
         if counted:
             # Row.result for two successes, and Row.compared, inlined: change them together.
+            mine, key, _ = more  # mine: the authoritative side, 0 old or 1 new
             try:
                 row = here.rows[key]  # this thread's row, when it has one
             except (AttributeError, KeyError):
