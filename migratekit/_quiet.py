@@ -285,8 +285,10 @@ def _quiet_call(engine: Engine) -> SideFn:  # noqa: PLR0915 - see call() below
                 SideRun(plan.other, False, None, exc, perf_counter() - middle),  # type: ignore[arg-type]
             ]).finish()
             return value
-        # Uncounted, the clock is read again only for a call to report: its
-        # other side's time then takes in the comparison too.
+        # Uncounted, the clock is read again only for a call to report. Such a
+        # call's two latencies reach only the migration.result events of sides
+        # that went well, which the quiet path never emits (it runs only while
+        # they are not reported): no one sees the comparison in them.
         end = perf_counter() if counted else 0.0
         old_value, new_value = (value, other_value) if more[0] == 0 else (other_value, value)
         compared = not stops and (every_call or engine.sampled())
