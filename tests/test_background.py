@@ -6,6 +6,7 @@ import asyncio
 import threading
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from structlog.testing import capture_logs
@@ -137,6 +138,35 @@ def test_background_keeps_structlog_contextvars() -> None:
     assert migratekit.drain(10)
     assert capture.entries
     assert all(entry.get("request_id") == "r-1" for entry in capture.entries)
+
+
+@pytest.mark.parametrize("options", [{"execution_order": "parallel"},
+                                     {"shadow": "background"},
+                                     {"execution_order": "parallel", "shadow_timeout": 5.0}])
+def test_shadows_on_the_pool_keep_the_callers_contextvars(options: dict[str, Any]) -> None:
+    """A shadow run by a pool worker sees the caller's contextvars as they were at the call."""
+    import structlog
+
+    seen: list[str | None] = []
+
+    def new(x: int) -> int:
+        seen.append(structlog.contextvars.get_contextvars().get("request_id"))
+        return x
+
+    @migration(new=new, **options)
+    def read(x: int) -> int:
+        return x
+
+    structlog.configure(processors=[structlog.contextvars.merge_contextvars,
+                                    structlog.testing.LogCapture()])
+    capture = structlog.get_config()["processors"][-1]
+    with structlog.contextvars.bound_contextvars(request_id="r-2"):
+        read(1)
+    assert migratekit.drain(10)
+    assert seen == ["r-2"]
+    results = [e for e in capture.entries if e["event"] == "migration.result"]
+    assert {e["origin"] for e in results} == {"old", "new"}
+    assert all(e.get("request_id") == "r-2" for e in capture.entries if e.get("call_id"))
 
 
 async def test_async_background_returns_first_and_adrain_waits() -> None:
