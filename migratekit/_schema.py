@@ -18,6 +18,8 @@ __all__ = [
     "NEXT_STAGE",
     "OP_EVENT",
     "OP_FIELDS",
+    "RECONCILE_EVENT",
+    "RECONCILE_FIELDS",
     "RESULT_EVENT",
     "RESULT_FIELDS",
     "SHADOW_DROPPED_EVENT",
@@ -88,6 +90,9 @@ SHADOW_DROPPED_EVENT = "migration.shadow_dropped"
 SUMMARY_EVENT = "migration.summary"
 """The aggregates of a window, per (migration, operation, stage) that saw calls."""
 
+RECONCILE_EVENT = "migration.reconcile"
+"""One per :func:`migratekit.reconcile`: how two sets of records compare; keys, never values."""
+
 EVENT_NAMES = frozenset({RESULT_EVENT, OP_EVENT, STAGE_ERROR_EVENT, SHADOW_DROPPED_EVENT,
                          SUMMARY_EVENT})
 
@@ -115,6 +120,18 @@ SUMMARY_FIELDS = (
     "diff_paths", "shadows_dropped", "shadows_skipped", "warnings_suppressed",
 )  # fmt: skip
 """The fields of ``migration.summary`` (docs/design.md, "Summaries")."""
+
+RECONCILE_FIELDS = (
+    "migration", "consistent", "old_rows", "new_rows", "compared", "missing_in_new",
+    "missing_in_old", "differing", "duplicates_in_old", "duplicates_in_new", "errors",
+    "error_types", "diff_paths", "examples", "spilled",
+)  # fmt: skip
+"""
+The fields of ``migration.reconcile`` (docs/design.md, "Closing the loop"):
+counts, ``diff_paths`` and ``error_types`` as name -> count, ``examples`` as
+kind -> up to five keys. Not among :data:`EVENT_NAMES`, which are the
+events ``migratekit report`` reads.
+"""
 
 SIDE_SUMMARY_FIELDS = ("ok", "failed", "errors", "latency_ms")
 """The fields of each side in a summary's ``sides``."""
