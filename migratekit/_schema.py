@@ -25,6 +25,8 @@ __all__ = [
     "SHADOW_DROPPED_EVENT",
     "SHADOW_DROPPED_FIELDS",
     "SIDE_SUMMARY_FIELDS",
+    "STAGE_CHANGE_EVENT",
+    "STAGE_CHANGE_FIELDS",
     "STAGE_ERROR_EVENT",
     "STAGE_ERROR_FIELDS",
     "STAGE_ORDER",
@@ -92,6 +94,15 @@ SUMMARY_EVENT = "migration.summary"
 
 RECONCILE_EVENT = "migration.reconcile"
 """One per :func:`migratekit.reconcile`: how two sets of records compare; keys, never values."""
+
+STAGE_CHANGE_EVENT = "migration.stage_change"
+"""A stage was set or unset in a store (``migratekit stage set|unset``, ``advance``)."""
+
+STAGE_CHANGE_FIELDS = ("time", "migration", "old", "new", "actor", "reason", "action", "source")
+"""
+The fields of ``migration.stage_change``, and of each entry of the audit trail:
+``old`` and ``new`` are what the store held before and after (``None``: unset).
+"""
 
 EVENT_NAMES = frozenset({RESULT_EVENT, OP_EVENT, STAGE_ERROR_EVENT, SHADOW_DROPPED_EVENT,
                          SUMMARY_EVENT})
