@@ -26,6 +26,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable, Mapping
 from typing import Any, Generic, NamedTuple, Protocol, TypeVar, overload, runtime_checkable
 
+from migratekit._events import ERROR_MESSAGE_LIMIT
 from migratekit._resolve import answer_stage, parse_stage
 from migratekit._text import plain_str, shown_repr, type_name
 from migratekit._types import Stage
@@ -39,6 +40,7 @@ __all__ = [
     "check_provider",
     "context_key",
     "describe_provider",
+    "fit_message",
     "per_migration",
     "require_stage",
     "reset_after_fork",
@@ -151,6 +153,51 @@ def require_stage(what: str, value: object) -> Stage:
         f"{type(value).__name__}); use one of {', '.join(s.name for s in Stage)}, "
         "e.g. Stage.SHADOW or 'shadow'"
     )
+
+
+# -- messages ----------------------------------------------------------------------------------
+#
+# A provider's message becomes a stage_error event's ``error``, cut to 200
+# characters, and the warning `migratekit stage NAME` prints. Cut at the end,
+# it loses the fix, which is what the reader needs most: "...; write it whole,
+# then rename it into …". So the parts a message quotes (a path, a key, a
+# parser's words) give way instead, cut in their middle.
+
+_KEPT_OF_A_PART = 16
+
+
+def fit_message(template: str, /, **parts: str) -> str:
+    """
+    *template* with its ``{name}`` fields filled from *parts*, the parts cut
+    in their middle (``/srv/app/…/stages.json``) as much as needed for the
+    whole message to fit in an event's ``error`` (200 characters), so that
+    the template's own words (what went wrong, what is used instead, the
+    fix) are never the ones cut. The longest parts give way first, and none
+    is cut below 16 characters. Literal braces in *template* are doubled.
+    """
+    room = ERROR_MESSAGE_LIMIT - len(template.format_map(dict.fromkeys(parts, "")))
+    lengths = sorted(len(part) for part in parts.values())
+    if sum(lengths) <= room:
+        return template.format_map(parts)
+    # The longest parts are cut to one length, the most that lets the rest fit.
+    level = room
+    for index, length in enumerate(lengths):
+        share = room // (len(lengths) - index)
+        if length > share:
+            level = share
+            break
+        room -= length
+    level = max(level, _KEPT_OF_A_PART)
+    return template.format_map(
+        {name: _elided(part, level) if len(part) > level else part for name, part in parts.items()}
+    )
+
+
+def _elided(text: str, length: int) -> str:
+    """*text* in *length* characters: its start and its end, with "…" for the middle."""
+    head = (length - 1) // 2
+    tail = length - 1 - head
+    return text[:head] + "…" + text[len(text) - tail :]
 
 
 T = TypeVar("T")

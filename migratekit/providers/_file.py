@@ -18,7 +18,7 @@ from migratekit._settings import settings
 from migratekit._text import shown_repr, shown_value
 from migratekit._types import Stage
 from migratekit.exceptions import ConfigurationError, ConfigurationTypeError, StageError
-from migratekit.providers._base import Description, reset_after_fork
+from migratekit.providers._base import Description, fit_message, reset_after_fork
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -214,8 +214,7 @@ class FileStageProvider:
             self._fail(
                 "does not exist",
                 None,
-                "create it with a mapping of migration names to stages, "
-                'e.g. {"users.get": "shadow", "*": "off"}',
+                'create it with a mapping of names to stages, e.g. {{"users.get": "shadow"}}',
             )
             return
         except OSError as exc:
@@ -260,20 +259,23 @@ class FileStageProvider:
             # a complete file into place instead.
             error = _first_line(exc)
             self._fail(
-                f"cannot be parsed ({error})", error, "write it whole, then rename it into place"
+                "cannot be parsed ({detail})",
+                error,
+                "write it whole, then rename it into place",
+                detail=error,
             )
             return
         if not isinstance(content, Mapping):
             self._fail(
                 f"holds a {type(content).__name__}, not a mapping",
                 type(content).__name__,
-                'it must map migration names to stages, e.g. {"users.get": "shadow"}',
+                'it must map migration names to stages, e.g. {{"users.get": "shadow"}}',
             )
             return
         try:
             entries = _entries(content)
         except _Unusable as exc:
-            self._fail(exc.what, exc.value, exc.fix)
+            self._fail(exc.what, exc.value, exc.fix, **exc.parts)
             return
         self._snapshot = _Snapshot(entries)
         self._read_ok = True
@@ -282,7 +284,7 @@ class FileStageProvider:
         # Tried again at the next check, even if the file does not change.
         self._signature = None
         reason = exc.strerror or str(exc)
-        self._fail(f"cannot be read ({reason})", reason, "check its permissions")
+        self._fail("cannot be read ({detail})", reason, "check its permissions", detail=reason)
 
     def _not_regular(self, kind: str) -> None:
         self._signature = None
@@ -297,14 +299,15 @@ class FileStageProvider:
             "a stage file only maps migration names to stages: keep it under 1 MiB",
         )
 
-    def _fail(self, what: str, value: object, fix: str) -> None:
+    def _fail(self, what: str, value: object, fix: str, **parts: str) -> None:
         # *value* is what was found (None for no file, "" for an empty one,
         # the parser's message): one event per distinct state of the file.
+        # *what* and *fix* are templates of fit_message, filled from *parts*.
         using = (
             "keeping the stages last read from it" if self._read_ok else "using the default stage"
         )
         problem = StageError(
-            f"stage file {self.path} {what}; {using}; {fix}",
+            fit_message(f"stage file {{path}} {what}; {using}; {fix}", path=self.path, **parts),
             source=self.path,
             value=value,
         )
@@ -315,9 +318,13 @@ class FileStageProvider:
         # a file may name thousands of keys, and an error weighs hundreds of bytes.
         key = entry.key
         return StageError(
-            f"stage file {self.path}: {shown_repr(key)} is set to {shown_repr(entry.shown)}, "
-            f"which is not a stage; expected one of {', '.join(s.value for s in Stage)} "
-            "(any case)",
+            fit_message(
+                "stage file {path}: {key} is set to {value}, which is not a stage; expected "
+                f"one of {', '.join(s.value for s in Stage)} (any case)",
+                path=self.path,
+                key=shown_repr(key),
+                value=shown_repr(entry.shown),
+            ),
             source=f"{self.path} [{shown_value(key, 255)}]",
             value=entry.shown,
         )
@@ -327,11 +334,14 @@ class FileStageProvider:
 
 
 class _Unusable(Exception):
-    """The file parsed, but cannot be used: *what* it does, and the *value* reported."""
+    """
+    The file parsed, but cannot be used: *what* it does, and the *value*
+    reported; *what* and *fix* are templates of fit_message, filled from *parts*.
+    """
 
-    def __init__(self, what: str, value: str, fix: str) -> None:
+    def __init__(self, what: str, value: str, fix: str, **parts: str) -> None:
         super().__init__(what)
-        self.what, self.value, self.fix = what, value, fix
+        self.what, self.value, self.fix, self.parts = what, value, fix, parts
 
 
 def _entries(content: Mapping[Any, Any]) -> dict[str, Stage | _Invalid]:
@@ -360,10 +370,10 @@ def _flatten(content: Mapping[Any, Any]) -> Iterator[tuple[str, object]]:
             name = f"{prefix}{key}"
             if len(name) > MAX_NAME_LENGTH:
                 raise _Unusable(
-                    f"has a key longer than {MAX_NAME_LENGTH} characters "
-                    f"({shown_repr(name)})",
+                    f"has a key longer than {MAX_NAME_LENGTH} characters ({{key}})",
                     "key too long",
                     "keys are migration names",
+                    key=shown_repr(name),
                 )
             if isinstance(value, Mapping):
                 stack.append((name + ".", iter(value.items())))
@@ -461,7 +471,7 @@ def _check_toml_depth(data: bytes) -> None:
     for line in data.splitlines():
         if line.count(b".") > MAX_TOML_DOTS and not line.lstrip().startswith(b"#"):
             raise ValueError(
-                f"a line holds more than {MAX_TOML_DOTS} dots; keys do not nest that deep"
+                f"a line holds more than {MAX_TOML_DOTS} dots"
             )
 
 

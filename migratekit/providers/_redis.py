@@ -20,6 +20,7 @@ from migratekit.exceptions import ConfigurationError, ConfigurationTypeError, St
 from migratekit.providers._base import (
     BoundedCache,
     Description,
+    fit_message,
     require_stage,
     reset_after_fork,
 )
@@ -278,8 +279,11 @@ class RedisStageProvider:
 
     def _unreachable(self, name: str, key: str) -> Stage | StageError | None:
         down = StageError(
-            f"Redis is unreachable ({self._down_reason}); the migration keeps the stage "
-            f"last read from it, or the default stage; retrying every {self.ttl:g}s",
+            fit_message(
+                "Redis is unreachable ({reason}); the migration keeps the stage last read "
+                f"from it, or the default stage; retrying every {self.ttl:g}s",
+                reason=self._down_reason,
+            ),
             source=f"{self.where} {key}",
             # The kind of failure: a refused password and a dead server are
             # two events, a flapping connection one.
@@ -306,10 +310,14 @@ class RedisStageProvider:
         if stage is None:
             # Kept in the cache for a ttl: only a bounded form of the value.
             return StageError(
-                f"Redis key {shown_repr(key)} at {self.where} holds {shown_repr(value)}, which "
-                f"is not a stage; expected one of {', '.join(s.value for s in Stage)} (any "
-                f"case); set it with `migratekit stage set "
-                f"{name if key != self._default_key else '*'} STAGE --redis URL`",
+                fit_message(
+                    "Redis key {key} holds {value}, which is not a stage "
+                    f"({', '.join(s.value for s in Stage)}; any case); fix: "
+                    "migratekit stage set {name} STAGE --redis URL",
+                    name=name if key != self._default_key else "'*'",
+                    key=shown_repr(key),
+                    value=shown_repr(value),
+                ),
                 source=f"{self.where} {shown_value(key, 255)}",
                 value=shown_value(value),
             )

@@ -97,7 +97,24 @@ def test_half_written_file_is_reported(capsys: pytest.CaptureFixture[str], tmp_p
     status, out, err = run(capsys, "users.get", "--file", str(path))
     assert status == 1
     assert "default stage" in out
-    assert f"stage file {path} cannot be parsed" in err
+    assert err.startswith(f"migratekit stage: warning: stage file {str(path)[:20]}")
+    assert "stages.json cannot be parsed (Unterminated string" in err
+
+
+def test_long_path_and_parser_message_leave_the_fix_whole(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """A long path and a long parser message are cut in their middle, never the fix at the end."""
+    folder = tmp_path / ("deep-" * 30)
+    folder.mkdir()
+    path = folder / "stages.json"
+    path.write_text('{"users.get": "live",,' + " " * 500 + "}")
+    status, _, err = run(capsys, "users.get", "--file", str(path))
+    assert status == 1
+    (line,) = err.splitlines()
+    assert line.endswith("; using the default stage; write it whole, then rename it into place")
+    assert "…" in line
+    assert "stages.json cannot be parsed (" in line
 
 
 def test_redis_set_get_list_and_show(

@@ -268,3 +268,33 @@ def test_each_provider_describes_its_answer_and_source(monkeypatch: pytest.Monke
     static = StaticStageProvider({"m": "live"})
     assert static.describe("m") == (Stage.LIVE, static, repr(static), ())
     assert static.describe("other").stage is None
+
+
+# -- messages that fit an event ----------------------------------------------------------------
+
+
+def test_fit_message_cuts_the_parts_never_the_template() -> None:
+    """Quoted parts give way, longest first and in their middle; the template's words stay."""
+    from migratekit.providers._base import fit_message
+
+    template = "file {path} is bad ({detail}); {{fix}} it whole, then rename it into place"
+    short = fit_message(template, path="/etc/s.json", detail="line 1")
+    assert short == "file /etc/s.json is bad (line 1); {fix} it whole, then rename it into place"
+    long = fit_message(template, path="/srv/" + "p/" * 200 + "stages.json", detail="d" * 30)
+    assert len(long) == 200
+    assert long.endswith("(" + "d" * 30 + "); {fix} it whole, then rename it into place")
+    assert long.startswith("file /srv/p/")
+    assert "…" in long
+    assert "stages.json is bad" in long
+    both = fit_message(template, path="p" * 500, detail="d" * 500)
+    assert len(both) <= 200
+    assert both.count("…") == 2
+    assert both.endswith("); {fix} it whole, then rename it into place")
+
+
+def test_fit_message_keeps_a_floor_for_each_part() -> None:
+    """A template too long for its parts keeps 16 characters of each rather than nothing."""
+    from migratekit.providers._base import fit_message
+
+    message = fit_message("x" * 190 + " {a}", a="a" * 100)
+    assert message == "x" * 190 + " " + "a" * 7 + "…" + "a" * 8

@@ -162,6 +162,30 @@ def test_invalid_value_gives_the_default_for_that_name_only(tmp_path: Path) -> N
     assert {e["source"] for e in errors} == {f"{path} [users.get]", f"{path} [orders.save]"}
 
 
+def test_messages_fit_an_event_with_the_fix_whole(tmp_path: Path) -> None:
+    """A long path, key and parser message are cut in their middle; what to do stays whole."""
+    folder = tmp_path / ("long-folder-name-" * 8)
+    folder.mkdir()
+    path = folder / "stages.json"
+    path.write_text('{"users.get": "live",,' + " " * 300 + "}")
+    provider = FileStageProvider(path)
+    with capture_logs() as logs:
+        resolve_stage(provider, "users.get", None)
+    (error,) = stage_errors(logs)
+    assert len(error["error"]) <= 200
+    assert error["error"].endswith("; write it whole, then rename it into place")
+    write_json(path, {"k" * 300: "banana" * 50})
+    provider.reload()
+    with capture_logs() as logs:
+        resolve_stage(provider, "k" * 300, None)
+    (error,) = stage_errors(logs)
+    assert len(error["error"]) <= 200
+    assert error["error"].endswith(
+        "which is not a stage; expected one of off, dualwrite, shadow, live, rampdown, "
+        "complete (any case)"
+    )
+
+
 def test_missing_file_gives_the_default_then_is_picked_up(tmp_path: Path) -> None:
     """No file: default stage and one event; once created, its stages are used."""
     path = tmp_path / "stages.json"

@@ -178,6 +178,25 @@ def test_unreachable_from_the_start_never_reaches_the_caller() -> None:
     assert error["exc_type"] == "StageError"
 
 
+def test_messages_fit_an_event_with_the_fix_whole(
+    redis_server: RedisServer, redis_module: Any
+) -> None:
+    """A long key and value are cut in their middle; the command that fixes it stays whole."""
+    name = "n" * 300
+    client = redis_module.Redis.from_url(redis_server.url)
+    client.set(f"migratekit:stage:{name}", "banana" * 100)
+    provider = RedisStageProvider(redis_server.url)
+    with capture_logs() as logs:
+        assert resolve_stage(provider, name, None) is Stage.OFF
+    (error,) = stage_errors(logs)
+    assert len(error["error"]) <= 200
+    assert error["error"].endswith(" STAGE --redis URL")
+    assert "which is not a stage (off, dualwrite, shadow, live, rampdown, complete" in (
+        error["error"]
+    )
+    client.close()
+
+
 def test_fallback_takes_over_while_redis_is_down() -> None:
     """Behind a fallback chain, a dead Redis is reported and the next provider answers."""
     pytest.importorskip("redis")
