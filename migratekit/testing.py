@@ -1,5 +1,6 @@
 """
-Helpers for testing code that uses migratekit: capture its events, force a stage.
+Helpers for testing code that uses migratekit: capture or record its events,
+force a stage. The pytest plugin (migratekit.pytest_plugin) is built on them.
 
 >>> import migratekit
 >>> from migratekit.testing import capture_events, force_stage
@@ -29,10 +30,19 @@ from migratekit import _config
 from migratekit._types import Stage
 from migratekit.providers._base import require_stage
 
-__all__ = ["capture_events", "force_stage"]
+__all__ = ["capture_events", "force_stage", "record_events"]
 
 EVENT_PREFIX = "migration."
 """Events whose name starts with this are migratekit's."""
+
+
+def _level(method_name: str) -> str:
+    return "warning" if method_name == "warn" else method_name
+
+
+def _is_migratekit_event(event_dict: MutableMapping[str, Any]) -> bool:
+    name = event_dict.get("event")
+    return isinstance(name, str) and str.startswith(name, EVENT_PREFIX)
 
 
 class _Capture:
@@ -43,12 +53,32 @@ class _Capture:
 
     def __call__(self, logger: Any, method_name: str,
                  event_dict: MutableMapping[str, Any]) -> Any:
-        name = event_dict.get("event")
-        if isinstance(name, str) and name.startswith(EVENT_PREFIX):
+        if _is_migratekit_event(event_dict):
             event = dict(event_dict)
-            event.setdefault("log_level", "warning" if method_name == "warn" else method_name)
+            event.setdefault("log_level", _level(method_name))
             self.events.append(event)
         raise structlog.DropEvent
+
+
+class _Recorder:
+    """
+    A structlog processor that keeps a copy of each migratekit event and
+    passes every event on, unchanged, to the processors after it.
+    """
+
+    def __init__(self) -> None:
+        self.events: list[dict[str, Any]] = []
+
+    def __call__(self, logger: Any, method_name: str,
+                 event_dict: MutableMapping[str, Any]) -> Any:
+        # Recording is never a reason to lose the event: an event dict whose
+        # copy fails (an application's own context_class) goes on unrecorded.
+        with contextlib.suppress(Exception):
+            if _is_migratekit_event(event_dict):
+                event = dict(event_dict)
+                event.setdefault("log_level", _level(method_name))
+                self.events.append(event)
+        return event_dict
 
 
 @contextlib.contextmanager
@@ -87,6 +117,8 @@ def capture_events() -> Iterator[list[dict[str, Any]]]:
     processors = structlog.get_config()["processors"]
     saved = list(processors)
     processors.clear()
+    # record_events() blocks around this one keep recording what it captures.
+    processors.extend(p for p in saved if isinstance(p, _Recorder))
     processors.append(capture)
     structlog.configure(processors=processors)
     try:
@@ -95,6 +127,80 @@ def capture_events() -> Iterator[list[dict[str, Any]]]:
         processors.clear()
         processors.extend(saved)
         structlog.configure(processors=processors)
+
+
+@contextlib.contextmanager
+def record_events() -> Iterator[list[dict[str, Any]]]:
+    """
+    Record the events migratekit emits inside the ``with`` block, and let
+    them through to the configured processors and the log output as usual.
+
+    Yields a list that fills as events are emitted: a copy of each
+    migratekit event (named ``migration.*``) as it enters the processors,
+    with its ``event`` name, its fields and its ``log_level``. Unlike
+    :func:`capture_events`, nothing else changes: what the application's
+    configuration writes is what it would write without the block. Levels
+    are filtered as configured: a logger that drops ``debug`` records no
+    ``debug`` event. Events of background shadows arrive when those end
+    (:func:`migratekit.drain` waits for them).
+
+    The recorder is the first processor of the list that
+    ``structlog.get_config()["processors"]`` holds when the block starts:
+    a ``structlog.configure(processors=...)`` or ``structlog.reset_defaults()``
+    inside the block puts a new list in place, whose events are not
+    recorded. A :func:`capture_events` block inside it records and captures.
+
+    >>> import io
+    >>> import migratekit, structlog
+    >>> from migratekit.testing import force_stage, record_events
+    >>> saved, out = structlog.get_config(), io.StringIO()
+    >>> def render(logger, method_name, event_dict):
+    ...     return f"{method_name}: {event_dict['event']}"
+    >>> structlog.configure(processors=[render], logger_factory=structlog.PrintLoggerFactory(out))
+    >>> @migratekit.migration(new=lambda user_id: None, name="users.lookup")
+    ... def lookup(user_id):
+    ...     return {"id": user_id}
+    >>> with force_stage("shadow"), record_events() as events:
+    ...     lookup(3)
+    {'id': 3}
+    >>> events[-1]["event"], events[-1]["consistent"], events[-1]["log_level"]
+    ('migration.op', False, 'warning')
+    >>> out.getvalue().splitlines()[-1]  # and the configured output is as it was
+    'warning: migration.op'
+    >>> structlog.configure(**saved)
+    """
+    recorder = _Recorder()
+    processors = structlog.get_config()["processors"]
+    if isinstance(processors, list):
+        # In place, as capture_events does: loggers cached on first use hold this list.
+        processors.insert(0, recorder)
+        try:
+            yield recorder.events
+        finally:
+            _remove(processors, recorder)
+            _remove(structlog.get_config()["processors"], recorder)
+        return
+    # An application that configured a tuple (or any other iterable): a list
+    # for the block, and its own object back after, unless it was replaced meanwhile.
+    structlog.configure(processors=[recorder, *processors])
+    mine = structlog.get_config()["processors"]
+    try:
+        yield recorder.events
+    finally:
+        if structlog.get_config()["processors"] is mine:
+            structlog.configure(processors=processors)
+        else:
+            _remove(structlog.get_config()["processors"], recorder)
+
+
+def _remove(processors: Any, recorder: _Recorder) -> None:
+    """Take *recorder* out of *processors* (found by identity: a processor's ``==`` may raise)."""
+    if not isinstance(processors, list):
+        return
+    for index, processor in enumerate(processors):
+        if processor is recorder:
+            del processors[index]
+            return
 
 
 @contextlib.contextmanager
