@@ -7,10 +7,12 @@ drive the stage from a provider (environment variables by default), and read
 the ``migration.*`` events to tell when the new side is ready.
 """
 
+from migratekit._backfill import BackfillResult, backfill
 from migratekit._config import configure, reset
 from migratekit._decorator import MigrationProxy, migration
 from migratekit._instrument import Instrumentation, instrument
 from migratekit._migrator import Migrator
+from migratekit._reconcile import Reconciliation, reconcile
 from migratekit._summary import adrain, drain, flush
 from migratekit._types import (
     ExecutionOrder,
@@ -33,6 +35,7 @@ from migratekit.exceptions import (
 )
 
 __all__ = [
+    "BackfillResult",
     "ConfigurationError",
     "ExecutionOrder",
     "Instrumentation",
@@ -45,6 +48,7 @@ __all__ = [
     "Operation",
     "OperationResult",
     "Origin",
+    "Reconciliation",
     "Result",
     "ShadowTimeoutError",
     "Stage",
@@ -52,11 +56,13 @@ __all__ = [
     "WriteResult",
     "__version__",
     "adrain",
+    "backfill",
     "configure",
     "drain",
     "flush",
     "instrument",
     "migration",
+    "reconcile",
     "reset",
 ]
 

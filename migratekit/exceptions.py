@@ -8,6 +8,7 @@ builtin it refines (a ``ConfigurationError`` is a ``ValueError``).
 from __future__ import annotations
 
 __all__ = [
+    "BackfillError",
     "ConfigurationError",
     "ConfigurationTypeError",
     "MigrateKitError",
@@ -71,6 +72,23 @@ class WriteIncompleteError(MigrateKitError):
     error of that side's result, so that the half-done write is on record.
     Await :func:`migratekit.adrain` before an event loop ends.
     """
+
+
+class BackfillError(MigrateKitError):
+    """
+    :func:`migratekit.backfill` stopped: a batch still failed after its
+    retries (the last failure is the ``__cause__``), or its checkpoint cannot
+    be used. *first_key* and *last_key* are the keys of the failed batch's
+    first and last rows; *rows_written* counts the rows this run wrote
+    before it stopped, all of them recorded in the checkpoint.
+    """
+
+    def __init__(self, message: str, *, first_key: object = None, last_key: object = None,
+                 rows_written: int = 0) -> None:
+        super().__init__(message)
+        self.first_key = first_key
+        self.last_key = last_key
+        self.rows_written = rows_written
 
 
 # Tracebacks and reprs name the public module that holds them all

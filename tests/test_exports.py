@@ -15,6 +15,7 @@ import migratekit.providers
 
 # migratekit's public names, frozen: adding or removing one is a decision, made here.
 MIGRATEKIT_ALL = [
+    "BackfillResult",
     "ConfigurationError",
     "ExecutionOrder",
     "Instrumentation",
@@ -27,6 +28,7 @@ MIGRATEKIT_ALL = [
     "Operation",
     "OperationResult",
     "Origin",
+    "Reconciliation",
     "Result",
     "ShadowTimeoutError",
     "Stage",
@@ -34,11 +36,13 @@ MIGRATEKIT_ALL = [
     "WriteResult",
     "__version__",
     "adrain",
+    "backfill",
     "configure",
     "drain",
     "flush",
     "instrument",
     "migration",
+    "reconcile",
     "reset",
 ]
 
