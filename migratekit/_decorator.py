@@ -2,10 +2,13 @@
 ``@migration``: put a migration in front of a repository method.
 
 The decorator checks what it is given once, at decoration time
-(migratekit._options), builds the migration's :class:`~migratekit._engine.Engine`
-from it, and returns a wrapt ``FunctionWrapper`` whose wrapper is the call
-the engine built for itself (migratekit._runners): per call, only what
-depends on the call is done.
+(migratekit._options, then migratekit._checks for what the sides can take),
+builds the migration's :class:`~migratekit._engine.Engine` from it, and
+returns a wrapt ``FunctionWrapper`` whose wrapper is the call the engine built
+for itself (migratekit._runners): per call, only what depends on the call is
+done. What can only be checked once a class holds the method (the sides it
+names by string) is checked in the proxy's ``__set_name__``, when Python
+creates that class.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, overload
 
 import wrapt
 
+from migratekit._checks import ClassCheck, decoration_checks
 from migratekit._compat import BOUND_FUNCTION_WRAPPER
 from migratekit._engine import Engine
 from migratekit._options import MigrationOptions, ReadOptions, WriteOptions, options_for
@@ -50,9 +54,24 @@ class MigrationProxy(_FunctionWrapper):
     # Binding as cheap as for a plain FunctionWrapper: see migratekit._compat.
     __bound_function_wrapper__ = BOUND_FUNCTION_WRAPPER
 
-    def __init__(self, wrapped: Any, engine: Engine) -> None:
+    def __init__(self, wrapped: Any, engine: Engine, on_class: ClassCheck | None = None) -> None:
         super().__init__(wrapped, call_for(engine))
         self._self_engine = engine
+        self._self_on_class = on_class
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        """
+        Python calls this when it creates the class whose body assigns the
+        proxy to *name*: the sides named by string are checked against that
+        class here (see migratekit._checks), after the wrapped object's own
+        ``__set_name__``, if any, which wrapt passes on. A failure raises
+        :class:`~migratekit.exceptions.ConfigurationError`, which Python 3.11
+        and earlier deliver as the ``__cause__`` of a ``RuntimeError``
+        ("Error calling __set_name__ ..."); from 3.12 on, as it is.
+        """
+        super().__set_name__(owner, name)  # type: ignore[misc]  # wrapt's stubs lack it
+        if self._self_on_class is not None:
+            self._self_on_class(owner, name)
 
     @property
     def migration_name(self) -> str:
@@ -67,7 +86,9 @@ class MigrationProxy(_FunctionWrapper):
 
 def build(func: Any, operation: Operation, options: dict[str, Any]) -> MigrationProxy:
     """Check *options* and put a migration in front of *func*; the proxy."""
-    return MigrationProxy(func, Engine(options_for(func, operation, options)))
+    checked = options_for(func, operation, options)
+    on_class = decoration_checks(func, options)
+    return MigrationProxy(func, Engine(checked), on_class)
 
 
 def _no_operation(kind: str, options: dict[str, Any]) -> None:
