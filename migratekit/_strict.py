@@ -115,8 +115,8 @@ class Finding:
         if not compare_errors:
             return None
         kinds = f": {_listed(self.compare_types)}" if self.compare_types else ""
-        return (f"the comparison raised or gave no True/False "
-                f"{_times(compare_errors, 'time')}{kinds}")
+        return (f"the comparison failed {_times(compare_errors, 'time')} (compare, normalize "
+                f"or ignore raised, or gave no True/False){kinds}")
 
 
 _SIDES = ("old", "new")

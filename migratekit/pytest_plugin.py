@@ -12,9 +12,10 @@ migratekit's pytest plugin, loaded by installing migratekit (entry point
   (``force_stage("live")``) wins over it while the test forces it, as does
   one forced for a single name.
 - ``--migratekit-strict`` fails a test during which a migration read two
-  sides that disagreed, had a comparison that raised or gave no
-  ``True``/``False``, or failed on its non-authoritative side: what never
-  reaches the caller, and so never fails a test by itself. The message
+  sides that disagreed, had a comparison that failed (its ``compare``,
+  ``normalize`` or ``ignore`` raised, or gave no ``True``/``False``), or
+  failed on its non-authoritative side: what never reaches the caller, and
+  so never fails a test by itself. The message
   names each migration, its operation and stage, the diff paths, and the
   exceptions (class, and message where an event carried it). A test marked
   ``@pytest.mark.migratekit_not_strict`` is not judged: one that checks how
@@ -103,7 +104,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     group.addoption(
         "--migratekit-strict", action="store_true", default=False, dest="migratekit_strict",
-        help="fail a test during which a migration's reads disagreed, its comparison raised, "
+        help="fail a test during which a migration's reads disagreed, its comparison failed, "
              f"or its non-authoritative side failed (not a test marked {NOT_STRICT_MARKER})",
     )
 

@@ -368,8 +368,8 @@ def test_strict_reports_a_comparison_that_raises(project: pytest.Pytester) -> No
     result = run(project, *STRICT)
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines([
-        "--migratekit-strict: users.count (read, stage shadow): the comparison raised or gave "
-        "no True/False 1 time: ArithmeticError",
+        "--migratekit-strict: users.count (read, stage shadow): the comparison failed 1 time "
+        "(compare, normalize or ignore raised, or gave no True/False): ArithmeticError",
     ])
 
 
@@ -388,8 +388,8 @@ def test_strict_lists_every_migration_and_counts_repeats(project: pytest.Pyteste
     result = run(project, *STRICT)
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines([
-        "--migratekit-strict: users.count (read, stage shadow): the comparison raised or gave "
-        "no True/False 1 time: ArithmeticError",
+        "--migratekit-strict: users.count (read, stage shadow): the comparison failed 1 time "
+        "(compare, normalize or ignore raised, or gave no True/False): ArithmeticError",
         "--migratekit-strict: users.get (read, stage shadow): 3 inconsistent reads of 3 "
         "compared; diff paths: name (3 times); the new side (not authoritative) failed 2 "
         "times: ConnectionError: store down (2 times)",
@@ -718,8 +718,8 @@ def test_strict_with_hostile_and_huge_values(project: pytest.Pytester) -> None:
     result.assert_outcomes(failed=1)
     out = result.stdout.str()
     result.stdout.fnmatch_lines([
-        "--migratekit-strict: hostile.get (read, stage shadow): the comparison raised or gave "
-        "no True/False 1 time: RuntimeError",
+        "--migratekit-strict: hostile.get (read, stage shadow): the comparison failed 1 time "
+        "(compare, normalize or ignore raised, or gave no True/False): RuntimeError",
         "--migratekit-strict: loop.get (read, stage shadow): 1 inconsistent read of 1 "
         "compared; diff paths: [[]0], [[]1][[]0], [[]1][[]1][[]0], [[]1][[]1][[]1][[]0], "
         "[[]1][[]1][[]1][[]1][[]0], and 5 more",
@@ -797,5 +797,6 @@ def test_events_alone_make_a_finding() -> None:
     assert watch.finish(1.0) == [
         "odd (read, stage beta): 2 inconsistent reads; diff paths: a (2 times); the "
         "non-authoritative side failed 1 time: a failed Result without an exception; the "
-        "comparison raised or gave no True/False 1 time: TypeError",
+        "comparison failed 1 time (compare, normalize or ignore raised, or gave no "
+        "True/False): TypeError",
     ]
