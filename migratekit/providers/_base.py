@@ -138,7 +138,9 @@ def _as_str(value: object) -> str:
 
 def require_stage(what: str, value: object) -> Stage:
     """*value* as a Stage, or a ConfigurationError that names *what*."""
-    if isinstance(value, Stage):
+    # type(), not isinstance(): an object may claim to be a Stage by its
+    # __class__, and the answer is used as one (parse_stage sees through a str).
+    if type(value) is Stage:
         return value
     if isinstance(value, str):
         stage = parse_stage(value)
@@ -150,7 +152,7 @@ def require_stage(what: str, value: object) -> Stage:
         )
     raise ConfigurationTypeError(
         f"{what} must be a Stage or a stage name (got {shown_repr(value)} that is a "
-        f"{type(value).__name__}); use one of {', '.join(s.name for s in Stage)}, "
+        f"{type_name(value)}); use one of {', '.join(s.name for s in Stage)}, "
         "e.g. Stage.SHADOW or 'shadow'"
     )
 

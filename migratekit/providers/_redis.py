@@ -17,6 +17,14 @@ from migratekit._settings import settings
 from migratekit._text import plain_str, shown_repr, shown_value
 from migratekit._types import Stage
 from migratekit.exceptions import ConfigurationError, ConfigurationTypeError, StageError
+from migratekit.providers._audit import (
+    ANY,
+    HISTORY_LIMIT,
+    StageChange,
+    StageStore,
+    change_from_record,
+    kept,
+)
 from migratekit.providers._base import (
     BoundedCache,
     Description,
@@ -133,7 +141,188 @@ def _part(value: object) -> str:
     return shown if isinstance(shown, str) else str(shown)
 
 
-class RedisStageProvider:
+# -- the store: stages written on the record -----------------------------------------------------
+#
+# A change is one script, run by Redis at once: it reads the key, compares it
+# when asked (advance's compare-and-set), writes or deletes it, and appends
+# the change to the audit stream, bounded with MAXLEN ~. No other client can
+# come in between, so the "old" it records is the value it replaced. On a
+# Redis Cluster both keys must be in one slot: give the prefix a hash tag,
+# e.g. prefix="{migratekit}:stage:" (the stream is then "{migratekit}:audit").
+
+_CHANGE_SCRIPT = r"""
+local old = redis.call('GET', KEYS[1])
+if old and #old > tonumber(ARGV[6]) then
+  old = string.sub(old, 1, tonumber(ARGV[6])) .. '\226\128\166'
+end
+if ARGV[2] == '1' and ((ARGV[3] == '1' and old) or (ARGV[3] ~= '1' and old ~= ARGV[4])) then
+  return {0, old}
+end
+if ARGV[1] == '' then
+  redis.call('DEL', KEYS[1])
+else
+  redis.call('SET', KEYS[1], ARGV[1])
+end
+local record = {}
+for i = 7, #ARGV do
+  record[#record + 1] = ARGV[i]
+end
+if old then
+  record[#record + 1] = 'old'
+  record[#record + 1] = old
+end
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[5], '*', unpack(record))
+return {1, old}
+"""
+# KEYS: the stage key, the audit stream. ARGV: the new value ('' deletes the
+# key); '1' to compare first; '1' when the value expected is "unset"; the value
+# expected; MAXLEN; the longest old value kept (cut with "…"); then the
+# record's fields and values, ``old`` added by the script.
+
+AUDIT_MAXLEN = 10_000
+"""About how many changes the audit stream keeps (``XADD ... MAXLEN ~``)."""
+
+_KEPT_BYTES = 200
+_HISTORY_PAGE = 500
+
+
+def _audit_key(prefix: str) -> str:
+    """The audit stream beside the stage keys: ``migratekit:audit`` for ``migratekit:stage:``."""
+    if prefix.endswith("stage:"):
+        return prefix[: -len("stage:")] + "audit"
+    return prefix + "audit"
+
+
+class _RedisStore(StageStore):
+    """What a RedisStageProvider offers as a store: read, list, change and history of stages."""
+
+    client: Any
+    prefix: str
+    where: str
+    audit_key: str
+
+    def key_for(self, name: str) -> str:
+        """The Redis key holding migration *name*'s stage."""
+        return self.prefix + name
+
+    def source_of(self, name: str) -> str:
+        """The server (without its password) and the key of migration *name*'s stage."""
+        return f"{self.where} {shown_value(self.key_for(name), 255)}"
+
+    def set_stage(self, name: str, stage: Stage | str) -> Stage:
+        """
+        Store *stage* for migration *name* (``"*"`` for all the others), on
+        the record (see :meth:`change_stage`), and return it; raises
+        ConfigurationError for a value that is not a stage and
+        ``redis.RedisError`` when Redis cannot be reached.
+
+        Every process sees it within its *ttl*; this one at its next call.
+        """
+        value = require_stage("stage", stage)
+        self.change_stage(name, value)
+        return value
+
+    def delete_stage(self, name: str) -> bool:
+        """
+        Remove migration *name*'s key, on the record, so that it follows
+        ``*`` again; whether it existed.
+        """
+        return self.change_stage(name, None).old is not None
+
+    def raw_stage(self, name: str) -> str | None:
+        """What Redis holds at *name*'s key right now, unparsed; ``None`` when unset."""
+        return _text(self.client.get(self.prefix + name))
+
+    def stages(self, limit: int = 10_000) -> dict[str, str]:
+        """
+        Every migration name with a key under the prefix, and its raw value,
+        sorted by name; at most *limit* of them.
+        """
+        pattern = _glob_escape(self.prefix) + "*"
+        keys: list[str] = []
+        for key in self.client.scan_iter(match=pattern, count=500):
+            keys.append(_text(key) or "")
+            if len(keys) >= limit:
+                break
+        keys.sort()
+        values = self.client.mget(keys) if keys else []
+        found: dict[str, str] = {}
+        for key, value in zip(keys, values, strict=True):
+            text = _text(value)
+            if text is not None:
+                found[key[len(self.prefix) :]] = text
+        return found
+
+    def stage_history(
+        self, name: str | None = None, limit: int | None = HISTORY_LIMIT
+    ) -> list[StageChange]:
+        """
+        The changes the audit stream records for migration *name* (``None``:
+        every migration), the newest last; at most the *limit* newest
+        (``None``: all the stream holds, about the last 10,000 changes).
+        """
+        found: list[StageChange] = []
+        high = "+"
+        while limit is None or len(found) < limit:
+            entries = self.client.xrevrange(self.audit_key, high, "-", count=_HISTORY_PAGE)
+            for _, fields in entries:
+                change = change_from_record({_text(k): _text(v) for k, v in fields.items()})
+                if change is not None and name in (None, change.migration):
+                    found.append(change)
+            if len(entries) < _HISTORY_PAGE:
+                break
+            high = _before(_text(entries[-1][0]) or "0-0")
+        if limit is not None:
+            del found[limit:]
+        found.reverse()
+        return found
+
+    def _commit(self, change: StageChange, expect: Any) -> tuple[bool, str | None]:
+        key = self.key_for(change.migration)
+        if key == self.audit_key:
+            raise ConfigurationError(
+                f"RedisStageProvider: the key {shown_repr(key)} of migration "
+                f"{shown_repr(change.migration)} is the audit stream's; give the provider a "
+                "prefix ending in 'stage:', e.g. prefix='myapp:stage:'"
+            )
+        record = [
+            item
+            for field, value in change.as_dict().items()
+            if value is not None and field != "old"
+            for item in (field, value)
+        ]
+        compare = expect is not ANY
+        script = self.client.register_script(_CHANGE_SCRIPT)
+        try:
+            done, old = script(
+                keys=[key, self.audit_key],
+                args=[
+                    change.new or "",
+                    "1" if compare else "0",
+                    "1" if compare and expect is None else "0",
+                    expect if compare and expect is not None else "",
+                    AUDIT_MAXLEN,
+                    _KEPT_BYTES,
+                    *record,
+                ],
+            )
+        finally:
+            self._forget(change.migration)
+        return bool(done), kept(_text(old))
+
+    def _forget(self, name: str) -> None:
+        raise NotImplementedError  # pragma: no cover - the provider's
+
+
+def _before(entry_id: str) -> str:
+    """The stream id just before *entry_id* (``XREVRANGE``'s exclusive bound, before Redis 6.2)."""
+    ms, _, seq = entry_id.partition("-")
+    if int(seq or 0) > 0:
+        return f"{ms}-{int(seq) - 1}"
+    return f"{int(ms) - 1}-18446744073709551615"
+
+
+class RedisStageProvider(_RedisStore):
     """
     Reads stages from Redis: the string at ``<prefix><name>`` sets migration
     *name*'s stage, and ``<prefix>*`` the stage of the others.
@@ -141,7 +330,9 @@ class RedisStageProvider:
     ``RedisStageProvider("redis://:secret@redis.internal:6379/0")``, or pass a
     ``redis.Redis`` client of your own. Set stages with
     ``migratekit stage set users.get shadow --redis URL`` or
-    :meth:`set_stage`.
+    :meth:`change_stage`: every change is recorded in the stream
+    ``migratekit:audit`` (the prefix's, with ``audit`` for ``stage:``),
+    read back by :meth:`stage_history`.
 
     Each migration's stage is read at most once every *ttl* seconds (one
     ``MGET`` of its key and the ``*`` key); in between, a call costs a clock
@@ -205,6 +396,7 @@ class RedisStageProvider:
                 "RedisStageProvider('redis://localhost:6379/0')"
             )
         self.prefix = prefix
+        self.audit_key = _audit_key(prefix)
         self.ttl = float(ttl)
         self._default_key = prefix + DEFAULT_KEY
         # name -> (expiry on the monotonic clock, Stage | None | StageError);
@@ -226,10 +418,6 @@ class RedisStageProvider:
         # Kept, it would make every later refresh look in flight, and the
         # child would serve the stale stage forever.
         self._fetching = threading.Lock()
-
-    def key_for(self, name: str) -> str:
-        """The Redis key holding migration *name*'s stage."""
-        return self.prefix + name
 
     def get_stage(self, name: str, context: Any = None) -> Stage | None:
         """The stage Redis holds for *name* (or ``*``), at most *ttl* seconds old."""
@@ -324,25 +512,6 @@ class RedisStageProvider:
         self._known[name] = stage
         return stage
 
-    def set_stage(self, name: str, stage: Stage | str) -> Stage:
-        """
-        Store *stage* for migration *name* (``"*"`` for all the others) and
-        return it; raises ConfigurationError for a value that is not a stage
-        and ``redis.RedisError`` when Redis cannot be reached.
-
-        Every process sees it within its *ttl*; this one at its next call.
-        """
-        value = require_stage("stage", stage)
-        self.client.set(self.prefix + name, value.value)
-        self._forget(name)
-        return value
-
-    def delete_stage(self, name: str) -> bool:
-        """Remove migration *name*'s key, so it follows ``*`` again; whether it existed."""
-        removed = bool(self.client.delete(self.prefix + name))
-        self._forget(name)
-        return removed
-
     def describe(self, name: str, context: Any = None) -> Description:
         """The stage for *name*, and the server with the key that set it (*name*'s or ``*``)."""
         stage = self.get_stage(name, context)
@@ -354,30 +523,6 @@ class RedisStageProvider:
         if raw is None or not raw.strip():
             key = self.prefix + "*"
         return Description(stage, self, f"{self.where} {shown_value(key, 255)}")
-
-    def raw_stage(self, name: str) -> str | None:
-        """What Redis holds at *name*'s key right now, unparsed; ``None`` when unset."""
-        return _text(self.client.get(self.prefix + name))
-
-    def stages(self, limit: int = 10_000) -> dict[str, str]:
-        """
-        Every migration name with a key under the prefix, and its raw value,
-        sorted by name; at most *limit* of them.
-        """
-        pattern = _glob_escape(self.prefix) + "*"
-        keys: list[str] = []
-        for key in self.client.scan_iter(match=pattern, count=500):
-            keys.append(_text(key) or "")
-            if len(keys) >= limit:
-                break
-        keys.sort()
-        values = self.client.mget(keys) if keys else []
-        found: dict[str, str] = {}
-        for key, value in zip(keys, values, strict=True):
-            text = _text(value)
-            if text is not None:
-                found[key[len(self.prefix) :]] = text
-        return found
 
     def _forget(self, name: str) -> None:
         if name == DEFAULT_KEY:
