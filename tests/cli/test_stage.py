@@ -165,9 +165,16 @@ def test_redis_unreachable(capsys: pytest.CaptureFixture[str]) -> None:
             "STAGE must name a stage",
         ),
         (["set", "users.get"], "takes 2 arguments"),
-        (["list"], "needs exactly one --redis URL (got none)"),
-        (["get", "m", "--env"], "needs exactly one --redis URL (got --env)"),
-        (["a", "b"], "'stage show' takes 1 argument"),
+        (["list"], "needs exactly one --redis URL or --file PATH (got none)"),
+        (["get", "m", "--env"], "needs exactly one --redis URL or --file PATH (got --env)"),
+        (["history", "m", "--file", "a.json", "--redis", "redis://h"], "(got --file --redis)"),
+        (["unset"], "'stage unset' takes 1 argument (got 0: none)"),
+        (["show"], "'stage show' takes 1 argument (got 0: none)"),
+        (["a", "b"], "'a' is not an action of 'stage' (show, set, unset, get, list, history)"),
+        (["del", "*", "--redis", "redis://h"], "migratekit stage unset NAME --redis URL"),
+        (["get", "m", "--file", "s.json", "--reason", "r"], "--reason is for 'stage set'"),
+        (["history", "m", "--file", "s.json", "--limit", "-1"], "--limit must be 0 (all) or more"),
+        (["set", "m", "live", "--file", "s.json", "--actor", " "], "actor must be 1 to 200"),
         (["m", "--file", "stages.yaml"], "ending in .json or .toml"),
     ],
 )
@@ -227,7 +234,9 @@ def test_redis_json_and_text_forms(
     assert (status, out) == (0, f"users.get: unset  ({url} migratekit:stage:users.get)\n")
     status, out, _ = run(capsys, "set", "users.get", "LIVE", "--redis", url, "--format", "json")
     assert status == 0
-    assert json.loads(out) == {"migration": "users.get", "stage": "live", "previous": None}
+    printed = json.loads(out)
+    assert printed.pop("change")["new"] == "live"
+    assert printed == {"migration": "users.get", "stage": "live", "previous": None}
     status, out, _ = run(capsys, "set", "users.get", "off", "--redis", url, "--format", "json")
     assert json.loads(out)["previous"] == "live"
     status, out, _ = run(capsys, "get", "users.get", "--redis", url)
@@ -300,16 +309,19 @@ def test_file_option_on_a_fifo_does_not_hang(tmp_path: Path) -> None:
     assert f"stage file {path} is a FIFO, not a regular file" in done.stderr
 
 
-def test_get_with_a_file_on_a_fifo_is_a_usage_error(capsys: pytest.CaptureFixture[str],
-                                                    tmp_path: Path) -> None:
-    """`stage get NAME --file FIFO` says get needs --redis, without opening the file."""
+@pytest.mark.parametrize("action", [["get", "users.get"], ["set", "users.get", "live"], ["list"]])
+def test_file_store_on_a_fifo_fails_at_once(capsys: pytest.CaptureFixture[str], tmp_path: Path,
+                                            action: list[str]) -> None:
+    """`stage get|set|list --file` on a FIFO says what it is, at once, and changes nothing."""
     import os
 
-    fifo = tmp_path / "fifo"
+    fifo = tmp_path / "stages.json"
     os.mkfifo(fifo)
-    status, out, err = run(capsys, "get", "users.get", "--file", str(fifo))
+    status, out, err = run(capsys, *action, "--file", str(fifo))
     assert (status, out) == (2, "")
-    assert "needs exactly one --redis URL (got --file)" in err
+    assert err == f"migratekit stage: stage file {fifo} is a FIFO, not a regular file\n"
+    journal = tmp_path / "stages.json.audit.jsonl"
+    assert not journal.exists() or journal.read_bytes() == b""  # nothing recorded
 
 
 def test_hostile_redis_values_are_printed_escaped_and_bounded(
