@@ -14,6 +14,7 @@ import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, NoReturn
 
+from migratekit._text import shown_repr, type_name
 from migratekit.exceptions import ConfigurationError, ConfigurationTypeError
 
 __all__ = [
@@ -39,15 +40,8 @@ _NOT_FOUND = (KeyError, IndexError, TypeError)
 
 def _describe(value: Any) -> str:
     name = getattr(value, "__qualname__", None) if callable(value) else None
-    if isinstance(name, str):
-        return f"{name} that is a {type(value).__name__}"
-    try:
-        text = repr(value)
-    except Exception:
-        text = "<unprintable>"
-    if len(text) > 80:
-        text = text[:77] + "..."
-    return f"{text} that is a {type(value).__name__}"
+    shown = name if isinstance(name, str) else shown_repr(value, 80)
+    return f"{shown} that is a {type_name(value)}"
 
 
 def _fail_type(function: str, argument: str, expected: str, given: Any, fix: str) -> NoReturn:

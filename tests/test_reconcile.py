@@ -163,7 +163,7 @@ def test_duplicate_keys_are_counted_and_the_first_record_is_compared(limit: int)
     assert result.consistent is False
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(
     old=st.lists(st.tuples(st.integers(0, 12), st.integers(0, 2)), max_size=30),
     new=st.lists(st.tuples(st.integers(0, 12), st.integers(0, 2)), max_size=30),
@@ -208,9 +208,10 @@ def test_a_partition_too_big_is_split_again(tmp_path: Path) -> None:
 
 
 def test_one_key_repeated_past_the_limit_still_ends() -> None:
-    """A key that fills a partition however it is split is matched at the deepest level."""
-    result = reconcile([{"id": 1}] * 50, [{"id": 1}] * 50, key="id", max_in_memory=4)
-    assert (result.compared, result.duplicates_in_old, result.duplicates_in_new) == (1, 49, 49)
+    """A key that fills a partition however it is split is matched at the deepest level
+    (600 records: more than one chunk of a partition's file)."""
+    result = reconcile([{"id": 1}] * 600, [{"id": 1}] * 600, key="id", max_in_memory=4)
+    assert (result.compared, result.duplicates_in_old, result.duplicates_in_new) == (1, 599, 599)
 
 
 def test_distinct_diff_paths_are_bounded() -> None:
@@ -556,3 +557,59 @@ def test_unusable_marker_survives_pickling() -> None:
 
     assert pickle.loads(pickle.dumps(UNUSABLE)) is UNUSABLE
     assert repr(UNUSABLE) == "UNUSABLE"
+
+
+class PicklesOnlyAlone:
+    """A value that pickles every second time: alone, but not again with its chunk."""
+
+    calls = 0
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, PicklesOnlyAlone)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __reduce__(self) -> Any:
+        PicklesOnlyAlone.calls += 1
+        if PicklesOnlyAlone.calls % 2:
+            raise HostileError("not this time")
+        return (PicklesOnlyAlone, ())
+
+
+def test_a_chunk_that_cannot_be_kept_at_all_is_counted_as_errors() -> None:
+    """A value that pickles alone but not with its chunk: its chunk is lost, and counted."""
+    old = [{"id": 0, "v": PicklesOnlyAlone()}, *users(range(1, 3))]
+    result = reconcile(old, users(range(3)), key="id", max_in_memory=1)
+    assert result.error_types["old store: HostileError"] == 1
+    assert result.errors >= 1
+    assert result.consistent is False
+
+
+def test_progress_is_off_when_stderr_cannot_say(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No stderr, or one whose isatty raises: no bar, and no failure."""
+    from migratekit import _rows
+
+    class Closed:
+        def isatty(self) -> bool:
+            raise ValueError("I/O operation on closed file")
+
+    monkeypatch.setattr(sys, "stderr", Closed())
+    assert _rows.progress_enabled() is False
+    assert _rows.check_progress("reconcile", None) is None
+    monkeypatch.setattr(sys, "stderr", None)
+    assert _rows.progress_enabled() is False
+    assert reconcile(users(range(2)), users(range(2)), key="id").consistent is True
+
+
+class BytesPath:
+    """A path-like object whose path is bytes."""
+
+    def __fspath__(self) -> bytes:
+        return b"/tmp"
+
+
+@pytest.mark.parametrize("directory", ["", BytesPath()], ids=["empty", "bytes"])
+def test_a_directory_must_be_a_text_path(directory: Any) -> None:
+    """An empty path, or a bytes one, is refused with the expected kind."""
+    with pytest.raises(ConfigurationTypeError, match="'directory' must be a path"):
+        reconcile([], [], key="id", directory=directory)
