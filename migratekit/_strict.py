@@ -282,7 +282,7 @@ class Watch:
                          "the test ended: they were not judged")
         if pending > 0:
             lines.append(f"{_times(pending, 'background shadow read')} still pending on an "
-                         "event loop when the test ended were not judged: await "
+                         "event loop when the test ended, not judged: await "
                          "migratekit.adrain() before the test returns")
         return lines
 

@@ -195,7 +195,7 @@ class _Session:
         watch = _strict.Watch()
         try:
             outcome = yield
-        except (KeyboardInterrupt, SystemExit):
+        except KeyboardInterrupt:  # stop at once: no waiting for shadows
             watch.stop()
             raise
         except BaseException:

@@ -546,7 +546,7 @@ def test_strict_and_async_background_shadows(project: pytest.Pytester) -> None:
         "compared*",
         "*_ test_left_pending _*",
         "--migratekit-strict: 1 background shadow read still pending on an event loop when "
-        "the test ended were not judged: await migratekit.adrain() before the test returns",
+        "the test ended, not judged: await migratekit.adrain() before the test returns",
     ])
 
 
