@@ -193,3 +193,192 @@ def test_difference_below_the_depth_limit_is_reported_at_the_limit() -> None:
 def test_equal_values_below_the_depth_limit_give_no_path() -> None:
     """Equal values nested deeper than 24 levels (distinct objects) give no path."""
     assert diff_paths(nested(30, [1, 2]), nested(30, [1, 2])) == []
+
+
+# -- records: objects, and lists of records matched by key -------------------------------------
+
+
+class OrmUser:
+    """An ORM-like instance: loaded columns in __dict__, the ORM's state private, a lazy
+    relationship as a class-level descriptor that must never be triggered."""
+
+    loads = 0
+
+    def __init__(self, id: int, name: str, bio: str | None = None) -> None:
+        self._sa_instance_state = object()
+        self.id = id
+        self.name = name
+        if bio is not None:
+            self.bio = bio
+
+    @property
+    def orders(self) -> list[Any]:
+        OrmUser.loads += 1
+        raise AssertionError("a lazy relationship was loaded by the diff")
+
+
+class Slotted:
+    """A class with __slots__: public slots walked, private ones and unset ones not."""
+
+    __slots__ = ("_secret", "bio", "id", "name")
+
+    def __init__(self, id: int, name: str, bio: str | None = None,
+                 secret: str = "s") -> None:
+        self.id, self.name, self._secret = id, name, secret
+        if bio is not None:
+            self.bio = bio
+
+
+def test_an_object_is_walked_by_its_public_attributes() -> None:
+    """An ORM-like instance and a plain class say which attribute differs; private state,
+    properties and lazy relationships are never read."""
+    OrmUser.loads = 0
+    assert diff_paths(OrmUser(1, "Ada", "old"), OrmUser(1, "Ada", "new")) == ["bio"]
+    assert diff_paths(OrmUser(1, "Ada"), OrmUser(1, "Ada", "new")) == ["bio"]
+    assert diff_paths(Slotted(1, "Ada", "x", "a"), Slotted(1, "Ada", "y", "b")) == ["bio"]
+    assert diff_paths({"owner": OrmUser(1, "Ada"), "n": 1},
+                      {"owner": OrmUser(1, "Bob"), "n": 1}) == ["owner.name"]
+    assert OrmUser.loads == 0
+
+
+def test_an_object_and_the_dict_it_should_equal_are_walked_field_by_field() -> None:
+    """An ORM instance against a dict of its columns: the differing field, never the type."""
+    assert diff_paths(OrmUser(7, "Ada", "old"), {"id": 7, "name": "Ada", "bio": "new"}) == ["bio"]
+    assert diff_paths({"id": 7, "name": "Ada"}, OrmUser(7, "Ada", "new")) == ["bio"]
+    assert diff_paths(User("Ada", Address("L", "1"), []),
+                      {"name": "Ada", "address": {"city": "L", "zip": "1"}, "tags": ["t"]}) \
+        == ["tags[0]"]
+
+
+def test_values_of_the_standard_library_and_enums_are_leaves() -> None:
+    """A UUID, a Decimal, a date or an enum member differs as a whole, never by its parts."""
+    import datetime
+    import decimal
+    import enum
+    import uuid
+
+    class Plan(enum.Enum):
+        FREE = 1
+        PRO = 2
+
+    old = {"u": uuid.UUID(int=1), "d": decimal.Decimal("1.0"), "t": datetime.date(2020, 1, 1),
+           "p": Plan.FREE}
+    new = {"u": uuid.UUID(int=2), "d": decimal.Decimal("1.1"), "t": datetime.date(2020, 1, 2),
+           "p": Plan.PRO}
+    assert diff_paths(old, new) == ["u", "d", "t", "p"]
+
+
+def test_an_object_without_public_attributes_is_a_leaf() -> None:
+    """Nothing public to walk: the object differs where it stands (by ==)."""
+
+    class Opaque:
+        def __init__(self, value: int) -> None:
+            self._value = value
+
+        def __eq__(self, other: object) -> bool:
+            return isinstance(other, Opaque) and other._value == self._value
+
+        __hash__ = object.__hash__
+
+    assert diff_paths({"o": Opaque(1)}, {"o": Opaque(2)}) == ["o"]
+    assert diff_paths({"o": Opaque(1)}, {"o": Opaque(1)}) == []
+
+
+def records(count: int, **changed: Any) -> list[dict[str, Any]]:
+    return [{"id": i, "name": f"user{i}", "bio": f"bio of user{i}", **changed}
+            for i in range(count)]
+
+
+def test_a_list_of_records_missing_a_field_in_one_record_gives_one_path() -> None:
+    """50 records, one without bio on the new side: exactly [*].bio, no index, no key value."""
+    old = records(50)
+    new = records(50)
+    del new[31]["bio"]
+    assert diff_paths(old, new) == ["[*].bio"]
+    assert diff_paths({"users": old}, {"users": new}) == ["users[*].bio"]
+
+
+def test_records_are_matched_by_key_wherever_they_stand() -> None:
+    """The same records in another order are equal; a record changed is found by its id."""
+    old = records(20)
+    new = list(reversed(records(20)))
+    assert diff_paths(old, new) == []
+    new[4] = {**new[4], "name": "renamed"}
+    assert diff_paths(old, new) == ["[*].name"]
+
+
+def test_a_record_on_one_side_only_reads_star() -> None:
+    """A record whose key is on one side only is [*]; several differences give each path once."""
+    old = records(10)
+    new = [*records(10)[1:], {"id": 99, "name": "x", "bio": "y"}]
+    for record in new[:5]:
+        record["bio"] = "changed"
+    assert diff_paths(old, new) == ["[*]", "[*].bio"]
+    assert diff_paths([], records(2)) == ["[*]"]
+
+
+def test_the_key_field_is_id_then_key_then_pk_or_the_one_given() -> None:
+    """The first of id, key, pk that every record has; diff_key chooses another."""
+    by_key = [{"key": "a", "v": 1}, {"key": "b", "v": 2}]
+    assert diff_paths(by_key, [by_key[1], {"key": "a", "v": 3}]) == ["[*].v"]
+    by_pk = [{"pk": 1, "v": 1}, {"pk": 2, "v": 2}]
+    assert diff_paths(by_pk, [{"pk": 2, "v": 2}, {"pk": 1, "v": 0}]) == ["[*].v"]
+    # id is present but repeats: not a key; key is the next candidate.
+    both = [{"id": 1, "key": "a", "v": 1}, {"id": 1, "key": "b", "v": 2}]
+    assert diff_paths(both, [both[1], {"id": 1, "key": "a", "v": 9}]) == ["[*].v"]
+    tenants = [{"tenant": "t1", "id": 1, "v": 1}, {"tenant": "t2", "id": 1, "v": 2}]
+    swapped = [{"tenant": "t2", "id": 1, "v": 2}, {"tenant": "t1", "id": 1, "v": 0}]
+    assert diff_paths(tenants, swapped, key="tenant") == ["[*].v"]
+    assert diff_paths(tenants, swapped) == ["[0].tenant", "[0].v", "[1].tenant", "[1].v"]
+
+
+def test_records_of_objects_and_named_tuples_are_matched_by_key() -> None:
+    """ORM instances, slotted objects and dataclasses match by their id like mappings."""
+    old = [OrmUser(i, f"u{i}", "b") for i in range(30)]
+    new = [OrmUser(i, f"u{i}", "b" if i != 12 else "c") for i in reversed(range(30))]
+    assert diff_paths(old, new) == ["[*].bio"]
+    assert diff_paths([Slotted(1, "a", "x"), Slotted(2, "b", "y")],
+                      [Slotted(2, "b", "y"), Slotted(1, "a")]) == ["[*].bio"]
+
+
+def test_lists_without_a_common_key_are_compared_by_position() -> None:
+    """No key field, a key that is missing somewhere, repeated or unhashable: by position."""
+    assert diff_paths([{"name": "a"}, {"name": "b"}], [{"name": "a"}, {"name": "c"}]) \
+        == ["[1].name"]
+    assert diff_paths([{"id": 1, "v": 1}, {"v": 2}], [{"id": 1, "v": 1}, {"v": 3}]) == ["[1].v"]
+    assert diff_paths([{"id": [1], "v": 1}], [{"id": [1], "v": 2}]) == ["[0].v"]
+    assert diff_paths([{"id": 1, "v": 1}, 5], [{"id": 1, "v": 1}, 6]) == ["[1]"]
+
+
+def test_a_key_whose_hash_raises_falls_back_to_positions() -> None:
+    """A hostile key value never escapes: the lists are compared by position instead."""
+
+    class BadKey:
+        def __hash__(self) -> int:
+            raise RuntimeError("no hash")
+
+    key = BadKey()
+    assert diff_paths([{"id": key, "v": 1}], [{"id": key, "v": 2}]) == ["[0].v"]
+
+
+def test_key_values_never_appear_in_paths() -> None:
+    """Records keyed by e-mail addresses: the paths name fields, never an address."""
+    old = [{"id": f"user{i}@example.org", "plan": "free"} for i in range(5)]
+    new = [{"id": f"user{i}@example.org", "plan": "pro" if i == 2 else "free"}
+           for i in range(5)] + [{"id": "new@example.org", "plan": "free"}]
+    paths = diff_paths(old, new)
+    assert paths == ["[*].plan", "[*]"]
+    assert all("example" not in path for path in paths)
+
+
+def test_long_lists_of_records_stay_within_the_budget_and_keep_their_names() -> None:
+    """Too many records to match in the budget: paired by position, still named [*]; the
+    work stays bounded (a hang guard, not a timing assertion)."""
+    import time
+
+    old = records(200_000)
+    new = records(200_000)
+    new[3]["bio"] = "changed"
+    started = time.perf_counter()
+    assert diff_paths(old, new) == ["[*].bio"]
+    assert time.perf_counter() - started < 30
