@@ -6,7 +6,9 @@ stages in Redis or a stage file, on the record.
 
     migratekit stage NAME [--env] [--file PATH] [--redis URL] [--context KEY]
     migratekit stage set NAME STAGE (--redis URL | --file PATH) [--actor WHO] [--reason WHY]
+                                    [--log FILE]
     migratekit stage unset NAME (--redis URL | --file PATH) [--actor WHO] [--reason WHY]
+                                [--log FILE]
     migratekit stage get NAME (--redis URL | --file PATH)
     migratekit stage list (--redis URL | --file PATH)
     migratekit stage history NAME|'*' (--redis URL | --file PATH) [--limit N]
@@ -72,9 +74,9 @@ def add_parser(subparsers: Any) -> None:
             "migratekit stage [show] NAME [--env] [--file PATH] [--redis URL] "
             "[--context KEY] [--format {text,json}]\n"
             "       migratekit stage set NAME STAGE (--redis URL | --file PATH) "
-            "[--actor WHO] [--reason WHY]\n"
+            "[--actor WHO] [--reason WHY] [--log FILE]\n"
             "       migratekit stage unset NAME (--redis URL | --file PATH) "
-            "[--actor WHO] [--reason WHY]\n"
+            "[--actor WHO] [--reason WHY] [--log FILE]\n"
             "       migratekit stage get NAME (--redis URL | --file PATH)\n"
             "       migratekit stage list (--redis URL | --file PATH)\n"
             "       migratekit stage history NAME|'*' (--redis URL | --file PATH) [--limit N]"
@@ -111,7 +113,8 @@ def add_parser(subparsers: Any) -> None:
         "--redis-prefix",
         default="migratekit:stage:",
         metavar="PREFIX",
-        help="prefix of the Redis keys (default: %(default)s)",
+        help="prefix of the Redis keys (default: %(default)s); changes are recorded in "
+        "the stream beside them (migratekit:audit)",
     )
     parser.add_argument(
         "--context",

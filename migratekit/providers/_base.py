@@ -181,9 +181,10 @@ def fit_message(template: str, /, **parts: str) -> str:
     lengths = sorted(len(part) for part in parts.values())
     if sum(lengths) <= room:
         return template.format_map(parts)
-    # The longest parts are cut to one length, the most that lets the rest fit.
+    # The longest parts are cut to one length, the most that lets the rest fit:
+    # since they do not all fit, some part is longer than its share.
     level = room
-    for index, length in enumerate(lengths):
+    for index, length in enumerate(lengths):  # pragma: no branch
         share = room // (len(lengths) - index)
         if length > share:
             level = share

@@ -211,12 +211,8 @@ class StageFile(StageStore):
 
 def _text(value: object) -> str:
     """A value of the file as text: a string as it is, anything else as JSON would write it."""
-    if isinstance(value, str):
-        return value
-    try:
-        return json.dumps(value, default=str)
-    except (TypeError, ValueError, RecursionError):
-        return type_name(value)
+    # Values come from the JSON or TOML parser: numbers, booleans, lists, dates.
+    return value if isinstance(value, str) else json.dumps(value, default=str)
 
 
 def _toml_text(text: str) -> str:

@@ -131,6 +131,27 @@ def test_the_event_carries_the_record_at_info() -> None:
     assert event == change.as_dict()
 
 
+def test_no_event_when_info_is_dropped(tmp_path: Path) -> None:
+    """An application logging at warning gets no stage_change event; the change is recorded."""
+    import logging
+
+    import structlog
+
+    seen: list[Any] = []
+
+    def keep(logger: Any, method: str, event: Any) -> Any:
+        seen.append(event)
+        raise structlog.DropEvent
+
+    structlog.configure(processors=[keep],
+                        wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
+    store = StageFile(tmp_path / "stages.json")
+    assert store.change_stage("m", "live").new == "live"
+    assert seen == []
+    assert len(store.stage_history()) == 1
+    assert repr(_audit.ANY) == "ANY"
+
+
 def test_a_failing_log_pipeline_does_not_undo_the_change(tmp_path: Path) -> None:
     """A structlog processor that raises: the change is made and recorded all the same."""
     import structlog
@@ -341,6 +362,61 @@ def test_too_many_migrations_or_bytes_are_refused(
         store.change_stage("a-much-longer-name", "dualwrite")
     assert json.loads(path.read_text()) == {"a": "off"}
     assert len(store.stage_history()) == 1
+
+
+def test_an_empty_file_is_filled(tmp_path: Path) -> None:
+    """An empty stage file (which the provider reports) takes a first stage."""
+    path = tmp_path / "stages.json"
+    path.write_text("  \n")
+    assert StageFile(path).change_stage("m", "live").old is None
+    assert json.loads(path.read_text()) == {"m": "live"}
+
+
+def test_a_file_that_cannot_be_read_or_is_too_big_is_left_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Unreadable or over the size cap: the change fails with why, the file stays as it was."""
+    from migratekit.providers import _file
+
+    path = tmp_path / "stages.json"
+    path.write_text('{"m": "off"}')
+    store = StageFile(path)
+    monkeypatch.setattr(_file, "MAX_FILE_SIZE", 5)
+    with pytest.raises(StageError, match="is larger than 5 bytes"):
+        store.change_stage("m", "live")
+
+    def unreadable(path: str) -> bytes:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(_file, "_read_regular_file", unreadable)
+    with pytest.raises(StageError, match=r"cannot be read \(Permission denied\)"):
+        store.raw_stage("m")
+    monkeypatch.undo()
+    assert store.raw_stage("m") == "off"
+    assert store.stage_history() == []
+
+
+def test_a_full_disk_leaves_file_journal_and_folder_as_they_were(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Writing the new file fails: its temporary goes, the file and the journal are untouched."""
+    import errno
+
+    path = tmp_path / "stages.json"
+    store = StageFile(path)
+    store.change_stage("m", "off")
+    journal = (tmp_path / "stages.json.audit.jsonl").read_bytes()
+
+    def full(fd: int) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full)
+    with pytest.raises(OSError, match="No space left"):
+        store.change_stage("m", "live")
+    monkeypatch.undo()
+    assert (tmp_path / "stages.json.audit.jsonl").read_bytes() == journal
+    assert json.loads(path.read_text()) == {"m": "off"}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["stages.json", "stages.json.audit.jsonl"]
 
 
 def test_lone_surrogates_are_written_as_escapes(tmp_path: Path) -> None:
