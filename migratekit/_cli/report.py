@@ -24,7 +24,14 @@ import sys
 import time
 from typing import Any
 
-from migratekit.report import InputError, Thresholds, build_report, format_text, render_html
+from migratekit.report import (
+    InputError,
+    Report,
+    Thresholds,
+    build_report,
+    format_text,
+    render_html,
+)
 from migratekit.report._timestamps import parse_moment
 
 __all__ = ["add_parser", "run"]
@@ -71,6 +78,14 @@ def duration(text: str) -> float:
     return seconds
 
 
+def pattern(text: str) -> str:
+    """An argparse type: a migration name or shell glob (``users.*``), not empty."""
+    if not text:
+        raise argparse.ArgumentTypeError(
+            "expected a migration name or a shell glob such as 'users.*' (got '')")
+    return text
+
+
 def _positive(kind: type[int] | type[float], what: str) -> Any:
     def parse(text: str) -> int | float:
         try:
@@ -103,7 +118,10 @@ def add_parser(subparsers: Any) -> None:
         epilog=(
             "Exit status: 0 when the input could be read, whatever it holds; 2 when a "
             "file cannot be read; with --check, 1 when the latest stage of any "
-            "migration is on hold (or no migratekit event was found)."
+            "migration is on hold (or no migratekit event was found). A migration is on "
+            "hold, too, when it advanced past a stage while that stage was on hold, judged "
+            "on the stage's last --min-samples samples, until a later stage's last window "
+            "shows the problem gone."
         ),
     )
     parser.add_argument("files", nargs="*", metavar="FILE",
@@ -123,6 +141,10 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument(
         "--until", type=moment, metavar="TIME",
         help="leave out what happened from TIME on (the same forms as --since)")
+    parser.add_argument(
+        "--migration", type=pattern, action="append", dest="migrations", metavar="NAME",
+        help="report on (and --check) the migrations named NAME only; a shell glob such "
+        "as 'users.*' (quote it) matches several; give it again for more")
     parser.add_argument(
         "--prometheus", metavar="URL",
         help="read the counters migratekit.metrics exports from the Prometheus server at "
@@ -153,6 +175,10 @@ def add_parser(subparsers: Any) -> None:
         default=_DEFAULTS.latency_floor_ms, metavar="MS",
         help="latencies below this count as this much when comparing sides, as timer "
         f"noise dominates them (default {_DEFAULTS.latency_floor_ms:g})")
+    parser.add_argument(
+        "--allow-type-change", action="store_true",
+        help="the sides may return values of different types (by default, differing "
+        "types hold the step to LIVE and LIVE itself: callers would get the new type)")
     parser.set_defaults(func=run)
 
 
@@ -164,6 +190,7 @@ def thresholds_from(args: argparse.Namespace) -> Thresholds:
         max_latency_ratio=args.max_latency_ratio,
         max_error_rate=args.max_error_rate,
         latency_floor_ms=args.latency_floor_ms,
+        allow_type_change=getattr(args, "allow_type_change", False),
     )
 
 
@@ -240,6 +267,7 @@ def run(args: argparse.Namespace) -> int:
         _say("--since must come before --until; nothing happened in between")
         return 2
     url = getattr(args, "prometheus", None)
+    migrations = getattr(args, "migrations", None)
     if url is not None and args.files:
         _say("--prometheus reads a server, not files: give one or the other")
         return 2
@@ -250,10 +278,12 @@ def run(args: argparse.Namespace) -> int:
             range_seconds = args.range_seconds if since is None else (
                 (until or time.time()) - since)
             report = build_prometheus_report(url, thresholds_from(args),
-                                             range_seconds=range_seconds, end=until)
+                                             range_seconds=range_seconds, end=until,
+                                             migrations=migrations)
         else:
             report = build_report(args.files, thresholds_from(args),
-                                  progress=_stderr_is_tty(), since=since, until=until)
+                                  progress=_stderr_is_tty(), since=since, until=until,
+                                  migrations=migrations)
     except InputError as exc:
         _say(str(exc))
         return 2
@@ -289,10 +319,16 @@ def run(args: argparse.Namespace) -> int:
         return 2
     if args.html:
         _say(f"wrote {args.html}")
-    if args.check:
-        if not report.entries:
+    return _check(report, migrations) if args.check else 0
+
+
+def _check(report: Report, migrations: list[str] | None) -> int:
+    """``--check``'s exit status: 1 when nothing was found or any migration is on hold."""
+    if not report.entries:
+        if migrations:
+            _say("--check: no events of the migrations selected by --migration "
+                 f"({', '.join(migrations)}) found, nothing is ready")
+        else:
             _say("--check: no migratekit events found, nothing is ready")
-            return 1
-        if report.on_hold:
-            return 1
-    return 0
+        return 1
+    return 1 if report.on_hold else 0

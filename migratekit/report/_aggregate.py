@@ -44,6 +44,12 @@ field by field:
   they are not strings).
 - Events of a new migration, stage and operation beyond :data:`MAX_ENTRIES`
   are skipped as ``too_many_migrations``, so that memory stays bounded.
+- With *migrations* (``--migration``), events of a migration that matches
+  none of the patterns are skipped as ``not_selected``.
+- ``types`` of an op event counts as a type mismatch when it is an object;
+  its ``old`` and ``new`` name the pair when both are strings. ``ignored``
+  counts when it is ``true``: the call is then neither consistent nor
+  inconsistent, whatever ``consistent`` says.
 - Strings are kept as read, except that lone surrogates (a JSON
   ``"\\ud800"`` escape) become U+FFFD, so that every output can encode them;
   the text and HTML outputs also escape control and bidirectional-formatting
@@ -71,15 +77,20 @@ from migratekit.report._constants import (
     MAX_PATHS_PER_EVENT,
     MAX_PROCESSES,
     MAX_STAGE_ERRORS,
+    MAX_TYPE_NAME_CHARS,
     OP,
     OPERATIONS,
     ORIGINS,
     RESULT,
+    SHADOW_DROPPED,
     STAGE_ERROR,
     STAGE_RANK,
     SUMMARY,
 )
 from migratekit.report._entry import NO_PROCESS, Entry
+from migratekit.report._examples import Budget
+from migratekit.report._gate import apply_gate, current_of
+from migratekit.report._select import Selection
 from migratekit.report._strings import clean
 from migratekit.report._summaries import (
     MAX_PROCESS_CHARS,
@@ -158,7 +169,10 @@ class Aggregator:
     With *since* or *until* (seconds since the epoch), events stamped
     outside [since, until) are skipped as ``outside_window``, and summaries
     whose window does not overlap it; events without a timestamp are kept
-    and counted in :attr:`untimed_kept`.
+    and counted in :attr:`untimed_kept`. With *migrations* (names or shell
+    globs), the events of other migrations are skipped as ``not_selected``.
+    *resolution* is the window, in samples, that each stage's tail keeps
+    fine for the gate: the ``min_samples`` the report will be judged with.
 
     Calls are counted by distinct ``call_id``, remembering the last
     :data:`CALL_WINDOW` ids: exact as long as the events of one call are less
@@ -168,8 +182,12 @@ class Aggregator:
     errors only.
     """
 
-    def __init__(self, *, since: float | None = None, until: float | None = None) -> None:
+    def __init__(self, *, since: float | None = None, until: float | None = None,
+                 migrations: Iterable[str] | None = None, resolution: int = 1000) -> None:
         self.entries: dict[tuple[str, str, str], Entry] = {}
+        self.selection = Selection(migrations)
+        self.resolution = resolution
+        self._budget = Budget()
         self.lines = 0
         self.events = 0
         self.skipped: Counter[str] = Counter()
@@ -242,13 +260,15 @@ class Aggregator:
         if entry is None:
             if len(self.entries) >= MAX_ENTRIES:
                 return None
-            entry = self.entries[key] = Entry(key)
+            entry = self.entries[key] = Entry(key, self.resolution, self._budget)
         return entry
 
     # Each reader answers True when it counted the event, or the reason it
     # skipped the line: None for "malformed".
 
     def _read_event(self, name: str, event: dict[str, Any]) -> bool | str | None:
+        if self.selection.rejects(event.get("migration")):
+            return "not_selected"
         if name == SUMMARY:
             return self._read_summary(event)
         when = _timestamp(event)
@@ -264,7 +284,9 @@ class Aggregator:
             return self._read_op(event, when)
         if name == STAGE_ERROR:
             return self._read_stage_error(event)
-        return self._read_dropped(event)
+        if name == SHADOW_DROPPED:
+            return self._read_dropped(event)
+        return "other"  # an event the contract names that this report does not read
 
     def _part(self, entry: Entry, call_id: Any) -> Tally:
         """The tally of the process that made *call_id* (the prefix before its ``-``)."""
@@ -326,7 +348,7 @@ class Aggregator:
             part.calls += 1
         exc_type = event.get("exc_type")
         entry.add_result(self.lines, when, part, origin, ok, latency,
-                         clean(exc_type[:200]) if isinstance(exc_type, str) else None)
+                         clean(exc_type[:200]) if isinstance(exc_type, str) else None, call_id)
         return True
 
     def _read_op(self, event: dict[str, Any], when: float | None) -> bool | str | None:
@@ -341,8 +363,6 @@ class Aggregator:
         part = self._part(entry, call_id)
         if self.calls.new(call_id) or not isinstance(call_id, str):
             part.calls += 1
-        if isinstance(event.get("types"), dict):
-            part.type_mismatches += 1
         if event.get("shadow_dropped") is True:
             part.shadows_dropped += 1
         raw_paths = event.get("diff_paths")
@@ -354,7 +374,9 @@ class Aggregator:
                 if isinstance(path, str) and path
             ]
         entry.add_op(self.lines, when, part, consistent,
-                     event.get("compare_error") is not None, paths)
+                     event.get("compare_error") is not None, paths,
+                     ignored=event.get("ignored") is True, types=_types(event.get("types")),
+                     call_id=call_id)
         return True
 
     def _read_stage_error(self, event: dict[str, Any]) -> bool | str | None:
@@ -400,12 +422,10 @@ def _report(aggregator: Aggregator, thresholds: Thresholds) -> Report:
     )
     # The current entry of a migration and operation is the one whose
     # events came last: by time when every event was stamped, else by line.
-    latest: dict[tuple[str, str], Entry] = {}
+    groups: dict[tuple[str, str], list[Entry]] = {}
     for entry in ordered:
-        pair = (entry.migration, entry.operation)
-        seen = latest.get(pair)
-        if seen is None or _later(entry, seen):
-            latest[pair] = entry
+        groups.setdefault((entry.migration, entry.operation), []).append(entry)
+    latest = {pair: current_of(entries) for pair, entries in groups.items()}
     summarised = aggregator.summarised
     reports = [
         EntryReport.from_entry(entry, thresholds,
@@ -413,6 +433,9 @@ def _report(aggregator: Aggregator, thresholds: Thresholds) -> Report:
                                summarised=summarised)
         for entry in ordered
     ]
+    by_entry = dict(zip((entry.key for entry in ordered), reports, strict=True))
+    for entries in groups.values():
+        apply_gate([(entry, by_entry[entry.key]) for entry in entries], thresholds)
     stage_errors = [
         {
             "migration": fields[0],
@@ -444,13 +467,8 @@ def _report(aggregator: Aggregator, thresholds: Thresholds) -> Report:
         summary_processes=len(summarised),
         not_counted_again=sum(report.not_counted_again for report in reports),
         untracked_events=aggregator.untracked_events,
+        migrations=list(aggregator.selection.patterns or []) or None,
     )
-
-
-def _later(a: Entry, b: Entry) -> bool:
-    if a.last_time is not None and b.last_time is not None and not (a.untimed or b.untimed):
-        return a.last_time > b.last_time
-    return a.last_line > b.last_line
 
 
 _decode = json.JSONDecoder().decode
@@ -481,6 +499,15 @@ def _latency(value: Any) -> float | None:
     if number is None or not 0.0 <= number <= MAX_LATENCY_MS:
         return None
     return number
+
+
+def _types(value: Any) -> tuple[str, str] | None:
+    """An op event's ``types``: the pair of type names, ``?`` for a name that is none."""
+    if type(value) is not dict:
+        return None
+    old, new = value.get("old"), value.get("new")
+    return (clean(old[:MAX_TYPE_NAME_CHARS]) if type(old) is str else "?",
+            clean(new[:MAX_TYPE_NAME_CHARS]) if type(new) is str else "?")
 
 
 def _timestamp(event: dict[str, Any]) -> float | None:

@@ -33,6 +33,15 @@ NEW_RUNS = {
     }
     for operation in Operation
 }
+# Per operation, the stages in which the old side runs.
+OLD_RUNS = {
+    operation.value: {
+        stage.value
+        for stage in _schema.STAGE_ORDER
+        if Origin.OLD in (_schema.authoritative(stage), _schema.other_side(stage, operation))
+    }
+    for operation in Operation
+}
 # The stages in which a read runs both sides and compares them.
 COMPARED = {
     stage.value
@@ -88,3 +97,36 @@ events of more are counted as if their process had no summaries.
 
 MAX_WINDOWS = 256
 """Windows remembered per entry and process to tell a summary read twice."""
+
+MAX_TYPE_PAIRS = 64
+"""Distinct (old type, new type) pairs kept per entry; the rest count in ``type_mismatches``."""
+
+MAX_TYPE_NAME_CHARS = 200
+"""A type name is cut to this many characters."""
+
+MAX_SUMMARY_TYPES = 64
+"""The most ``types`` items one summary may carry (the library writes at most 8)."""
+
+EXAMPLES = 5
+"""Example ``call_id``s kept per mismatch path and per error type: the last ones read."""
+
+MAX_EXAMPLE_PATHS = 32
+"""Mismatch paths per entry that keep examples."""
+
+MAX_EXAMPLE_ERROR_TYPES = 16
+"""Error types per side and entry that keep examples."""
+
+MAX_EXAMPLE_KEYS = 1 << 16
+"""Paths and error types with examples, over all entries: with :data:`EXAMPLES`, a bound."""
+
+TAIL_BINS = 256
+"""
+The most bins of a stage's tail (:mod:`~migratekit.report._tail`) before it
+is compacted: memory per stage stays bounded whatever the log's length.
+"""
+
+TAIL_RESOLUTION = 64
+"""
+A stage's tail keeps its last window of samples in bins of at most
+1/TAIL_RESOLUTION of the window (one summary is one bin, whatever it holds).
+"""

@@ -12,12 +12,13 @@ import os
 import sys
 import time
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import IO, Any
 
 from migratekit.exceptions import MigrateKitError
 from migratekit.report._aggregate import Aggregator, iter_lines
+from migratekit.report._select import patterns_from
 from migratekit.report._timestamps import as_moment
 from migratekit.report._verdict import Report, Thresholds
 
@@ -130,7 +131,8 @@ def _feed(aggregator: Aggregator, stream: Any, raw: Any, progress: _Progress) ->
 
 def build_report(paths: Sequence[str], thresholds: Thresholds | None = None, *,
                  progress: bool = False, since: datetime | float | str | None = None,
-                 until: datetime | float | str | None = None) -> Report:
+                 until: datetime | float | str | None = None,
+                 migrations: Iterable[str] | None = None) -> Report:
     """
     Read migratekit's JSON log lines from every file of *paths* and return
     the :class:`Report` on them.
@@ -149,9 +151,19 @@ def build_report(paths: Sequence[str], thresholds: Thresholds | None = None, *,
     it. Each is a ``datetime`` (naive is UTC), seconds since the epoch, or a
     string as ``--since`` takes it: ``2026-12-01T03:00:00Z`` or ``15m``
     back from now. A string that is neither raises ``ValueError``.
+
+    *migrations*, a list of names or shell globs (``["users.*"]``), keeps
+    the events of the migrations that match one of them; the others are
+    skipped as ``not_selected``. ``None`` keeps all.
+
+    Each migration's current stage is judged along its path
+    (:mod:`~migratekit.report._gate`): a stage it advanced past while that
+    stage was on hold holds it, until a later clean window.
     """
     now = time.time()
     low, high = as_moment(since, now), as_moment(until, now)
+    thresholds = thresholds or Thresholds()
+    selection = patterns_from(migrations)
     sources = list(paths) or ["-"]
     opened: list[tuple[str, Any, Any]] = []
     total = 0
@@ -171,7 +183,8 @@ def build_report(paths: Sequence[str], thresholds: Thresholds | None = None, *,
                     total = -1
         large = total < 0 or total >= PROGRESS_MIN_BYTES
         meter = _Progress(total if total > 0 else None, progress and large)
-        aggregator = Aggregator(since=low, until=high)
+        aggregator = Aggregator(since=low, until=high, migrations=selection,
+                                resolution=thresholds.min_samples)
         for path, stream, raw in opened:
             try:
                 _feed(aggregator, stream, raw, meter)

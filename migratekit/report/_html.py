@@ -18,8 +18,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from migratekit.report._constants import STAGES
+from migratekit.report._examples import NO_PATH
 from migratekit.report._strings import printable
-from migratekit.report._text import input_notes
+from migratekit.report._text import input_notes, path_text
 from migratekit.report._verdict import EntryReport, Report, format_ms, percent, wilson_interval
 
 __all__ = ["render_html"]
@@ -67,6 +68,9 @@ padding:0 3px;border-radius:3px}
 .legend span{display:inline-block;margin-right:14px;font-size:12px;color:#3c4856}
 .legend i{display:inline-block;width:14px;height:3px;vertical-align:middle;margin-right:4px}
 footer{color:#6b7785;font-size:12px;margin-top:30px}
+details.ids summary{cursor:pointer;color:#3c4856;font-size:12px}
+details.ids code{user-select:all;display:inline-block;margin:2px 4px 0 0}
+.path{color:#5a6775;font-size:12px;margin-top:4px}
 """
 
 
@@ -90,10 +94,11 @@ def render_html(report: Report) -> str:
     current = [entry for entry in report.entries if entry.current]
     if current:
         parts.append("<h2>Readiness</h2><div class=\"cards\">")
-        parts.extend(_card(entry) for entry in current)
+        parts.extend(_card(entry, path_text(report, entry)) for entry in current)
         parts.append("</div>")
     if report.entries:
         parts.append(_differences(report.entries))
+        parts.append(_failures(report.entries))
         parts.append(_also_counted(report.entries))
         parts.append("<h2>Over time</h2>")
         parts.extend(_migration_charts(report))
@@ -134,13 +139,23 @@ def _summary(report: Report) -> str:
     )
 
 
-def _card(entry: EntryReport) -> str:
+def _card(entry: EntryReport, path: str | None) -> str:
     kind = "ready" if entry.ready else "hold"
+    shown = f'<div class="path">path: {_e(path)}</div>' if path else ""
     return (
         f'<div class="card {kind}"><div class="name">{_e(entry.migration)} '
         f'<span class="stage">{_e(entry.operation)} · now in {_e(entry.stage.upper())}'
-        f'</span></div><div class="{kind}-text">{_e(entry.verdict)}</div></div>'
+        f'</span></div><div class="{kind}-text">{_e(entry.verdict)}</div>{shown}</div>'
     )
+
+
+def _ids(ids: Sequence[str] | None) -> str:
+    """Example call_ids, folded: each one selected whole by a click, to copy and grep."""
+    if not ids:
+        return ""
+    codes = "".join(f"<code>{_e(call_id)}</code>" for call_id in ids)
+    return (f'<details class="ids"><summary>{len(ids)} example call'
+            f'{"" if len(ids) == 1 else "s"}</summary>{codes}</details>')
 
 
 def _table(entries: Sequence[EntryReport]) -> str:
@@ -203,18 +218,41 @@ def _differences(entries: Sequence[EntryReport]) -> str:
         summary = entry.mismatch_summary()
         if summary is None:
             parts.append("<p>No paths: the values have no structure to tell where.</p>")
+            parts.append(_ids(entry.examples.get("diff_paths", {}).get(NO_PATH)))
         else:
             parts.append(f"<p>{_e(summary)}.</p><table><tbody>")
+            examples = entry.examples.get("diff_paths", {})
             for item in entry.diff_paths[:10]:
                 width = max(1, round(200 * item["share"]))
                 parts.append(
                     f"<tr><td><code>{_e(item['path'])}</code></td>"
                     f'<td><span class="bar" style="width:{width}px"></span>'
-                    f"{_e(percent(item['share']))} ({item['count']:,})</td></tr>"
+                    f"{_e(percent(item['share']))} ({item['count']:,})</td>"
+                    f"<td>{_ids(examples.get(item['path']))}</td></tr>"
                 )
             parts.append("</tbody></table>")
         parts.append("</div>")
     return "".join(parts)
+
+
+def _failures(entries: Sequence[EntryReport]) -> str:
+    rows = []
+    for entry in entries:
+        examples = entry.examples.get("errors", {})
+        for origin in ("old", "new"):
+            for exc_type, count in sorted(entry.error_types[origin].items(),
+                                          key=lambda kv: (-kv[1], kv[0])):
+                rows.append(
+                    f"<tr><td>{_e(entry.migration)} <span class=\"op\">{_e(entry.operation)}"
+                    f"</span></td><td>{_e(entry.stage.upper())}</td><td>{origin}</td>"
+                    f"<td><code>{_e(exc_type)}</code></td><td class=\"n\">{count:,}</td>"
+                    f"<td>{_ids(examples.get(origin, {}).get(exc_type))}</td></tr>"
+                )
+    if not rows:
+        return ""
+    return ("<h2>Failures by type</h2><table><thead><tr><th>Migration</th><th>Stage</th>"
+            "<th>Side</th><th>Type</th><th>Count</th><th>Examples</th></tr></thead><tbody>"
+            + "".join(rows) + "</tbody></table>")
 
 
 def _also_counted(entries: Sequence[EntryReport]) -> str:
@@ -380,17 +418,20 @@ def _frame(series: list[tuple[str, list[dict[str, Any]]]], kind: str, y_max: flo
         f'viewBox="0 0 {_W} {_H}" role="img" font-family="system-ui,sans-serif" '
         'font-size="11">',
     ]
+    bands = []
     for stage, points in series:
         x0, x1 = sx(points[0]["start"]), sx(points[-1]["end"])
+        bands.append((stage, x0, x1))
         svg.append(
             f'<rect x="{x0:.1f}" y="{_TOP}" width="{max(1.0, x1 - x0):.1f}" '
-            f'height="{plot_h}" fill="{_STAGE_COLOURS.get(stage, "#eee")}"/>'
+            f'height="{plot_h}" fill="{_STAGE_COLOURS.get(stage, "#eee")}">'
+            f"<title>{_e(stage.upper())}</title></rect>"
         )
-        if x1 - x0 > 28:
-            svg.append(
-                f'<text x="{(x0 + x1) / 2:.1f}" y="{_TOP - 6}" text-anchor="middle" '
-                f'fill="#5a6775" font-size="10">{_e(stage.upper())}</text>'
-            )
+    for label, x in _stage_labels(bands):
+        svg.append(
+            f'<text x="{x:.1f}" y="{_TOP - 6}" text-anchor="middle" '
+            f'fill="#5a6775" font-size="{_LABEL_SIZE}">{_e(label)}</text>'
+        )
     for i in range(5):
         y = y_max * i / 4
         svg.append(
@@ -413,6 +454,36 @@ def _frame(series: list[tuple[str, list[dict[str, Any]]]], kind: str, y_max: flo
         f'transform="rotate(-90 12 {_TOP + plot_h / 2:.1f})">{_e(y_label)}</text>'
     )
     return svg, sx, sy
+
+
+_LABEL_SIZE = 10
+# Capitals of the usual sans-serif faces at 10px: "RAMPDOWN" is 61px wide in
+# DejaVu Sans, the widest of them (7.6px a letter); 8px leaves a margin.
+_LABEL_CHAR_PX = 8.0
+_LABEL_GAP_PX = 6.0
+_SHORT = {"off": "OFF", "dualwrite": "DUAL", "shadow": "SHAD", "live": "LIVE",
+          "rampdown": "RAMP", "complete": "COMP"}
+
+
+def _stage_labels(bands: list[tuple[str, float, float]]) -> list[tuple[str, float]]:
+    """
+    The label of each stage's band, centred above it: its name, else a short
+    name, else its first letter, whichever fits inside the band without
+    touching the label before it; none when nothing fits (the band's
+    tooltip still names it). Bands may overlap when stages overlap in time.
+    """
+    out: list[tuple[str, float]] = []
+    right = -math.inf
+    for stage, x0, x1 in sorted(bands, key=lambda band: (band[1] + band[2]) / 2):
+        name = stage.upper()
+        for label in dict.fromkeys((name, _SHORT.get(stage, name[:4]), name[:1])):
+            half = len(label) * _LABEL_CHAR_PX / 2
+            centre = (x0 + x1) / 2
+            if 2 * half <= x1 - x0 and centre - half >= right + _LABEL_GAP_PX:
+                out.append((label, centre))
+                right = centre + half
+                break
+    return out
 
 
 def _when(epoch: float) -> str:

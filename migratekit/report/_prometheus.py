@@ -23,6 +23,7 @@ import math
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Iterable
 from datetime import datetime, timezone
 from typing import Any
 
@@ -30,6 +31,7 @@ from migratekit._schema import LATENCY_GAMMA, SUMMARY_EVENT
 from migratekit.report._aggregate import Aggregator
 from migratekit.report._constants import STAGE_RANK
 from migratekit.report._files import InputError
+from migratekit.report._select import patterns_from
 from migratekit.report._verdict import Report, Thresholds
 
 __all__ = ["build_prometheus_report", "query"]
@@ -77,11 +79,15 @@ def query(url: str, promql: str, at: float, timeout: float = 30.0) -> list[dict[
 
 def build_prometheus_report(url: str, thresholds: Thresholds | None = None, *,
                             range_seconds: float = 3600.0, end: float | None = None,
-                            timeout: float = 30.0) -> Report:
+                            timeout: float = 30.0,
+                            migrations: Iterable[str] | None = None) -> Report:
     """
     The report of the *range_seconds* up to *end* (now by default), from the
-    Prometheus server at *url* (``http://host:9090``).
+    Prometheus server at *url* (``http://host:9090``); *migrations* (names
+    or shell globs) keeps those migrations only, as for :func:`build_report`.
     """
+    thresholds = thresholds or Thresholds()
+    selection = patterns_from(migrations)
     if end is None:
         end = datetime.now(timezone.utc).timestamp()
     start = end - range_seconds
@@ -103,7 +109,8 @@ def build_prometheus_report(url: str, thresholds: Thresholds | None = None, *,
         if grown and changed is not None:
             summary["last"] = max(summary["last"], changed)
         _add(summary, labels, grown)
-    aggregator = Aggregator(since=start, until=end)
+    aggregator = Aggregator(since=start, until=end, migrations=selection,
+                            resolution=thresholds.min_samples)
     # The latest stage of a migration is the one whose counts grew last; within
     # one scrape, the later stage (a scrape cannot tell which came first).
     for (process, _), summary in sorted(

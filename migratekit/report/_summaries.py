@@ -16,6 +16,12 @@ integer within the range of latencies from 5e-324 ms to a year, a ``sum`` or
 to ``count``. A histogram of more than :data:`MAX_BUCKETS` buckets is
 ``too_many_buckets``. A missing count is 0; ``diff_paths`` and ``errors``
 beyond their caps are counted as other paths and other types.
+
+``ignored`` counts the mismatches an ``ignore=`` predicate accepted (the
+report expects ``consistency_checks`` to leave them out, as the op event's
+``consistent`` is null for them). ``types``, when present, is a list of at
+most :data:`MAX_SUMMARY_TYPES` objects ``{"old": name, "new": name, "count":
+n}``; anything else there makes the summary ``malformed``.
 """
 
 from __future__ import annotations
@@ -30,6 +36,8 @@ from migratekit.report._constants import (
     MAX_DIFF_PATHS,
     MAX_ERROR_TYPES,
     MAX_LATENCY_MS,
+    MAX_SUMMARY_TYPES,
+    MAX_TYPE_NAME_CHARS,
     MAX_WINDOWS,
     ORIGINS,
 )
@@ -46,7 +54,7 @@ MIN_BUCKET = LatencyDigest.index(5e-324)
 MAX_BUCKET = LatencyDigest.index(MAX_LATENCY_MS)
 
 _COUNTS = ("consistency_checks", "inconsistent", "compare_errors", "type_mismatches",
-           "shadows_dropped", "shadows_skipped", "warnings_suppressed")
+           "shadows_dropped", "shadows_skipped", "warnings_suppressed", "ignored")
 
 
 class Rejected(Exception):
@@ -82,8 +90,8 @@ def read_summary(event: dict[str, Any]) -> Summary:
     tally = Tally()
     tally.calls = _count(event.get("calls"))
     (tally.checks, tally.inconsistent, tally.compare_errors, tally.type_mismatches,
-     tally.shadows_dropped, tally.shadows_skipped, tally.warnings_suppressed) = (
-        _count(event.get(name, 0)) for name in _COUNTS)
+     tally.shadows_dropped, tally.shadows_skipped, tally.warnings_suppressed,
+     tally.ignored) = (_count(event.get(name, 0)) for name in _COUNTS)
     if tally.inconsistent > tally.checks:
         raise Rejected
     sides = event.get("sides", {})
@@ -105,6 +113,7 @@ def read_summary(event: dict[str, Any]) -> Summary:
             key = clean(path[:200])
             read_paths[key] = read_paths.get(key, 0) + number
     tally.add_paths(read_paths)
+    _read_types(tally, event.get("types", []))
     return Summary(clean(process), since, until, tally)
 
 
@@ -126,6 +135,19 @@ def _read_side(tally: Tally, origin: str, side: dict[str, Any]) -> None:
     if type(latency) is not dict:
         raise Rejected
     _read_latency(tally.latency[origin], latency)
+
+
+def _read_types(tally: Tally, types: Any) -> None:
+    if type(types) is not list or len(types) > MAX_SUMMARY_TYPES:
+        raise Rejected
+    for item in types:
+        if type(item) is not dict:
+            raise Rejected
+        old, new = item.get("old"), item.get("new")
+        if type(old) is not str or type(new) is not str:
+            raise Rejected
+        tally.add_type_pair(clean(old[:MAX_TYPE_NAME_CHARS]), clean(new[:MAX_TYPE_NAME_CHARS]),
+                            _count(item.get("count")))
 
 
 def _read_latency(digest: LatencyDigest, latency: dict[str, Any]) -> None:

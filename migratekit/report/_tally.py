@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from migratekit.report._constants import MAX_DIFF_PATHS, MAX_ERROR_TYPES
+from migratekit.report._constants import MAX_DIFF_PATHS, MAX_ERROR_TYPES, MAX_TYPE_PAIRS
 from migratekit.report._digest import LatencyDigest
 
 
@@ -24,6 +24,7 @@ class Tally:
         "diff_paths",
         "error_types",
         "errors",
+        "ignored",
         "inconsistent",
         "latency",
         "mismatches_with_paths",
@@ -31,6 +32,7 @@ class Tally:
         "shadows_dropped",
         "shadows_skipped",
         "type_mismatches",
+        "type_pairs",
         "warnings_suppressed",
     )
 
@@ -47,6 +49,8 @@ class Tally:
         self.diff_other = 0
         self.mismatches_with_paths = 0
         self.type_mismatches = 0
+        self.type_pairs: Counter[tuple[str, str]] = Counter()
+        self.ignored = 0
         self.shadows_dropped = 0
         self.shadows_skipped = 0
         self.warnings_suppressed = 0
@@ -75,6 +79,15 @@ class Tally:
                 counter[path] += count
             else:
                 self.diff_other += count
+
+    def add_type_pair(self, old: str, new: str, count: int) -> None:
+        """
+        Count *count* calls whose values were of types *old* and *new*; past
+        :data:`MAX_TYPE_PAIRS` distinct pairs, only ``type_mismatches`` counts them.
+        """
+        pairs = self.type_pairs
+        if count and ((old, new) in pairs or len(pairs) < MAX_TYPE_PAIRS):
+            pairs[(old, new)] += count
 
     def add_check(self, consistent: bool, paths: list[str]) -> None:
         """Count one comparison, and where its values differed."""
@@ -107,6 +120,9 @@ class Tally:
         self.diff_other += other.diff_other
         self.mismatches_with_paths += other.mismatches_with_paths
         self.type_mismatches += other.type_mismatches
+        for (old, new), count in other.type_pairs.items():
+            self.add_type_pair(old, new, count)
+        self.ignored += other.ignored
         self.shadows_dropped += other.shadows_dropped
         self.shadows_skipped += other.shadows_skipped
         self.warnings_suppressed += other.warnings_suppressed

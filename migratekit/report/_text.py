@@ -77,6 +77,10 @@ def input_notes(report: Report) -> list[str]:
     return out
 
 
+def _ids(ids: list[str], shown: int = 2) -> str:
+    return ", ".join(ids[-shown:])
+
+
 def _differences(report: Report) -> list[str]:
     out: list[str] = []
     differ = [entry for entry in report.entries if entry.inconsistent]
@@ -91,7 +95,52 @@ def _differences(report: Report) -> list[str]:
                            "(the values have no structure to tell where)")
             else:
                 out.append(f"  {where}: {summary} ({entry.inconsistent:,} mismatches)")
+            examples = entry.examples.get("diff_paths", {})
+            order = [item["path"] for item in entry.diff_paths[:3]] or list(examples)[:3]
+            shown = [f"{path} {_ids(examples[path])}" for path in order if path in examples]
+            if shown:
+                out.append("    example call_ids: " + "; ".join(shown))
     return out
+
+
+def _failures(report: Report) -> list[str]:
+    out: list[str] = []
+    for entry in report.entries:
+        examples = entry.examples.get("errors", {})
+        for origin in ("old", "new"):
+            kinds = sorted(entry.error_types[origin].items(), key=lambda kv: (-kv[1], kv[0]))
+            if not kinds:
+                continue
+            if not out:
+                out += ["", "Failures by type:"]
+            parts = []
+            for exc_type, count in kinds[:5]:
+                ids = examples.get(origin, {}).get(exc_type)
+                shown = f" (call_ids {_ids(ids)})" if ids else ""
+                parts.append(f"{exc_type} x{count:,}{shown}")
+            if len(kinds) > 5:
+                parts.append(f"{len(kinds) - 5:,} more types")
+            out.append(f"  {entry.migration} {entry.operation} {entry.stage.upper()} "
+                       f"{origin} side: " + ", ".join(parts))
+    return out
+
+
+def path_text(report: Report, entry: EntryReport) -> str | None:
+    """
+    The path of *entry*'s migration (``DUALWRITE -> SHADOW (on hold when
+    left) -> COMPLETE``) when a stage of it was left on hold, else ``None``.
+    """
+    stages = {(e.migration, e.operation, e.stage): e for e in report.entries}
+    steps, flagged = [], False
+    for stage in entry.path:
+        seen = stages.get((entry.migration, entry.operation, stage))
+        step = stage.upper()
+        if seen is not None and seen.left_verdict and not seen.left_verdict.startswith("ready"):
+            flagged = True
+            step += " (on hold when left" + (
+                f"; clean later in {seen.cleared_by.upper()})" if seen.cleared_by else ")")
+        steps.append(step)
+    return " -> ".join(steps) if flagged else None
 
 
 def _also_counted(report: Report) -> list[str]:
@@ -141,6 +190,7 @@ def format_text(report: Report) -> str:
         out.append("")
         out.append("* the latest stage seen for the migration; --check looks at these")
     out.extend(_differences(report))
+    out.extend(_failures(report))
     out.extend(_also_counted(report))
     if report.stage_errors:
         out.append("")
@@ -167,6 +217,9 @@ def format_text(report: Report) -> str:
         width = max(len(name) for name in names)
         for entry, name in zip(current, names, strict=True):
             out.append(f"  {name.ljust(width)}  in {entry.stage.upper()}: {entry.verdict}")
+            path = path_text(report, entry)
+            if path is not None:
+                out.append(f"  {''.ljust(width)}  path: {path}")
     # Every line, not only the table's cells: migration names, paths, stage
     # errors and file names all come from outside.
     return "\n".join(printable(line) for line in out) + "\n"

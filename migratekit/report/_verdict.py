@@ -8,10 +8,11 @@ import math
 from collections.abc import Container
 from typing import TYPE_CHECKING, Any
 
-from migratekit.report._constants import COMPARED, NEW_RUNS, NEXT_STAGE, ORIGINS
+from migratekit.report._constants import COMPARED, NEW_RUNS, NEXT_STAGE, OLD_RUNS, ORIGINS
 
 if TYPE_CHECKING:
     from migratekit.report._entry import Entry
+    from migratekit.report._tally import Tally
 
 # -- the thresholds of the verdict ---------------------------------------------
 
@@ -29,7 +30,13 @@ class Thresholds:
     new side may fail than the old side in the same stage (its whole error
     rate when the old side did not run). *latency_floor_ms*: latencies below
     this count as this much when comparing them, because timer noise and
-    scheduling dominate sub-millisecond timings.
+    scheduling dominate sub-millisecond timings. *allow_type_change*: the
+    two sides may return values of different types in SHADOW and LIVE (by
+    default a call whose values' types differ holds the step to LIVE and
+    LIVE itself, as callers would get another type once the new side answers).
+
+    *min_samples* is also the window the gate judges a stage by when the
+    migration left it (:mod:`~migratekit.report._gate`).
     """
 
     max_inconsistency: float = 0.001
@@ -37,17 +44,24 @@ class Thresholds:
     max_latency_ratio: float = 1.5
     max_error_rate: float = 0.01
     latency_floor_ms: float = 1.0
+    allow_type_change: bool = False
 
 
 def wilson_interval(bad: int, total: int, z: float = 1.96) -> tuple[float, float]:
-    """The Wilson score interval of the proportion *bad* / *total* (95% by default)."""
+    """
+    The Wilson score interval of the proportion *bad* / *total* (95% by
+    default). Its bounds are exactly 0 when nothing was bad and exactly 1 when
+    everything was: rounding would otherwise leave ``4.3e-17`` in their place.
+    """
     if total <= 0:
         return 0.0, 1.0
     p = bad / total
     denominator = 1 + z * z / total
     centre = (p + z * z / (2 * total)) / denominator
     half = z * math.sqrt(p * (1 - p) / total + z * z / (4 * total * total)) / denominator
-    return max(0.0, centre - half), min(1.0, centre + half)
+    low = 0.0 if bad <= 0 else max(0.0, centre - half)
+    high = 1.0 if bad >= total else min(1.0, centre + half)
+    return low, high
 
 
 def percent(fraction: float) -> str:
@@ -97,6 +111,19 @@ class EntryReport:
     ``max_warnings_per_second``. *summaries* counts the ``migration.summary``
     events read, and *not_counted_again* the per-call events left out
     because their process's summaries count them.
+
+    *type_pairs* lists the pairs of types seen when they differed
+    (``{"old", "new", "count"}``, most frequent first); *ignored* counts the
+    mismatches an ``ignore=`` predicate accepted, which are neither
+    consistent nor inconsistent. *examples* names a few calls per mismatch
+    path and per error type (:class:`~migratekit.report._examples.Examples`).
+
+    The gate (:mod:`~migratekit.report._gate`) fills the rest: on a stage
+    the migration advanced past, *left_verdict* is the verdict on its last
+    window, *left_window* that window's samples and span, and *cleared_by*
+    the later stage whose clean window showed its problem gone; on the
+    current entry, *path* lists the stages seen in the order they were
+    entered, and *held_by_path* the reasons the path holds it.
     """
 
     migration: str
@@ -126,6 +153,14 @@ class EntryReport:
     warnings_suppressed: int = 0
     summaries: int = 0
     not_counted_again: int = 0
+    ignored: int = 0
+    type_pairs: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    examples: dict[str, Any] = dataclasses.field(default_factory=dict)
+    path: list[str] = dataclasses.field(default_factory=list)
+    left_verdict: str | None = None
+    left_window: dict[str, Any] | None = None
+    cleared_by: str | None = None
+    held_by_path: list[str] = dataclasses.field(default_factory=list)
 
     @property
     def inconsistency_rate(self) -> float | None:
@@ -141,6 +176,28 @@ class EntryReport:
         if old is None or new is None or old["p99"] <= 0:
             return None
         return new["p99"] / old["p99"]
+
+    @property
+    def type_mismatch_rate(self) -> float | None:
+        """
+        The share of calls whose two values were of different types: of the
+        calls whose values were compared (consistent, inconsistent, ignored
+        or raising), or of all calls when none were; ``None`` without calls.
+        """
+        seen = self.consistency_checks + self.compare_errors + self.ignored
+        seen = max(seen if seen else self.calls, self.type_mismatches)
+        return self.type_mismatches / seen if seen else None
+
+    def types_summary(self) -> str | None:
+        """``types differ in 100% of calls: old User, new dict`` (the most frequent pair)."""
+        rate = self.type_mismatch_rate
+        if not self.type_mismatches or rate is None:
+            return None
+        text = f"types differ in {percent(rate)} of calls"
+        if self.type_pairs:
+            pair = self.type_pairs[0]
+            text += f": old {pair['old']}, new {pair['new']}"
+        return text
 
     def error_rate(self, origin: str) -> float | None:
         """Failed results of *origin* over its results, or ``None`` when it never ran."""
@@ -177,19 +234,6 @@ class EntryReport:
                 }
             else:
                 latency[origin] = None
-        paths = [
-            {
-                "path": path,
-                "count": count,
-                "share": count / tally.inconsistent if tally.inconsistent else 0.0,
-            }
-            for path, count in sorted(tally.diff_paths.items(), key=lambda kv: (-kv[1], kv[0]))
-        ]
-        if tally.diff_other:
-            paths.append(
-                {"path": "(other paths)", "count": tally.diff_other,
-                 "share": tally.diff_other / max(1, tally.inconsistent)}
-            )
         report = cls(
             migration=entry.migration,
             stage=entry.stage,
@@ -202,7 +246,7 @@ class EntryReport:
             errors=dict(tally.errors),
             latency_ms=latency,
             latency_exact=tally.latency["old"].exact and tally.latency["new"].exact,
-            diff_paths=paths,
+            diff_paths=_paths(tally),
             mismatches_with_paths=tally.mismatches_with_paths,
             first_timestamp=entry.first_time,
             last_timestamp=entry.last_time,
@@ -218,8 +262,15 @@ class EntryReport:
             warnings_suppressed=tally.warnings_suppressed,
             summaries=entry.summaries,
             not_counted_again=left_out,
+            ignored=tally.ignored,
+            type_pairs=[
+                {"old": old, "new": new, "count": count}
+                for (old, new), count in sorted(tally.type_pairs.items(),
+                                                key=lambda kv: (-kv[1], kv[0]))
+            ],
+            examples=entry.examples.to_json(),
         )
-        report.ready, report.verdict = _verdict(report, thresholds)
+        report.ready, report.verdict = verdict(report, thresholds)
         return report
 
     def to_json(self) -> dict[str, Any]:
@@ -233,7 +284,9 @@ class EntryReport:
             "calls": self.calls,
             "consistency_checks": self.consistency_checks,
             "inconsistent": self.inconsistent,
-            "errors": dict(self.errors),
+            # A side that never ran has no error count, as it has no latency.
+            "errors": {origin: (count if self.results[origin] else None)
+                       for origin, count in self.errors.items()},
             "latency_ms": {k: (dict(v) if v else None) for k, v in self.latency_ms.items()},
             "verdict": self.verdict,
             "ready": self.ready,
@@ -250,24 +303,52 @@ class EntryReport:
             "last_timestamp": self.last_timestamp,
             "error_types": {k: dict(v) for k, v in self.error_types.items()},
             "type_mismatches": self.type_mismatches,
+            "type_mismatch_rate": self.type_mismatch_rate,
+            "types": [dict(pair) for pair in self.type_pairs],
+            "ignored": self.ignored,
             "shadows_dropped": self.shadows_dropped,
             "shadows_skipped": self.shadows_skipped,
             "warnings_suppressed": self.warnings_suppressed,
             "summaries": self.summaries,
             "not_counted_again": self.not_counted_again,
+            "examples": self.examples,
+            "path": list(self.path),
+            "held_by_path": list(self.held_by_path),
+            "left_verdict": self.left_verdict,
+            "left_window": dict(self.left_window) if self.left_window else None,
+            "cleared_by": self.cleared_by,
         }
 
     def notes(self) -> list[str]:
-        """The counts that are not in the table, when they are not zero: ``3 type mismatches``."""
+        """
+        The counts that are not in the table, when they are not zero:
+        ``types differ in 2.0% of calls: old User, new dict``, ``3 mismatches
+        ignored (ignore=)``.
+        """
+        types = self.types_summary()
+        notes = [types] if types else []
         counts = (
-            (self.type_mismatches, "type mismatch", "type mismatches"),
+            (self.ignored, "mismatch ignored (ignore=)", "mismatches ignored (ignore=)"),
             (self.shadows_dropped, "shadow dropped", "shadows dropped"),
             (self.shadows_skipped, "read not shadowed (shadow_ratio)",
              "reads not shadowed (shadow_ratio)"),
             (self.warnings_suppressed, "warning suppressed", "warnings suppressed"),
         )
-        return [f"{count:,} {one if count == 1 else many}" for count, one, many in counts
-                if count]
+        return notes + [f"{count:,} {one if count == 1 else many}"
+                        for count, one, many in counts if count]
+
+
+def _paths(tally: Tally) -> list[dict[str, Any]]:
+    """Where compared values differed, most frequent first, with their share of mismatches."""
+    paths = [
+        {"path": path, "count": count,
+         "share": count / tally.inconsistent if tally.inconsistent else 0.0}
+        for path, count in sorted(tally.diff_paths.items(), key=lambda kv: (-kv[1], kv[0]))
+    ]
+    if tally.diff_other:
+        paths.append({"path": "(other paths)", "count": tally.diff_other,
+                      "share": tally.diff_other / max(1, tally.inconsistent)})
+    return paths
 
 
 def _round(value: float | None) -> float:
@@ -275,68 +356,119 @@ def _round(value: float | None) -> float:
     return round(value, 4)
 
 
-def _verdict(entry: EntryReport, th: Thresholds) -> tuple[bool, str]:
-    stage, operation = entry.stage, entry.operation
-    nxt = entry.next_stage
-    if stage == "off":
-        return True, "ready for DUALWRITE: only the old side runs in OFF"
-    if stage not in NEW_RUNS[operation]:
-        return True, f"ready for {nxt.upper() if nxt else '-'}: the new side is not read in " \
-                     f"{stage.upper()}; judge the writes"
-    compared = operation == "read" and stage in COMPARED
-    reasons: list[str] = []
-    if compared:
-        samples, noun = entry.consistency_checks, "comparisons"
-    else:
-        samples = entry.results["new"]
-        noun = f"new-side {operation}s"
+@dataclasses.dataclass(frozen=True)
+class Reason:
+    """
+    One reason a verdict holds: *text* (``1.6% inconsistent``) and *detail*
+    (``limit 0.1%``). *kind* says what evidence can show it gone: ``compared``
+    (comparisons: too few, too many inconsistent or raising), ``new`` (the
+    new side's results: too few, too many failed), ``latency`` (both sides'
+    latencies) or ``types`` (both sides' values).
+    """
+
+    kind: str
+    text: str
+    detail: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.text} ({self.detail})" if self.detail else self.text
+
+
+def measures(stage: str, operation: str) -> frozenset[str]:
+    """The kinds of :class:`Reason` that *operation* in *stage* gives evidence on."""
+    kinds = set()
+    if stage in NEW_RUNS[operation]:
+        kinds.add("new")
+        if stage in OLD_RUNS[operation]:
+            kinds.add("latency")
+    if stage in COMPARED:
+        kinds.add("types")
+        if operation == "read":
+            kinds.add("compared")
+    return frozenset(kinds)
+
+
+def _samples(entry: EntryReport) -> tuple[int, str, bool]:
+    """How many samples *entry* has, what they are, and whether they are comparisons."""
+    if entry.operation == "read" and entry.stage in COMPARED:
+        return entry.consistency_checks, "comparisons", True
+    return entry.results["new"], f"new-side {entry.operation}s", False
+
+
+def reasons(entry: EntryReport, th: Thresholds) -> list[Reason]:
+    """Why *entry* is on hold by *th*; empty when it is ready (or the new side does not run)."""
+    if entry.stage not in NEW_RUNS[entry.operation]:
+        return []
+    samples, noun, compared = _samples(entry)
+    out: list[Reason] = []
     if samples < th.min_samples:
-        reasons.append(f"only {samples:,} {noun} (need {th.min_samples:,})")
+        out.append(Reason("compared" if compared else "new", f"only {samples:,} {noun}",
+                          f"need {th.min_samples:,}"))
     rate = entry.inconsistency_rate
     if compared and rate is not None and rate > th.max_inconsistency:
-        reasons.append(f"{percent(rate)} inconsistent (limit {percent(th.max_inconsistency)})")
+        out.append(Reason("compared", f"{percent(rate)} inconsistent",
+                          f"limit {percent(th.max_inconsistency)}"))
     if compared and entry.compare_errors:
         tried = entry.consistency_checks + entry.compare_errors
         if entry.compare_errors / tried > th.max_inconsistency:
-            reasons.append(f"{entry.compare_errors:,} comparisons raised (fix the comparator)")
-    new_rate = entry.error_rate("new")
-    old_rate = entry.error_rate("old")
+            out.append(Reason("compared", f"{entry.compare_errors:,} comparisons raised",
+                              "fix the comparator"))
+    if entry.stage in COMPARED and entry.type_mismatches and not th.allow_type_change:
+        out.append(Reason("types", entry.types_summary() or "types differ",
+                          "allow with --allow-type-change"))
+    new_rate, old_rate = entry.error_rate("new"), entry.error_rate("old")
     if new_rate is not None:
         if old_rate is None:
             if new_rate > th.max_error_rate:
-                reasons.append(
-                    f"new side {percent(new_rate)} errors (limit {percent(th.max_error_rate)})"
-                )
+                out.append(Reason("new", f"new side {percent(new_rate)} errors",
+                                  f"limit {percent(th.max_error_rate)}"))
         elif new_rate - old_rate > th.max_error_rate:
-            reasons.append(
-                f"new side {percent(new_rate)} errors vs old {percent(old_rate)} "
-                f"(limit +{percent(th.max_error_rate)})"
-            )
-    old_latency, new_latency = entry.latency_ms["old"], entry.latency_ms["new"]
-    ratio: float | None = None
-    if old_latency is not None and new_latency is not None:
-        floor = th.latency_floor_ms
-        old_p99 = max(old_latency["p99"], floor)
-        new_p99 = max(new_latency["p99"], floor)
-        # With a floor of 0, an old side that always took 0 ms leaves no
-        # ratio: a new side that did too is as fast, any other is slower.
-        if old_p99 > 0:
-            ratio = new_p99 / old_p99
-        elif new_p99 > 0:
-            ratio = math.inf
-        if ratio is not None and ratio > th.max_latency_ratio:
-            times = f"{ratio:.1f}x old" if math.isfinite(ratio) else "slower than old"
-            reasons.append(
-                f"new side p99 {times} ({format_ms(new_latency['p99'])} ms vs "
-                f"{format_ms(old_latency['p99'])} ms, limit {th.max_latency_ratio:g}x)"
-            )
-    if reasons:
-        return False, "hold: " + "; ".join(reasons)
+            out.append(Reason("new", f"new side {percent(new_rate)} errors vs old "
+                              f"{percent(old_rate)}", f"limit +{percent(th.max_error_rate)}"))
+    ratio = _latency_ratio(entry, th)
+    old, new = entry.latency_ms["old"], entry.latency_ms["new"]
+    if ratio is not None and ratio > th.max_latency_ratio and old and new:
+        times = f"{ratio:.1f}x old" if math.isfinite(ratio) else "slower than old"
+        out.append(Reason("latency", f"new side p99 {times}",
+                          f"{format_ms(new['p99'])} ms vs {format_ms(old['p99'])} ms, "
+                          f"limit {th.max_latency_ratio:g}x"))
+    return out
+
+
+def _latency_ratio(entry: EntryReport, th: Thresholds) -> float | None:
+    old, new = entry.latency_ms["old"], entry.latency_ms["new"]
+    if old is None or new is None:
+        return None
+    old_p99 = max(old["p99"], th.latency_floor_ms)
+    new_p99 = max(new["p99"], th.latency_floor_ms)
+    # With a floor of 0, an old side that always took 0 ms leaves no ratio:
+    # a new side that did too is as fast, any other is slower.
+    if old_p99 > 0:
+        return new_p99 / old_p99
+    return math.inf if new_p99 > 0 else None
+
+
+def verdict(entry: EntryReport, th: Thresholds) -> tuple[bool, str]:
+    """Whether *entry* is ready by *th*, and the sentence that says so (``ready`` or ``hold``)."""
+    stage, operation, nxt = entry.stage, entry.operation, entry.next_stage
+    if stage == "off":
+        return True, "ready for DUALWRITE: only the old side runs in OFF"
+    if stage not in NEW_RUNS[operation]:
+        # Reads in DUALWRITE: the new store is being written, never read yet.
+        return True, f"ready for {nxt.upper() if nxt else '-'} once the new store is " \
+                     "backfilled and verified (migratekit reconcile, planned); judge the writes"
+    found = reasons(entry, th)
+    if found:
+        return False, "hold: " + "; ".join(str(reason) for reason in found)
+    samples, noun, compared = _samples(entry)
     evidence = [f"{samples:,} {noun}"]
+    rate = entry.inconsistency_rate
     if compared and rate is not None:
         evidence.append(f"{percent(rate)} inconsistent")
+    new_rate = entry.error_rate("new")
     if new_rate is not None:
         evidence.append(f"new side {percent(new_rate)} errors")
+    ratio = _latency_ratio(entry, th)
     if ratio is not None:
         evidence.append(f"p99 {ratio:.1f}x old")
     if nxt is None:
@@ -391,6 +523,8 @@ class Report:
     Per-call events counted whether or not their process's summaries were
     read, the report keeping too many processes apart already.
     """
+    migrations: list[str] | None = None
+    """The names or shell globs the report read the migrations of (``--migration``), or all."""
 
     @property
     def skipped_lines(self) -> int:
@@ -421,6 +555,7 @@ class Report:
             "summary_processes": self.summary_processes,
             "not_counted_again": self.not_counted_again,
             "untracked_events": self.untracked_events,
+            "migrations_selected": list(self.migrations) if self.migrations else None,
         }
 
 

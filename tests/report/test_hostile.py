@@ -103,6 +103,9 @@ VALID: dict[str, list[Any]] = {
     "shadows_dropped": [0, 4],
     "shadows_skipped": [0, 9],
     "warnings_suppressed": [0, 5],
+    # issue 12: an op's types and ignored, a summary's types list and ignored count
+    "types": [{"old": "User", "new": "dict"}, [{"old": "User", "new": "dict", "count": 2}], []],
+    "ignored": [True, False, 0, 3],
 }
 
 _odd_text = st.text(

@@ -264,4 +264,4 @@ def test_summaries_and_notes_on_the_page() -> None:
     assert "summaries: 1 migration.summary from 1 process" in page
     assert "window: from 1970-01-01T00:00:00Z until -" in page
     assert "<h2>Also counted</h2>" in page
-    assert "2 type mismatches, 4 warnings suppressed" in page
+    assert "types differ in 6.7% of calls, 4 warnings suppressed" in page
