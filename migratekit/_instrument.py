@@ -118,5 +118,9 @@ def instrument(target: Any, name: str, /, **options: Any) -> Instrumentation:
         )
     owned = _own_attribute(parent, attribute)
     proxy = build(original, Operation.READ, dict(options))
+    if isinstance(parent, type) and proxy._self_on_class is not None:
+        # The class exists already: its sides named by string are checked now,
+        # as a class body's would be when the class is created.
+        proxy._self_on_class(parent, attribute)
     wrapt.apply_patch(parent, attribute, proxy)
     return Instrumentation(parent, attribute, original, owned, proxy)

@@ -163,3 +163,20 @@ def test_slotted_object_is_instrumented_and_restored() -> None:
         handle.undo()
     assert target.fetch is fetch_old
     assert repr(handle) == "<Instrumentation 'slotted.fetch' on fetch (undone)>"
+
+
+def test_instrument_checks_a_side_named_by_string_at_once() -> None:
+    """A near miss of the class's attribute fails when instrument() applies, not at a call."""
+
+    class Repo:
+        def _kv_get(self, key: int) -> int:
+            return key
+
+        def get(self, key: int) -> int:
+            return key
+
+    with pytest.raises(migratekit.ConfigurationError, match="did you mean '_kv_get'"):
+        instrument(Repo, "get", new="_kv_gett")
+    assert not isinstance(Repo.__dict__["get"], migratekit.MigrationProxy)
+    with instrument(Repo, "get", new="_kv_get"):
+        assert Repo().get(3) == 3
