@@ -5,7 +5,8 @@ The same report as ``migratekit report``, from Python::
 
     from migratekit.report import Thresholds, build_report, format_text, render_html
 
-    report = build_report(["app.log", "app.log.1.gz"], Thresholds(min_samples=500))
+    report = build_report(["app.log.1.gz", "app.log"], Thresholds(min_samples=500),
+                          since="24h", migrations=["users.*"])
     print(format_text(report))
     with open("report.html", "w", encoding="utf-8") as page:
         page.write(render_html(report))
@@ -14,7 +15,10 @@ The same report as ``migratekit report``, from Python::
 A :class:`Report` holds one :class:`EntryReport` per migration, stage and
 operation in :attr:`Report.entries`, each with its figures and its verdict;
 ``report.to_json()`` is the document ``migratekit report --format json``
-writes.
+writes. The current stage of each migration is judged along the path the
+migration took: a stage it advanced past while that stage was on hold holds
+it, until a later clean window shows the problem gone (the rule is in
+:mod:`migratekit.report._gate`).
 """
 
 from migratekit.report._files import InputError, build_report

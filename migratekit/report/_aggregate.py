@@ -435,7 +435,8 @@ def _report(aggregator: Aggregator, thresholds: Thresholds) -> Report:
     ]
     by_entry = dict(zip((entry.key for entry in ordered), reports, strict=True))
     for entries in groups.values():
-        apply_gate([(entry, by_entry[entry.key]) for entry in entries], thresholds)
+        apply_gate([(entry, by_entry[entry.key]) for entry in entries], thresholds,
+                   summarised)
     stage_errors = [
         {
             "migration": fields[0],

@@ -211,16 +211,25 @@ class Entry:
         """Whether every event was stamped, so that the stage can be placed in time."""
         return self.untimed == 0 and self.last_time is not None
 
-    def tail(self, axis: str) -> Tail | None:
+    def tail(self, axis: str, summarised: Container[str] = frozenset()) -> Tail | None:
         """
         The tail to judge the stage by on *axis* (``"time"`` or ``"line"``):
         its summaries' when it has any, as summaries count every call of
-        their processes and per-call events only some; ``None`` in a stage
-        where the new side does not run.
+        their processes and per-call events only some; else its per-call
+        events', empty when all of them are of processes in *summarised*
+        (whose summaries count them, as :meth:`total` does); ``None`` in a
+        stage where the new side does not run.
         """
-        if self.tails is None:
+        tails = self.tails
+        if tails is None:
             return None
-        return self.tails[(2 if self.summaries else 0) + (0 if axis == "time" else 1)]
+        line = 0 if axis == "time" else 1
+        if self.summaries:
+            return tails[2 + line]
+        if self.parts and all(process != NO_PROCESS and process in summarised
+                              for process in self.parts):
+            return Tail(CHECKS, 1)  # nothing of this stage counts: no evidence
+        return tails[line]
 
     def timeline(self) -> tuple[str, list[dict[str, Any]]]:
         """The plot data: by time when every event was stamped, else by line."""

@@ -56,11 +56,11 @@ before the current stage's own reasons; ``--check`` exits 1.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Container, Sequence
 from typing import TYPE_CHECKING
 
 from migratekit.report._constants import STAGE_RANK
-from migratekit.report._tail import Window
+from migratekit.report._tail import FIELDS, Window
 from migratekit.report._verdict import EntryReport, Reason, Thresholds, measures, reasons
 
 if TYPE_CHECKING:
@@ -94,12 +94,14 @@ def current_of(entries: Sequence[Entry]) -> Entry:
     return max(entries, key=lambda entry: (last_at(entry, axis), entry.last_line))
 
 
-def apply_gate(pairs: Sequence[Pair], thresholds: Thresholds) -> None:
+def apply_gate(pairs: Sequence[Pair], thresholds: Thresholds,
+               summarised: Container[str] = frozenset()) -> None:
     """
     Judge the path of one migration and operation (*pairs*: each stage's
     entry and report, one of them current) by the rule of this module:
     fill the reports' gate fields, and hold the current one when a stage
-    it advanced past was left on hold and not cleared.
+    it advanced past was left on hold and not cleared. *summarised* are the
+    processes whose summaries were read (their per-call events do not count).
     """
     entries = [entry for entry, _ in pairs]
     axis = axis_of(entries)
@@ -110,7 +112,7 @@ def apply_gate(pairs: Sequence[Pair], thresholds: Thresholds) -> None:
                     sorted(pairs, key=lambda pair: (first_at(pair[0], axis),
                                                     STAGE_RANK[pair[1].stage]))]
     rank = STAGE_RANK[current.stage]
-    windows = {report.stage: _window(entry, report, axis, thresholds)
+    windows = {report.stage: _window(entry, report, axis, thresholds, summarised)
                for entry, report in pairs}
     held: list[str] = []
     for entry, report in sorted(pairs, key=lambda pair: STAGE_RANK[pair[1].stage]):
@@ -141,13 +143,19 @@ def apply_gate(pairs: Sequence[Pair], thresholds: Thresholds) -> None:
         current.verdict = "hold: " + "; ".join([*held, *([own] if own else [])])
 
 
-def _window(entry: Entry, report: EntryReport, axis: str,
-            thresholds: Thresholds) -> tuple[Window, EntryReport] | None:
-    """*entry*'s last window on *axis*, and *report* with the window's counts in its place."""
-    tail = entry.tail(axis)
-    window = tail.window(thresholds.min_samples) if tail is not None else None
-    if window is None:
+def _window(entry: Entry, report: EntryReport, axis: str, thresholds: Thresholds,
+            summarised: Container[str]) -> tuple[Window, EntryReport] | None:
+    """
+    *entry*'s last window on *axis*, and *report* with the window's counts in
+    its place; ``None`` where the new side does not run.
+    """
+    tail = entry.tail(axis, summarised)
+    if tail is None:
         return None
+    window = tail.window(thresholds.min_samples)
+    if window is None:  # no sample of this stage counts: an empty window
+        moment = last_at(entry, axis)
+        window = Window(dict.fromkeys(FIELDS, 0), 0, moment, moment, moment)
     counts = window.counts
     judged = dataclasses.replace(
         report,

@@ -533,7 +533,11 @@ class Report:
 
     @property
     def on_hold(self) -> list[EntryReport]:
-        """The current entry of each migration and operation that is on hold."""
+        """
+        The current entry of each migration and operation that is on hold: by
+        its own figures, or by a stage it advanced past while that stage was
+        on hold (:attr:`EntryReport.held_by_path`).
+        """
         return [entry for entry in self.entries if entry.current and not entry.ready]
 
     def to_json(self) -> dict[str, Any]:

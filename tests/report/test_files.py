@@ -29,8 +29,9 @@ def test_module_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     namespace: dict[str, Any] = {}
     exec(code, namespace)
     report = namespace["report"]
-    assert report.sources == ["app.log", "app.log.1.gz"]
+    assert report.sources == ["app.log.1.gz", "app.log"]
     assert report.thresholds == Thresholds(min_samples=500)
+    assert report.migrations == ["users.*"]
     assert {entry.migration for entry in report.entries} == {"users.get", "users.save"}
     assert report.events == 2 * len((tmp_path / "app.log").read_bytes().splitlines())
     assert namespace["ready"] is False

@@ -297,6 +297,28 @@ def test_summaries_are_windows_that_are_never_split() -> None:
         "hold: advanced past SHADOW while it was on hold (1.6% inconsistent)"
 
 
+def test_per_call_events_of_a_summarised_process_are_no_evidence() -> None:
+    """
+    A process whose summaries were read counts from them alone: its per-call
+    warnings of a stage it has no summary of are not that stage's window.
+    """
+    warnings = per_call_lines([Call(old_ms=1.0, new_ms=1.0, consistent=False)] * 5,
+                              process="p1", stage="shadow", start=T0)
+    later = summary_line(calls(150, "complete"), process="p1", stage="complete",
+                         since=T0 + 10, until=T0 + 20)
+    report = report_of([*warnings, later], Thresholds(min_samples=100), resolution=100)
+    assert of(report, "shadow").calls == 0
+    assert of(report, "shadow").left_verdict == "hold: only 0 comparisons (need 100)"
+    assert current(report).verdict == \
+        "hold: advanced past SHADOW while it was on hold (only 0 comparisons)"
+    # The same warnings from a process without summaries are the stage's evidence.
+    alone = report_of([*per_call_lines([Call(old_ms=1.0, new_ms=1.0, consistent=False)] * 5,
+                                       process="p2", stage="shadow", start=T0), later],
+                      Thresholds(min_samples=100), resolution=100)
+    assert of(alone, "shadow").left_verdict == \
+        "hold: only 5 comparisons (need 100); 100% inconsistent (limit 0.1%)"
+
+
 def test_several_migrations_and_operations_are_judged_apart() -> None:
     """Each migration and operation has its own path."""
     bad = Log("a.get").stage("shadow", 200, bad=50).stage("complete", 150)
