@@ -456,7 +456,7 @@ def verdict(entry: EntryReport, th: Thresholds) -> tuple[bool, str]:
     if stage not in NEW_RUNS[operation]:
         # Reads in DUALWRITE: the new store is being written, never read yet.
         return True, f"ready for {nxt.upper() if nxt else '-'} once the new store is " \
-                     "backfilled and verified (migratekit reconcile, planned); judge the writes"
+                     "backfilled and verified (migratekit reconcile); judge the writes"
     found = reasons(entry, th)
     if found:
         return False, "hold: " + "; ".join(str(reason) for reason in found)

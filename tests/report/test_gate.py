@@ -181,6 +181,14 @@ def test_min_samples_zero_judges_the_last_bin() -> None:
     assert of(report, "shadow").left_window["samples"] >= 1
 
 
+def test_reads_in_dualwrite_say_to_backfill_and_verify_before_shadow() -> None:
+    """The new store is written, never read, in DUALWRITE: backfill and verify it first."""
+    (entry,) = Log().stage("dualwrite", 20).report().entries
+    assert entry.ready
+    assert entry.verdict == ("ready for SHADOW once the new store is backfilled and verified "
+                             "(migratekit reconcile); judge the writes")
+
+
 # -- a later clean window -----------------------------------------------------------------------
 
 
