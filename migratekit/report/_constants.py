@@ -116,7 +116,7 @@ MAX_EXAMPLE_PATHS = 32
 MAX_EXAMPLE_ERROR_TYPES = 16
 """Error types per side and entry that keep examples."""
 
-MAX_EXAMPLE_KEYS = 1 << 16
+MAX_EXAMPLE_KEYS = 1 << 14
 """Paths and error types with examples, over all entries: with :data:`EXAMPLES`, a bound."""
 
 TAIL_BINS = 256

@@ -18,7 +18,8 @@ from hypothesis import strategies as st
 
 from migratekit._cli import main
 from migratekit.report import Thresholds, build_report, format_text, render_html
-from migratekit.report._constants import TAIL_BINS
+from migratekit.report._aggregate import Aggregator
+from migratekit.report._constants import MAX_EXAMPLE_ERROR_TYPES, MAX_EXAMPLE_PATHS, TAIL_BINS
 from migratekit.report._tail import CHECKS, NEW_RESULTS, Tail
 from tests.report.logs import T0, Call, call_lines, per_call_lines, report_of, summary_line
 
@@ -467,6 +468,39 @@ def test_a_tail_stays_bounded_however_long_the_stage() -> None:
     window = tail.window(1000)
     assert window is not None
     assert 1000 <= window.samples <= 1000 + 1000 // 64 + 1
+
+
+def test_a_long_log_keeps_bounded_tails_and_examples() -> None:
+    """
+    60,000 events of three processes read one after the other (out of time
+    order), with many paths and error types: every tail within TAIL_BINS,
+    examples within their caps, and the window still the last samples.
+    """
+    aggregator = Aggregator(resolution=1000)
+    for process in ("a", "b", "c"):
+        for index in range(10_000):
+            call_id = f"{process}-{index}"
+            stamp = T0 + index * 0.01 + {"a": 0.0, "b": 0.003, "c": 0.006}[process]
+            bad = index % 50 == 0
+            aggregator.feed_line(json.dumps({
+                "event": "migration.op", "migration": "m", "operation": "read",
+                "stage": "shadow", "consistent": not bad, "call_id": call_id,
+                "timestamp": stamp, "diff_paths": [f"field{index % 300}"] if bad else []}))
+            aggregator.feed_line(json.dumps({
+                "event": "migration.result", "migration": "m", "operation": "read",
+                "stage": "shadow", "origin": "new", "ok": index % 7 != 0,
+                "latency_ms": 1.0, "call_id": call_id, "timestamp": stamp,
+                "exc_type": f"Error{index % 40}"}))
+    (entry,) = aggregator.entries.values()
+    assert entry.tails is not None
+    assert all(len(tail) <= TAIL_BINS for tail in entry.tails)
+    assert len(entry.examples.paths) <= MAX_EXAMPLE_PATHS
+    assert len(entry.examples.errors["new"]) <= MAX_EXAMPLE_ERROR_TYPES
+    window = entry.tail("time").window(1000)  # type: ignore[union-attr]
+    assert window is not None
+    assert 1000 <= window.samples <= 1000 + 1000 // 64
+    # The last ~1,000 by time are each process's last ~335 calls: 9,700 to 9,950 were bad.
+    assert window.counts["inconsistent"] == 18
 
 
 def test_a_tail_of_blocks_stays_bounded() -> None:
