@@ -79,8 +79,11 @@ def key_function(function: str, key: Any) -> KeyFunction:
 
 def check_callable(function: str, argument: str, value: Any, expected: str,
                    example: str) -> Any:
-    """*value* when it is ``None`` or a callable; else a ConfigurationTypeError."""
-    if value is None or (callable(value) and not isinstance(value, type)):
+    """
+    *value* when it is ``None`` or a callable (a class too: ``normalize=dict``);
+    else a ConfigurationTypeError.
+    """
+    if value is None or callable(value):
         return value
     _fail_type(function, argument, expected, value, f"e.g. {argument}={example}")
 

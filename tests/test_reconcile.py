@@ -624,3 +624,16 @@ def test_a_directory_must_be_a_text_path(directory: Any) -> None:
     """An empty path, or a bytes one, is refused with the expected kind."""
     with pytest.raises(ConfigurationTypeError, match="'directory' must be a path"):
         reconcile([], [], key="id", directory=directory)
+
+
+def test_a_class_is_a_normalize() -> None:
+    """normalize=dict turns rows (sqlite3.Row, say) into mappings: a class is a callable."""
+    import sqlite3
+
+    db = sqlite3.connect(":memory:")
+    db.row_factory = sqlite3.Row
+    db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
+    db.executemany("INSERT INTO t (v) VALUES (?)", [("a",), ("b",)])
+    result = reconcile(db.execute("SELECT * FROM t"), [{"id": 1, "v": "a"}, {"id": 2, "v": "c"}],
+                       key="id", normalize=dict)
+    assert (result.compared, result.differing, result.diff_paths) == (2, 1, {"v": 1})
