@@ -5,9 +5,9 @@ The plans are made once from the stage table (migratekit._schema): which side
 is authoritative, which other side runs for a read and for a write. The
 :class:`Engine` holds what a migration decided at decoration time and makes
 the decisions of a call that do not wait on anything: which stage, which
-order, whether to compare, what two reads' comparison says. A :class:`Call`
-records one call and emits its events. The runners (migratekit._runners)
-carry calls out, sync and async.
+order, whether to compare, what two reads' comparison says (migratekit._judge).
+A :class:`Call` records one call and emits its events. The runners
+(migratekit._runners) carry calls out, sync and async.
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ from time import perf_counter
 from typing import Any, NamedTuple
 
 from migratekit import _events, _summary
-from migratekit._compat import PROPAGATES, is_numpy_bool, propagates_async
-from migratekit._diff import diff_paths
+from migratekit._compat import PROPAGATES, propagates_async
 from migratekit._events import SideRun
+from migratekit._judge import NOT_COMPARED, Comparison, Judge, not_a_coroutine
 from migratekit._options import Options, SideFn
 from migratekit._resolve import CONTEXT, aresolve_stage, resolve_stage, stage_failed
 from migratekit._schema import STAGE_TABLE
@@ -32,7 +32,8 @@ from migratekit._summary import Row, key_for
 from migratekit._text import type_name
 from migratekit._types import ExecutionOrder, Operation, Origin, Stage
 
-__all__ = ["Call", "Engine", "FailedResult", "Plan", "ainvoke", "invoke", "plans_for"]
+__all__ = ["Call", "Engine", "FailedResult", "Plan", "ResultCall", "ainvoke", "invoke",
+           "plans_for", "with_result"]
 
 OLD, NEW = Origin.OLD, Origin.NEW
 
@@ -126,34 +127,21 @@ async def ainvoke(origin: Origin, side: SideFn, awaits: bool | None, wrapped: An
 # -- the engine ------------------------------------------------------------------------------
 
 
-class Comparison(NamedTuple):
-    """What comparing two reads said: consistent or not (``None``: not compared), and why."""
-
-    consistent: bool | None
-    error: str | None
-    paths: list[str] | None
-
-
-NOT_COMPARED = Comparison(None, None, None)
-CONSISTENT = Comparison(True, None, None)
-
-
-class Engine:
+class Engine(Judge):
     """
     One migration's options, resolved once, and the decisions of its calls.
 
     Everything a call needs that does not depend on the call is decided
     here, when the migration is set up: the plans of the operation, the two
-    sides, the comparison, whether a read of both sides leaves the caller.
+    sides, the comparison (the :class:`~migratekit._judge.Judge` it extends),
+    whether a read of both sides leaves the caller.
     """
 
     __slots__ = (
-        "_checks",
         "_shadows",
         "alone",
         "background",
-        "check_ratio",
-        "compare",
+        "call_type",
         "context",
         "execution_order",
         "is_async",
@@ -169,6 +157,8 @@ class Engine:
         "old_awaits",
         "operation",
         "operation_value",
+        "pass_result",
+        "plain_pair",
         "plans",
         "plans_by_id",
         "provider",
@@ -196,20 +186,18 @@ class Engine:
                      for stage in self.plans}
         self.old, self.new = options.old, options.new
         self.old_awaits, self.new_awaits = options.old_awaits, options.new_awaits
-        self.compare = options.compare
         self.provider = options.provider
         self.execution_order = order = options.execution_order
-        self.check_ratio = options.check_ratio
         self.context = options.context
         self.log_values = options.log_values
         self.log_arguments = options.log_arguments
         self.log_errors = options.log_errors
         self.is_async = options.is_async
-        self._checks = itertools.count()
         self._shadows = itertools.count()
         # A write stops at its first failure; a read whose order is RANDOM
         # draws it per call. Both asked once per call, so decided here.
         self.reads = reads = operation is Operation.READ
+        super().__init__(options, reads)
         self.shadow_ratio = options.shadow_ratio if reads else 1
         self.randomized = reads and order is ExecutionOrder.RANDOM
         self.background = reads and options.shadow == "background"
@@ -225,6 +213,13 @@ class Engine:
         # inline, nothing logged unless a side fails or reads differ).
         self.quiet_pair = not (self.offloads or self.randomized
                                or self.log_arguments is not None)
+        # A call that passes the first write's result on to the second side.
+        self.pass_result = options.pass_result and not reads
+        self.call_type: type[Call] = ResultCall if self.pass_result else Call
+        # Whether the quiet path runs a call of both sides inline (else
+        # through migratekit._quiet's pair, which knows these options).
+        self.plain_pair = self.quiet_pair and not (
+            self.normalize is not None or self.ignore is not None or self.pass_result)
 
     # -- the stage ----------------------------------------------------------------------------
 
@@ -289,16 +284,7 @@ class Engine:
         """The ``log_errors`` hook of this migration, else the process-wide one."""
         return self.log_errors if self.log_errors is not None else settings.log_errors
 
-    # -- comparing two reads ------------------------------------------------------------------
-
-    def sampled(self) -> bool:
-        """Whether this call's two reads are compared (``check_ratio``)."""
-        ratio = self.check_ratio
-        if ratio == 1:
-            return True
-        if ratio == 0:
-            return False
-        return next(self._checks) % ratio == 0
+    # -- sampling -----------------------------------------------------------------------------
 
     def shadowed(self) -> bool:
         """Whether this read runs its non-authoritative side (``shadow_ratio``)."""
@@ -310,47 +296,6 @@ class Engine:
         if plan.other is None or self.shadowed():
             return plan, False
         return self.alone[id(plan.stage)], True
-
-    def compare_runs(self, runs: list[SideRun]) -> Comparison:
-        """Compare two successful reads, in any order, never raising."""
-        a, b = runs
-        old, new = (a, b) if a.origin is OLD else (b, a)
-        if not (old.ok and new.ok) or not self.sampled():
-            return NOT_COMPARED
-        return self.compare_values(old.value, new.value)
-
-    def compare_values(self, old_value: Any, new_value: Any) -> Comparison:
-        """``compare(old_value, new_value)`` as a :class:`Comparison`, never raising."""
-        try:
-            if self.compare is None:
-                verdict: Any = old_value == new_value
-            else:
-                verdict = self.compare(old_value, new_value)
-        except BaseException as exc:
-            return self.compare_failed(exc)
-        return self.judge(verdict, old_value, new_value)
-
-    def compare_failed(self, exc: BaseException) -> Comparison:
-        """A comparison that raised *exc*: not compared, and why."""
-        if isinstance(exc, PROPAGATES):
-            raise exc
-        return Comparison(None, type_name(exc), None)
-
-    def judge(self, verdict: Any, old_value: Any, new_value: Any) -> Comparison:
-        """What the comparison's answer *verdict* on the two values says."""
-        try:
-            if verdict is not True and verdict is not False:
-                verdict = _verdict(verdict)
-        except BaseException as exc:
-            return self.compare_failed(exc)
-        if verdict is None:
-            # Truthiness of an arbitrary object (None from a comparator that
-            # forgot to return) is no verdict: it counts as not compared.
-            return Comparison(None, "TypeError", None)
-        if verdict:
-            return CONSISTENT
-        return Comparison(False, None, _paths(old_value, new_value))
-
 
 # -- one call ----------------------------------------------------------------------------------
 
@@ -441,9 +386,7 @@ class Call:
             row.result(0 if run.origin is OLD else 1, run.ok, run.latency,
                        None if run.ok else type_name(run.exception))
         if comparison is not NOT_COMPARED:
-            a, b = self.runs[0].value, self.runs[-1].value
-            row.compared(comparison.consistent, comparison.error, comparison.paths,
-                         type(a) is not type(b))
+            row.compared(*comparison)
 
     def emit(self, comparison: Comparison = NOT_COMPARED, **more: Any) -> None:
         """
@@ -474,7 +417,8 @@ class Call:
             _events.emit_op(self.log, self.call_id, engine.name, engine.operation_value,
                             plan.stage_value, [run.origin for run in self.runs],
                             comparison.consistent, comparison.error, comparison.paths,
-                            self.level, **self.arguments(), **more)
+                            self.level, comparison.types, comparison.ignored,
+                            **self.arguments(), **more)
 
     def emit_result(self, run: SideRun) -> None:
         engine = self.engine
@@ -510,6 +454,38 @@ class Call:
         self.emit(NOT_COMPARED, shadow_dropped=True)
 
 
+class ResultCall(Call):
+    """
+    A call of a write with ``pass_result``: the second side is called with
+    the call's arguments and ``result=`` what the first side returned (a
+    write's second side runs only when the first succeeded).
+    """
+
+    __slots__ = ()
+
+    def side(self, origin: Origin) -> SideRun:
+        # Twin: aside.
+        return invoke(origin, self.engine.side(origin), self.wrapped, self.instance,
+                      self.args, self.given())
+
+    def aside(self, origin: Origin) -> Coroutine[Any, Any, SideRun]:
+        # Twin: side.
+        engine = self.engine
+        return ainvoke(origin, engine.side(origin), engine.awaits(origin),
+                       self.wrapped, self.instance, self.args, self.given())
+
+    def given(self) -> dict[str, Any]:
+        """The keyword arguments of the side to run now: ``result=`` for the second."""
+        if not self.runs:
+            return self.kwargs
+        return with_result(self.kwargs, self.runs[0].value)
+
+
+def with_result(kwargs: dict[str, Any], result: Any) -> dict[str, Any]:
+    """*kwargs* and ``result=`` *result*: what a write's second side gets with ``pass_result``."""
+    return {**kwargs, "result": result}
+
+
 def _redacted(redact: Callable[[Any], Any], value: Any) -> Any:
     """What *redact* lets the events say of *value*; never the value itself when it fails."""
     try:
@@ -518,29 +494,3 @@ def _redacted(redact: Callable[[Any], Any], value: Any) -> Any:
         if isinstance(exc, PROPAGATES):
             raise
         return f"<log_values raised {type_name(exc)}>"
-
-
-def not_a_coroutine(answer: Any, hook: str) -> Any:
-    """*answer* of a sync hook; a coroutine (an ``async def`` hook) is closed, and a TypeError."""
-    if inspect.iscoroutine(answer):
-        answer.close()
-        raise TypeError(f"{hook} returned a coroutine; hooks are called, never awaited")
-    return answer
-
-
-def _verdict(answer: Any) -> bool | None:
-    """What a comparison's answer that is not ``True`` or ``False`` says; ``None``: nothing."""
-    if is_numpy_bool(answer):
-        return bool(answer)  # inside the caller's guard: a look-alike may raise
-    if inspect.iscoroutine(answer):  # an async comparison: never awaited, so closed
-        answer.close()
-    return None
-
-
-def _paths(old: Any, new: Any) -> list[str] | None:
-    try:
-        return diff_paths(old, new) or None
-    except BaseException as exc:
-        if isinstance(exc, PROPAGATES):
-            raise
-        return None

@@ -378,9 +378,15 @@ def emit_op(
     compare_error: str | None = None,
     diff_paths: list[str] | None = None,
     level: int = INFO,
+    types: tuple[str, str] | None = None,
+    ignored: bool = False,
     **extra: Any,
 ) -> None:
-    """Emit ``migration.op`` for one call: at *level*, ``warning`` when the reads differ."""
+    """
+    Emit ``migration.op`` for one call: at *level*, ``warning`` when the reads
+    differ. *types* are the names of the two values' classes (old, new) when
+    they differ; *ignored* says that ``ignore`` accepted the reads' difference.
+    """
     fields: dict[str, Any] = {
         "migration": migration,
         "operation": operation,
@@ -393,6 +399,10 @@ def emit_op(
         fields["compare_error"] = compare_error
     if diff_paths:
         fields["diff_paths"] = diff_paths
+    if types is not None:
+        fields["types"] = {"old": types[0], "new": types[1]}
+    if ignored:
+        fields["ignored"] = True
     if extra:
         fields.update(extra)
     _log(log, WARNING if consistent is False else level, OP_EVENT, fields)

@@ -11,7 +11,7 @@ from typing import Any
 
 from migratekit._engine import Engine, FailedResult
 from migratekit._events import SideRun, error_message
-from migratekit._options import Options, SideFn
+from migratekit._options import Options, SideFn, check_diff_key, check_hook
 from migratekit._runners import run
 from migratekit._text import type_name
 from migratekit._types import (
@@ -32,19 +32,35 @@ ENGINES_LIMIT = 1024
 """How many migration names a Migrator keeps the engines of, at most."""
 
 
-def _side(fn: MigratorFn) -> SideFn:
-    def call(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        result = fn(args[0])
-        if isinstance(result, Result):
-            if result.is_success():
-                return result.value
-            raise FailedResult(result.error or "failed", result.exception)
-        raise TypeError(
-            f"a Migrator side must return a migratekit.Result (got {type_name(result)}); "
-            "return Result.success(value) or Result.fail(message)"
-        )
+def _side(fn: MigratorFn, takes_result: bool = False) -> SideFn:
+    """
+    The engine's side for *fn*, called with the payload (and, *takes_result*,
+    the keyword ``result=`` when it runs second in a write with ``pass_result``).
+    """
+    if takes_result:
+        def call(wrapped: Any, instance: Any, args: tuple[Any, ...],
+                 kwargs: dict[str, Any]) -> Any:
+            return _value(fn(args[0], **kwargs))
 
-    return call
+        return call
+
+    def call_with_payload(wrapped: Any, instance: Any, args: tuple[Any, ...],
+                          kwargs: dict[str, Any]) -> Any:
+        return _value(fn(args[0]))
+
+    return call_with_payload
+
+
+def _value(result: Any) -> Any:
+    """What a side's ``Result`` holds; a failed one raises, as a side that raised does."""
+    if isinstance(result, Result):
+        if result.is_success():
+            return result.value
+        raise FailedResult(result.error or "failed", result.exception)
+    raise TypeError(
+        f"a Migrator side must return a migratekit.Result (got {type_name(result)}); "
+        "return Result.success(value) or Result.fail(message)"
+    )
 
 
 def _operation_result(run: SideRun) -> OperationResult[Any]:
@@ -64,8 +80,11 @@ class Migrator:
     ``Result``; an exception they raise becomes a failed result). The stage of
     each call comes from *provider* (by default the process-wide one), asked
     with the migration's name and the call's context. Emits the same events
-    as the decorator; *log_errors* and *shadow_ratio* (reads only: one read
-    in N runs the other side) are the decorator's options of those names.
+    as the decorator; *log_errors*, *shadow_ratio* (reads only: one read
+    in N runs the other side), *normalize*, *ignore*, *diff_key* (reads
+    only: how two reads are judged) and *pass_result* (writes only: the
+    second side is called ``fn(payload, result=value)``, *value* the first
+    side's ``Result.value``) are the decorator's options of those names.
     """
 
     def __init__(
@@ -78,6 +97,10 @@ class Migrator:
         check_ratio: int = 1,
         shadow_ratio: int = 1,
         log_errors: Callable[[BaseException], Any] | None = None,
+        normalize: Callable[[Any], Any] | None = None,
+        ignore: Callable[[Any, Any], bool] | None = None,
+        diff_key: str | None = None,
+        pass_result: bool = False,
     ) -> None:
         if read is None and write is None:
             raise ConfigurationError(
@@ -140,6 +163,20 @@ class Migrator:
                 f"the text to log, or None (got a {type(log_errors).__name__}); e.g. "
                 "log_errors=lambda exc: type(exc).__name__"
             )
+        _judging(read, normalize, ignore, diff_key)
+        if not isinstance(pass_result, bool):
+            raise ConfigurationTypeError(
+                f"Migrator: 'pass_result' must be True or False (got {pass_result!r} that is a "
+                f"{type(pass_result).__name__}); True gives the write's second side "
+                "result=<the first side's value>"
+            )
+        if pass_result and write is None:
+            raise ConfigurationError(
+                "Migrator: 'pass_result' applies to writes, but this Migrator has no 'write'; "
+                "pass write=MigrationConfig(old, new), or remove pass_result"
+            )
+        self._normalize, self._ignore, self._diff_key = normalize, ignore, diff_key
+        self._pass_result = pass_result
         self._read = read
         self._write = write
         self._order = read_execution_order
@@ -165,22 +202,28 @@ class Migrator:
             raise ConfigurationTypeError(
                 f"Migrator.{operation.value}: 'name' must be a non-empty str (got {name!r})"
             )
+        reads = operation is Operation.READ
+        passes = self._pass_result and not reads
         with self._lock:
             engine = self._engines.get(key)
             if engine is None:
                 engine = Engine(Options(
                     name=name,
                     operation=operation,
-                    old=_side(config.old),
-                    new=_side(config.new),
+                    old=_side(config.old, passes),
+                    new=_side(config.new, passes),
                     old_awaits=False,
                     new_awaits=False,
                     compare=config.comparison,
                     provider=self._provider,
                     execution_order=self._order,
                     check_ratio=self._check_ratio,
-                    shadow_ratio=self._shadow_ratio if operation is Operation.READ else 1,
+                    shadow_ratio=self._shadow_ratio if reads else 1,
                     log_errors=self._log_errors,
+                    normalize=self._normalize if reads else None,
+                    ignore=self._ignore if reads else None,
+                    diff_key=self._diff_key if reads else None,
+                    pass_result=passes,
                 ))
                 if len(self._engines) >= ENGINES_LIMIT:
                     # Names may come from outside (one per tenant, per table):
@@ -218,3 +261,23 @@ class Migrator:
             f"Migrator(read={self._read!r}, write={self._write!r}, "
             f"read_execution_order={self._order}, check_ratio={self._check_ratio})"
         )
+
+
+def _judging(read: MigrationConfig | None, normalize: Any, ignore: Any, diff_key: Any) -> None:
+    """Check ``normalize``, ``ignore`` and ``diff_key``: options of reads."""
+    if normalize is not None:
+        check_hook("Migrator", "normalize", normalize,
+                   "a callable normalize(value) returning what the comparison and diff_paths "
+                   "see", "e.g. normalize=lambda user: {'id': user.id, 'bio': user.bio}")
+    if ignore is not None:
+        check_hook("Migrator", "ignore", ignore,
+                   "a callable ignore(old_value, new_value) -> bool",
+                   "e.g. ignore=lambda old, new: old['updated_at'] != new['updated_at']")
+    check_diff_key("Migrator", diff_key)
+    for option, value in (("normalize", normalize), ("ignore", ignore),
+                          ("diff_key", diff_key)):
+        if value is not None and read is None:
+            raise ConfigurationError(
+                f"Migrator: {option!r} applies to reads, but this Migrator has no 'read'; "
+                f"pass read=MigrationConfig(old, new), or remove {option}"
+            )

@@ -36,6 +36,8 @@ __all__ = [
     "SideFn",
     "WriteOptions",
     "call_wrapped",
+    "check_diff_key",
+    "check_hook",
     "options_for",
     "plain_side",
 ]
@@ -51,8 +53,8 @@ from its ``MigratorFn``s.
 # -- the options, each named once ------------------------------------------------------------
 
 
-class WriteOptions(TypedDict, total=False):
-    """The options of ``@migration.write``: those of every migration."""
+class _EveryOptions(TypedDict, total=False):
+    """The options of every migration, read or write."""
 
     new: Required[Callable[..., Any] | str]
     """The new side: a callable with the decorated function's signature, or a method's name."""
@@ -72,11 +74,26 @@ class WriteOptions(TypedDict, total=False):
     """Returns the text events give for an exception; see ``configure(log_errors=...)``."""
 
 
-class ReadOptions(WriteOptions, total=False):
-    """The options of ``@migration.read``: a write's, and how the two reads run and compare."""
+class WriteOptions(_EveryOptions, total=False):
+    """The options of ``@migration.write``: those of every migration, and ``pass_result``."""
+
+    pass_result: bool
+    """``True``: the second side also gets ``result=`` the authoritative side's return value."""
+
+
+class ReadOptions(_EveryOptions, total=False):
+    """The options of ``@migration.read``: every migration's, and how two reads run and compare."""
 
     compare: Callable[[Any, Any], bool] | None
     """``compare(old_value, new_value) -> bool``; ``==`` by default."""
+    normalize: Callable[[Any], Any] | None
+    """Applied to each side's value before ``compare`` and ``diff_paths``; the caller gets
+    the raw value."""
+    ignore: Callable[[Any, Any], bool] | None
+    """``ignore(old, new) -> bool``, asked when reads differ: ``True`` accepts the difference."""
+    diff_key: str | None
+    """The field that matches records in two lists for ``diff_paths``; ``id``, ``key``, ``pk``
+    by default."""
     execution_order: ExecutionOrder | str
     """SERIAL (default), RANDOM or PARALLEL."""
     check_ratio: int
@@ -89,8 +106,8 @@ class ReadOptions(WriteOptions, total=False):
     """1 runs the non-authoritative read on every call that would run it, N on one in N."""
 
 
-class MigrationOptions(ReadOptions, total=False):
-    """The options of ``@migration``: a read's, and which operation it is."""
+class MigrationOptions(ReadOptions, WriteOptions, total=False):
+    """The options of ``@migration``: a read's or a write's, and which operation it is."""
 
     operation: Operation | str
     """READ (default) or WRITE."""
@@ -123,6 +140,10 @@ class Options:
     log_arguments: SideFn | None = None
     log_errors: Callable[[BaseException], Any] | None = None
     is_async: bool = False
+    normalize: Callable[[Any], Any] | None = None
+    ignore: Callable[[Any, Any], Any] | None = None
+    diff_key: str | None = None
+    pass_result: bool = False
 
 
 def options_for(func: Any, operation: Operation, given: dict[str, Any]) -> Options:
@@ -150,6 +171,7 @@ def options_for(func: Any, operation: Operation, given: dict[str, Any]) -> Optio
     order = _execution_order(given)
     shadow, shadow_timeout = _shadow(given, operation, order)
     log_values, log_arguments = _log_hooks(given)
+    normalize, ignore, diff_key = _judging(given, operation)
     return Options(
         name=_name(given, function),
         operation=operation,
@@ -169,6 +191,10 @@ def options_for(func: Any, operation: Operation, given: dict[str, Any]) -> Optio
         log_arguments=log_arguments,
         log_errors=_log_errors(given),
         is_async=is_async,
+        normalize=normalize,
+        ignore=ignore,
+        diff_key=diff_key,
+        pass_result=_pass_result(given, operation),
     )
 
 
@@ -516,3 +542,64 @@ def _context(options: dict[str, Any]) -> SideFn | None:
         _fail_type("context", "a callable taking the call's arguments", context,
                    "e.g. context=lambda self, user_id: user_id")
     return plain_side(context)
+
+
+def _judging(options: dict[str, Any], operation: Operation) -> tuple[
+        Callable[[Any], Any] | None, Callable[[Any, Any], Any] | None, str | None]:
+    """``normalize``, ``ignore`` and ``diff_key``: how two reads' values are judged."""
+    normalize = options.get("normalize")
+    ignore = options.get("ignore")
+    diff_key = options.get("diff_key")
+    for option, value in (("normalize", normalize), ("ignore", ignore),
+                          ("diff_key", diff_key)):
+        if value is not None and operation is Operation.WRITE:
+            raise ConfigurationError(
+                f"@migration: {option!r} was given for a write, but only reads are compared "
+                f"(got {option}={_describe(value)}); remove it, or use @migration.read"
+            )
+    if normalize is not None:
+        check_hook("@migration", "normalize", normalize,
+                   "a callable normalize(value) returning what compare and diff_paths see",
+                   "e.g. normalize=lambda user: {'id': user.id, 'bio': user.bio}")
+    if ignore is not None:
+        check_hook("@migration", "ignore", ignore,
+                   "a callable ignore(old_value, new_value) -> bool",
+                   "e.g. ignore=lambda old, new: old['updated_at'] != new['updated_at']")
+    return normalize, ignore, check_diff_key("@migration", diff_key)
+
+
+def check_hook(where: str, option: str, hook: Any, expected: str, fix: str) -> None:
+    """Fail unless *hook* is a sync callable (hooks are called, never awaited)."""
+    if not callable(hook):
+        raise ConfigurationTypeError(
+            f"{where}: {option!r} must be {expected} (got {_describe(hook)}); {fix}")
+    if _is_async_callable(hook):
+        raise ConfigurationTypeError(
+            f"{where}: {option!r} must be a sync callable: it is called on the comparison's "
+            f"path and never awaited (got {_describe(hook)}); make it a plain 'def'")
+
+
+def check_diff_key(where: str, diff_key: Any) -> str | None:
+    """*diff_key* checked: ``None``, or the non-empty name of a field."""
+    if diff_key is None:
+        return None
+    if not isinstance(diff_key, str) or not diff_key:
+        raise ConfigurationTypeError(
+            f"{where}: 'diff_key' must be the name of the field that identifies a record in a "
+            f"list, a non-empty str (got {_describe(diff_key)}); e.g. diff_key='user_id'")
+    return str.__str__(diff_key)
+
+
+def _pass_result(options: dict[str, Any], operation: Operation) -> bool:
+    given = options.get("pass_result", False)
+    if not isinstance(given, bool):
+        _fail_type("pass_result", "True or False", given,
+                   "pass_result=True gives the second side result=<the first side's return "
+                   "value>")
+    if given and operation is Operation.READ:
+        raise ConfigurationError(
+            "@migration: 'pass_result' applies to writes only (got pass_result=True on a "
+            "read): a read's two sides answer the same question independently, to be compared; "
+            "remove it, or use @migration.write"
+        )
+    return given

@@ -3,7 +3,10 @@ The function wrapt calls for each call of a migration, built once per
 migration: for async code a call of :func:`~migratekit._runners.arun`; for
 sync code the quiet path, which runs the sides with no bookkeeping but the
 counts while nothing needs reporting, and hands over to
-:func:`~migratekit._runners.run` when something does.
+:func:`~migratekit._runners.run` when something does. A read with
+``normalize`` or ``ignore``, or a write with ``pass_result``, runs its calls of
+both sides through a pair of its own (:func:`_paired`), chosen once: the
+inline code, and the migrations without them, pay nothing for those options.
 """
 
 from __future__ import annotations
@@ -16,13 +19,15 @@ from typing import Any
 
 from migratekit import _events, _summary
 from migratekit._compat import PROPAGATES
-from migratekit._engine import CONSISTENT, OLD, Call, Engine, Plan, invoke, reporting
+from migratekit._engine import OLD, Call, Engine, Plan, invoke, reporting, with_result
 from migratekit._events import SideRun, logger_attribute
+from migratekit._judge import CONSISTENT, NOT_COMPARED
 from migratekit._options import SideFn, call_wrapped
 from migratekit._resolve import stage_failed, stage_from_answer
 from migratekit._runners import arun, run
 from migratekit._settings import settings
 from migratekit._summary import EXACT_LATENCIES, LATENCY_STRIDE
+from migratekit._text import type_name
 from migratekit.providers._env import EnvStageProvider, stage_of_raw
 
 __all__ = ["call_for"]
@@ -124,7 +129,8 @@ def _quiet_call(engine: Engine) -> SideFn:  # noqa: PLR0915 - see call() below
     """
     name, own_provider, simple = engine.name, engine.provider, engine.context is None
     plan_for, stops = engine.plan, not engine.reads
-    quiet_pair, every_call, compare = engine.quiet_pair, engine.check_ratio == 1, engine.compare
+    plain_pair, every_call, compare = engine.plain_pair, engine.check_ratio == 1, engine.compare
+    paired = _paired(engine)
     sampled_shadows = engine.shadow_ratio != 1
     here = _summary.here  # this thread's counts are here.rows (migratekit._summary)
     steps, alone = _steps(engine, engine.plans_by_id), _steps(engine, engine.alone)
@@ -226,12 +232,19 @@ def _quiet_call(engine: Engine) -> SideFn:  # noqa: PLR0915 - see call() below
         else:
             step = step_of(asking[0], answer_of(*asking))
         plan, first, second, more = step
-        if reported or (second is not None and not quiet_pair):
-            auth = run(engine, plan, wrapped, instance, args, kwargs)[0]
-            if auth.ok:
-                return auth.value
-            raise auth.exception  # type: ignore[misc]  # the side's own exception object
-        if sampled_shadows and second is not None and not engine.shadowed():
+        if reported or (second is not None and not plain_pair):
+            if reported or paired is None:
+                auth = run(engine, plan, wrapped, instance, args, kwargs)[0]
+                if auth.ok:
+                    return auth.value
+                raise auth.exception  # type: ignore[misc]  # the side's own exception object
+            if not sampled_shadows or engine.shadowed():
+                return paired(plan, first, second, more, wrapped, instance, args, kwargs,
+                              warning, counted)
+            plan, first, second, more = alone[more[2]]
+            if counted:
+                _summary.row(more[1]).skipped += 1
+        elif sampled_shadows and second is not None and not engine.shadowed():
             plan, first, second, more = alone[more[2]]
             if counted:
                 _summary.row(more[1]).skipped += 1
@@ -330,7 +343,58 @@ def _quiet_call(engine: Engine) -> SideFn:  # noqa: PLR0915 - see call() below
             if compared:
                 row.checks += 1
                 if type(old_value) is not type(new_value):
-                    row.type_mismatches += 1
+                    row.mistyped((type_name(old_value), type_name(new_value)))
         return value
 
     return call
+
+
+_Pair = Callable[[Plan, "SideFn | None", "SideFn | None", tuple[int, int, int], Any, Any,
+                  tuple[Any, ...], dict[str, Any], bool, bool], Any]
+"""A call of both sides, given a step's parts: (plan, first, second, more), then the call's
+(wrapped, instance, args, kwargs), then whether warnings are emitted and calls counted."""
+
+
+def _paired(engine: Engine) -> _Pair | None:
+    """
+    How the quiet path runs a call of both sides (serial, inline) of a
+    migration whose reads are judged with ``normalize`` or ``ignore``, or
+    whose write passes its result on (``pass_result``); ``None`` for any
+    other migration, whose calls the quiet path runs inline.
+
+    The pair takes a step's parts (see :data:`_Step`), the call, and whether
+    warnings are emitted and calls counted; it runs the sides as the full
+    runner does (:func:`~migratekit._engine.invoke`), lets the engine judge
+    the reads, and makes a :class:`~migratekit._engine.Call` only when
+    something is counted or must be reported. tests/test_quiet_path.py checks
+    it against the full runner with each option.
+    """
+    if engine.plain_pair or not engine.quiet_pair:
+        return None
+    stops, passes = not engine.reads, engine.pass_result
+
+    def pair(plan: Plan, first: SideFn | None, second: Any, more: tuple[int, int, int],
+             wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any],
+             warning: bool, counted: bool) -> Any:
+        other: Any = plan.other
+        auth = invoke(plan.authoritative, call_wrapped if first is None else first,
+                      wrapped, instance, args, kwargs)
+        if not auth.ok:
+            # A write never writes the other side after a failure; a read
+            # runs it anyway: its result is still news.
+            Call(engine, plan, wrapped, instance, args, kwargs, [auth] if stops else [
+                auth, invoke(other, second, wrapped, instance, args, kwargs),
+            ]).finish()
+            raise auth.exception  # type: ignore[misc]  # the side's own exception object
+        second_run = invoke(other, second, wrapped, instance, args,
+                            with_result(kwargs, auth.value) if passes else kwargs)
+        comparison = NOT_COMPARED
+        if not stops and second_run.ok and engine.sampled():
+            old, new = (auth, second_run) if more[0] == 0 else (second_run, auth)
+            comparison = engine.compare_values(old.value, new.value)
+        if counted or (warning and (not second_run.ok or comparison.consistent is False)):
+            Call(engine, plan, wrapped, instance, args, kwargs,
+                 [auth, second_run]).emit(comparison)
+        return auth.value
+
+    return pair

@@ -6,7 +6,9 @@ and the ``a`` of their names; each names its twin. The decisions are the
 engine's (migratekit._engine) and the small functions here, the twins only
 call or await them. A write stops at its first failure: the other side is
 never written after the authoritative one failed. A read runs every side of
-its order whatever the first one did.
+its order whatever the first one did. A write with ``pass_result`` gives its
+second side the first side's result: the engine's ``call_type`` is then a
+:class:`~migratekit._engine.ResultCall`, which runs the sides so.
 
 migratekit._quiet builds, once per migration, the function wrapt calls: for
 sync code a quiet path that runs the sides with no bookkeeping while nothing
@@ -44,7 +46,7 @@ def run(engine: Engine, plan: Plan, wrapped: Any, instance: Any, args: tuple[Any
     plan, skipped = engine.sample(plan)
     if engine.offloads and plan.other is not None:
         return run_offloaded(engine, plan, wrapped, instance, args, kwargs)
-    call = Call(engine, plan, wrapped, instance, args, kwargs)
+    call = engine.call_type(engine, plan, wrapped, instance, args, kwargs)
     if skipped:
         call.skipped()
     for origin in engine.order(plan):
@@ -61,7 +63,7 @@ async def arun(engine: Engine, plan: Plan, wrapped: Any, instance: Any, args: tu
     plan, skipped = engine.sample(plan)
     if engine.offloads and plan.other is not None:
         return await arun_offloaded(engine, plan, wrapped, instance, args, kwargs)
-    call = Call(engine, plan, wrapped, instance, args, kwargs)
+    call = engine.call_type(engine, plan, wrapped, instance, args, kwargs)
     if skipped:
         call.skipped()
     for origin in engine.order(plan):

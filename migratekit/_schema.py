@@ -116,7 +116,7 @@ RESULT_FIELDS = (
 OP_FIELDS = ("migration", "operation", "stage", "invoked", "consistent", "call_id")
 """
 The fields every ``migration.op`` carries; ``compare_error``, ``diff_paths``,
-``shadow_dropped`` and ``arguments`` come when they apply.
+``types``, ``ignored``, ``shadow_dropped`` and ``arguments`` come when they apply.
 """
 
 STAGE_ERROR_FIELDS = ("migration", "provider", "source", "value", "error", "exc_type", "stage")
@@ -127,8 +127,9 @@ SHADOW_DROPPED_FIELDS = ("migration", "dropped", "total")
 
 SUMMARY_FIELDS = (
     "migration", "operation", "stage", "since", "until", "host", "pid", "process", "calls",
-    "sides", "consistency_checks", "inconsistent", "compare_errors", "type_mismatches",
-    "diff_paths", "shadows_dropped", "shadows_skipped", "warnings_suppressed",
+    "sides", "consistency_checks", "inconsistent", "ignored", "compare_errors",
+    "type_mismatches", "types", "diff_paths", "shadows_dropped", "shadows_skipped",
+    "warnings_suppressed",
 )  # fmt: skip
 """The fields of ``migration.summary`` (docs/design.md, "Summaries")."""
 

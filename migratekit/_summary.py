@@ -34,6 +34,7 @@ __all__ = [
     "EXACT_LATENCIES",
     "INVERSE_LOG_GAMMA",
     "LATENCY_STRIDE",
+    "TYPES_LIMIT",
     "Row",
     "Totals",
     "add_reader",
@@ -54,6 +55,8 @@ INVERSE_LOG_GAMMA = 1.0 / math.log(LATENCY_GAMMA)
 _BUCKETS_LIMIT = 4096
 """Distinct latency buckets one side keeps; past that a latency counts as the largest bucket."""
 _PATHS_LIMIT = 256
+TYPES_LIMIT = 8
+"""Distinct (old, new) pairs of class names a row keeps; past that only ``type_mismatches``."""
 
 EXACT_LATENCIES = 1024
 LATENCY_STRIDE = 8
@@ -106,8 +109,8 @@ class Row:
 
     __slots__ = (
         "buckets", "calls", "checks", "compare_errors", "dropped", "errors", "failed",
-        "inconsistent", "latency_max", "latency_sum", "ok", "paths", "skipped",
-        "suppressed", "type_mismatches", "zeros",
+        "ignored", "inconsistent", "latency_max", "latency_sum", "ok", "paths", "skipped",
+        "suppressed", "type_mismatches", "types", "zeros",
     )  # fmt: skip
 
     def __init__(self) -> None:
@@ -123,6 +126,8 @@ class Row:
         self.inconsistent = 0
         self.compare_errors = 0
         self.type_mismatches = 0
+        self.types: dict[tuple[str, str], int] = {}
+        self.ignored = 0
         self.paths: dict[str, int] = {}
         self.dropped = 0
         self.skipped = 0
@@ -166,21 +171,37 @@ class Row:
             self.timed(side, seconds, LATENCY_STRIDE)
 
     def compared(self, consistent: bool | None, error: str | None, paths: list[str] | None,
-                 mismatched_types: bool) -> None:
-        """Count one comparison of two reads."""
+                 types: tuple[str, str] | None = None, ignored: bool = False) -> None:
+        """
+        Count one comparison of two reads (the fields of a
+        ``migratekit._engine.Comparison``, in its order). One that ``ignore``
+        accepted is neither consistent nor inconsistent: it counts apart.
+        """
         if error is not None:
             self.compare_errors += 1
+            return
+        if types is not None:
+            self.mistyped(types)
+        if ignored:
+            self.ignored += 1
             return
         if consistent is None:
             return
         self.checks += 1
-        if mismatched_types:
-            self.type_mismatches += 1
         if consistent is False:
             self.inconsistent += 1
             for path in paths or ():
                 if path in self.paths or len(self.paths) < _PATHS_LIMIT:
                     self.paths[path] = self.paths.get(path, 0) + 1
+
+
+    def mistyped(self, types: tuple[str, str]) -> None:
+        """Count a comparison of values of two classes, named *types* (old, new)."""
+        # migratekit._quiet calls it for a call that is otherwise counted inline.
+        self.type_mismatches += 1
+        counts = self.types
+        if types in counts or len(counts) < TYPES_LIMIT:
+            counts[types] = counts.get(types, 0) + 1
 
 
 # -- shards ------------------------------------------------------------------------------------
@@ -300,6 +321,8 @@ def _add(into: Row, other: Row) -> None:
     into.inconsistent += other.inconsistent
     into.compare_errors += other.compare_errors
     into.type_mismatches += other.type_mismatches
+    _add_counts(into.types, other.types.copy())
+    into.ignored += other.ignored
     _add_counts(into.paths, other.paths.copy())
     into.dropped += other.dropped
     into.skipped += other.skipped
@@ -385,6 +408,8 @@ def _difference(now: Row, before: Row | None) -> Row:
     window.inconsistent -= before.inconsistent
     window.compare_errors -= before.compare_errors
     window.type_mismatches -= before.type_mismatches
+    _add_counts(window.types, before.types, -1)
+    window.ignored -= before.ignored
     _add_counts(window.paths, before.paths, -1)
     window.dropped -= before.dropped
     window.skipped -= before.skipped
@@ -410,8 +435,10 @@ def _fields(totals: Totals, window: Row, since: float, until: float) -> dict[str
                   if window.ok[side] or window.failed[side]},
         "consistency_checks": window.checks,
         "inconsistent": window.inconsistent,
+        "ignored": window.ignored,
         "compare_errors": window.compare_errors,
         "type_mismatches": window.type_mismatches,
+        "types": _types(window.types),
         "diff_paths": _positive(window.paths),
         "shadows_dropped": window.dropped,
         "shadows_skipped": window.skipped,
@@ -434,6 +461,13 @@ def _side(window: Row, side: int) -> dict[str, Any]:
             "buckets": {str(index): count for index, count in sorted(buckets.items())},
         },
     }
+
+
+def _types(counts: dict[tuple[str, str], int]) -> list[dict[str, Any]]:
+    """The pairs of class names a window saw, most frequent first, at most TYPES_LIMIT."""
+    pairs = sorted(_positive(counts).items(), key=lambda item: (-item[1], item[0]))
+    return [{"old": old, "new": new, "count": count}
+            for (old, new), count in pairs[:TYPES_LIMIT]]
 
 
 def _positive(counts: dict[Any, int]) -> dict[Any, int]:
