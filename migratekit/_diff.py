@@ -88,12 +88,10 @@ def diff_paths(old: Any, new: Any, limit: int = DIFF_PATHS_LIMIT,
 
 
 def _key_path(prefix: str, key: object) -> str:
-    if (
-        isinstance(key, str)
-        and _NAME.match(key)
-        and sum(c.isdigit() for c in key) <= _MAX_DIGITS
-    ):
-        return f"{prefix}.{key}" if prefix else key
+    if issubclass(type(key), str):
+        name = str.__str__(key)  # a subclass's own methods never run
+        if _NAME.match(name) and sum(c.isdigit() for c in name) <= _MAX_DIGITS:
+            return f"{prefix}.{name}" if prefix else name
     return f"{prefix}[?]"
 
 
@@ -117,7 +115,7 @@ class _Walk:
             if not _equal(old, new):
                 yield path
             return
-        if isinstance(old, Mapping) and isinstance(new, Mapping):
+        if _is_mapping(old) and _is_mapping(new):
             keyed_by_data = (old or new) and _is_index(old) and _is_index(new)
             yield from self.pairs(_mapping_pairs(old, new), path, depth, bool(keyed_by_data))
             return
@@ -237,17 +235,36 @@ def _record(value: Any) -> Any:
     kind = type(value)
     if kind in _PLAIN:
         return None
-    if isinstance(value, Mapping):
+    if issubclass(kind, Mapping):
         return value
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {field.name: getattr(value, field.name, _MISSING)
-                for field in dataclasses.fields(value)}
-    if isinstance(value, tuple):
+    if _is_dataclass(kind):
+        return {field.name: _field(value, field.name) for field in dataclasses.fields(kind)}
+    if issubclass(kind, tuple):
         fields = getattr(kind, "_fields", None)
-        if isinstance(fields, tuple):
+        if type(fields) is tuple:
             return dict(zip(fields, value, strict=False))
         return None
     return _Attributes.of(value)
+
+
+# Whether a value is a mapping, a sequence, a dataclass instance is asked of
+# its class, never of the value: isinstance() reads the value's __class__,
+# which an object may make lie or raise.
+
+
+def _is_mapping(value: Any) -> bool:
+    return issubclass(type(value), Mapping)
+
+
+def _is_dataclass(kind: type) -> bool:
+    return not issubclass(kind, type) and hasattr(kind, "__dataclass_fields__")
+
+
+def _field(value: Any, name: str) -> Any:
+    try:
+        return object.__getattribute__(value, name)
+    except AttributeError:
+        return _MISSING
 
 
 _NOT_OBJECTS = (type, enum.Enum, Sequence, Set, types.ModuleType, types.FunctionType,
@@ -277,9 +294,9 @@ class _Attributes:
         kind = type(value)
         try:
             module = _CLASS_MODULE.__get__(kind)
-            if not isinstance(module, str) or module.partition(".")[0] in sys.stdlib_module_names:
+            if type(module) is not str or module.partition(".")[0] in sys.stdlib_module_names:
                 return None
-            if isinstance(value, _NOT_OBJECTS):
+            if issubclass(kind, _NOT_OBJECTS):
                 return None
             instance = _instance_dict(value)
             slots = _slot_values(value, kind)
@@ -332,7 +349,7 @@ def _slot_values(value: Any, kind: type) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for klass in _CLASS_MRO.__get__(kind):
         declared = _CLASS_DICT.__get__(klass).get("__slots__", ())
-        for name in (declared,) if isinstance(declared, str) else declared:
+        for name in (declared,) if type(declared) is str else declared:
             if not _public(name) or name in values:
                 continue
             descriptor = _CLASS_DICT.__get__(klass).get(name)
@@ -351,18 +368,18 @@ def _is_index(mapping: Mapping[Any, Any]) -> bool:
 
 
 def _is_record(value: Any) -> bool:
-    if isinstance(value, Mapping):
+    kind = type(value)
+    if issubclass(kind, Mapping) or _is_dataclass(kind):
         return True
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return True
-    if isinstance(value, tuple):
-        return hasattr(type(value), "_fields")
-    return type(value) not in _PLAIN and _Attributes.of(value) is not None
+    if issubclass(kind, tuple):
+        return hasattr(kind, "_fields")
+    return kind not in _PLAIN and _Attributes.of(value) is not None
 
 
 def _is_sequence(value: Any) -> bool:
-    return isinstance(value, Sequence) and not isinstance(
-        value, (str, bytes, bytearray, memoryview, range)
+    kind = type(value)
+    return issubclass(kind, Sequence) and not issubclass(
+        kind, (str, bytes, bytearray, memoryview, range)
     )
 
 

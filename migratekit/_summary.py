@@ -174,7 +174,7 @@ class Row:
                  types: tuple[str, str] | None = None, ignored: bool = False) -> None:
         """
         Count one comparison of two reads (the fields of a
-        ``migratekit._engine.Comparison``, in its order). One that ``ignore``
+        ``migratekit._judge.Comparison``, in its order). One that ``ignore``
         accepted is neither consistent nor inconsistent: it counts apart.
         """
         if error is not None:
@@ -193,7 +193,6 @@ class Row:
             for path in paths or ():
                 if path in self.paths or len(self.paths) < _PATHS_LIMIT:
                     self.paths[path] = self.paths.get(path, 0) + 1
-
 
     def mistyped(self, types: tuple[str, str]) -> None:
         """Count a comparison of values of two classes, named *types* (old, new)."""

@@ -382,3 +382,28 @@ def test_long_lists_of_records_stay_within_the_budget_and_keep_their_names() -> 
     started = time.perf_counter()
     assert diff_paths(old, new) == ["[*].bio"]
     assert time.perf_counter() - started < 30
+
+
+def test_hostile_objects_are_walked_without_running_their_code() -> None:
+    """__getattribute__, __getattr__, __eq__ and __hash__ that raise, and a __dict__
+    property, never run: the instance's own attributes are read from its dict."""
+    from tests.hostile import DUNDERS, raising_class
+
+    base = raising_class(frozenset(DUNDERS))
+
+    class Hostile(base):  # type: ignore[misc, valid-type]
+        def __init__(self, bio: str) -> None:
+            object.__setattr__(self, "bio", bio)
+            object.__setattr__(self, "id", 1)
+
+        def __getattribute__(self, name: str) -> Any:
+            raise RuntimeError(f"read {name}")
+
+    class FakeDict:
+        @property
+        def __dict__(self) -> Any:  # type: ignore[override]
+            raise RuntimeError("__dict__ read")
+
+    assert diff_paths(Hostile("a"), Hostile("b")) == ["bio"]
+    assert diff_paths([Hostile("a")], [Hostile("b")]) == ["[*].bio"]
+    assert diff_paths({"f": FakeDict()}, {"f": FakeDict()}) == ["f"]  # a leaf: == is identity
