@@ -178,15 +178,14 @@ class _Walk:
         if not count:
             return False
         try:
+            firsts = [_record(elements[0]) for elements in (old, new) if elements]
+            if any(fields is None for fields in firsts):
+                return False  # a list of values, not of records: at no cost
             if count > self.budget:
-                firsts = [_record(elements[0]) for elements in (old, new) if elements]
-                return all(fields is not None for fields in firsts) and any(
-                    all(field in fields for fields in firsts) for field in self.keys)
-            self.budget -= count  # every element is looked at
-            old_fields = [_record(element) for element in old]
-            new_fields = [_record(element) for element in new]
-            if any(fields is None for fields in old_fields) or any(
-                    fields is None for fields in new_fields):
+                return any(all(field in fields for fields in firsts) for field in self.keys)
+            old_fields = _records(old)
+            new_fields = _records(new)
+            if old_fields is None or new_fields is None:
                 return False
             for field in self.keys:
                 old_records = _by_key(old, old_fields, field)
@@ -194,10 +193,22 @@ class _Walk:
                     continue
                 new_records = _by_key(new, new_fields, field)
                 if new_records is not None:
+                    self.budget -= count  # every element was looked at
                     return old_records, new_records
         except Exception:  # a key that cannot be hashed or compared: by position
             return False
         return False
+
+
+def _records(elements: Any) -> list[Any] | None:
+    """The fields of each of *elements*; ``None`` as soon as one is not a record."""
+    found = []
+    for element in elements:
+        fields = _record(element)
+        if fields is None:
+            return None
+        found.append(fields)
+    return found
 
 
 def _by_key(elements: Any, fields: list[Any], field: str) -> dict[Any, Any] | None:

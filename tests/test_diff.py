@@ -407,3 +407,14 @@ def test_hostile_objects_are_walked_without_running_their_code() -> None:
     assert diff_paths(Hostile("a"), Hostile("b")) == ["bio"]
     assert diff_paths([Hostile("a")], [Hostile("b")]) == ["[*].bio"]
     assert diff_paths({"f": FakeDict()}, {"f": FakeDict()}) == ["f"]  # a leaf: == is identity
+
+
+def test_a_list_of_values_keeps_the_whole_budget_for_its_positions() -> None:
+    """Looking for records costs a list of plain values nothing: a difference far down a
+    list of 4,500 numbers is still found."""
+    old = list(range(4_500))
+    new = [*old[:4_000], -1, *old[4_001:]]
+    assert diff_paths(old, new) == ["[4000]"]
+    rows = [{"name": f"n{i}"} for i in range(4_000)]  # records without a key
+    changed = [*rows[:3_900], {"name": "x"}, *rows[3_901:]]
+    assert diff_paths(rows, changed) == ["[3900].name"]
