@@ -194,7 +194,7 @@ def options_for(func: Any, operation: Operation, given: dict[str, Any]) -> Optio
         normalize=normalize,
         ignore=ignore,
         diff_key=diff_key,
-        pass_result=_pass_result(given, operation),
+        pass_result=_pass_result(given, operation, function),
     )
 
 
@@ -590,7 +590,7 @@ def check_diff_key(where: str, diff_key: Any) -> str | None:
     return str.__str__(diff_key)
 
 
-def _pass_result(options: dict[str, Any], operation: Operation) -> bool:
+def _pass_result(options: dict[str, Any], operation: Operation, function: Any) -> bool:
     given = options.get("pass_result", False)
     if not isinstance(given, bool):
         _fail_type("pass_result", "True or False", given,
@@ -602,4 +602,26 @@ def _pass_result(options: dict[str, Any], operation: Operation) -> bool:
             "read): a read's two sides answer the same question independently, to be compared; "
             "remove it, or use @migration.write"
         )
+    if given and options.get("old") is None and not _takes_result(function):
+        # The decorated function is the old side, which LIVE and RAMPDOWN write second.
+        raise ConfigurationError(
+            f"@migration: pass_result=True gives the side written second result=, and in LIVE "
+            f"and RAMPDOWN that is the old side, here the decorated function "
+            f"{_describe(function)}, which takes no 'result'; give it a parameter "
+            "result=None, or name the old side with old=..."
+        )
     return given
+
+
+def _takes_result(function: Any) -> bool:
+    """Whether *function* can be called with the keyword ``result``; ``True`` when unknown."""
+    try:
+        signature = inspect.signature(function)
+    except (TypeError, ValueError):
+        return True
+    for parameter in signature.parameters.values():
+        if parameter.kind is parameter.VAR_KEYWORD:
+            return True
+        if parameter.name == "result" and parameter.kind is not parameter.POSITIONAL_ONLY:
+            return True
+    return False

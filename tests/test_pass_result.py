@@ -262,3 +262,25 @@ def test_pass_result_must_be_a_bool(value: Any) -> None:
 def test_the_migrator_refuses_pass_result_without_a_write() -> None:
     with pytest.raises(ConfigurationError, match="'pass_result' applies to writes"):
         Migrator(read=MigrationConfig(Result.success, Result.success), pass_result=True)
+
+
+def test_a_decorated_function_that_is_the_old_side_must_take_result() -> None:
+    """Without old=, the decorated function is written second in LIVE and RAMPDOWN: one that
+    cannot take result= fails at decoration; one that takes it (or **kwargs) passes."""
+    with pytest.raises(ConfigurationError, match="give it a parameter result=None"):
+        @migration.write(new=lambda row, result=None: 1, pass_result=True)
+        def save(row: Any) -> int:
+            return 1
+
+    @migration.write(new=lambda row, result=None: 1, pass_result=True)
+    def save_with_result(row: Any, result: int | None = None) -> int:
+        return 1
+
+    @migration.write(new=lambda row, **kwargs: 1, pass_result=True)
+    def save_with_keywords(row: Any, **kwargs: Any) -> int:
+        return 1
+
+    @migration.write(new=lambda row, result=None: 1, pass_result=True,
+                     old=lambda row, result=None: 1)
+    def save_elsewhere(row: Any) -> int:
+        return 1
