@@ -7,9 +7,10 @@ check the values too.
 
 from __future__ import annotations
 
+import pytest
 from typing_extensions import assert_type
 
-from migratekit import configure, migration
+from migratekit import ConfigurationError, configure, migration
 from migratekit.providers import StaticStageProvider
 
 
@@ -54,3 +55,22 @@ async def test_async_method_types_survive_decoration() -> None:
     """An async method still returns an awaitable of its declared type."""
     configure(provider=StaticStageProvider("live"))
     assert assert_type(await Repo().aget(2), list[int]) == [2]
+
+
+def test_options_are_typed_per_operation() -> None:
+    """pass_result is a write's option, normalize/ignore/diff_key a read's: mypy refuses
+    them on the other operation (each ignore below is needed, or mypy --strict says it is
+    unused), and so does the decorator at run time."""
+    with pytest.raises(ConfigurationError):
+        migration.read(new=lambda: 1, pass_result=True)(lambda: 1)  # type: ignore[call-overload]
+    with pytest.raises(ConfigurationError):
+        migration.write(new=lambda: 1, normalize=str)(lambda: 1)  # type: ignore[call-overload]
+    with pytest.raises(ConfigurationError):
+        migration.write(new=lambda: 1, ignore=lambda a, b: True)(  # type: ignore[call-overload]
+            lambda: 1)
+    with pytest.raises(ConfigurationError):
+        migration.write(new=lambda: 1, diff_key="id")(lambda: 1)  # type: ignore[call-overload]
+    assert migration.write(new=lambda row, result=None: 1, pass_result=True)(
+        lambda row, result=None: 2)(0) == 2
+    assert migration.read(new=lambda: 1, normalize=str, ignore=lambda a, b: True,
+                          diff_key="id")(lambda: 1)() == 1
