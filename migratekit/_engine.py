@@ -197,6 +197,7 @@ class Engine(Judge):
         # A write stops at its first failure; a read whose order is RANDOM
         # draws it per call. Both asked once per call, so decided here.
         self.reads = reads = operation is Operation.READ
+        # How two reads are compared (migratekit._judge): a write's never are.
         super().__init__(options, reads)
         self.shadow_ratio = options.shadow_ratio if reads else 1
         self.randomized = reads and order is ExecutionOrder.RANDOM
