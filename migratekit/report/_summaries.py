@@ -12,9 +12,12 @@ timestamp or ``until`` comes before ``since``, a count (``calls``, ``ok``,
 is not ``old`` or ``new``, or a latency histogram is not one the report can
 merge exactly: another ``gamma``, a bucket index that is not a decimal
 integer within the range of latencies from 5e-324 ms to a year, a ``sum`` or
-``max`` that is not a finite number in range, or counts that do not add up
-to ``count``. A histogram of more than :data:`MAX_BUCKETS` buckets is
-``too_many_buckets``. A missing count is 0; ``diff_paths`` and ``errors``
+``max`` that is not a finite number in range, or buckets (and ``zeros``)
+that hold more than ``count``. They may hold fewer: the library samples a
+side's latencies past its 1,024th in a thread, so its buckets hold up to
+seven a thread fewer than its results; the percentiles are the buckets'. A
+histogram of more than :data:`MAX_BUCKETS` buckets is ``too_many_buckets``.
+A missing count is 0; ``diff_paths`` and ``errors``
 beyond their caps are counted as other paths and other types.
 
 ``ignored`` counts the mismatches an ``ignore=`` predicate accepted (the
@@ -171,9 +174,12 @@ def _read_latency(digest: LatencyDigest, latency: dict[str, Any]) -> None:
         if n:
             buckets[index] = buckets.get(index, 0) + n
             seen += n
-    if seen != count or maximum < 0.0:
+    # The library samples latencies past the 1,024th of a side in a thread
+    # (one in eight, counted eight times): its buckets hold up to seven a
+    # thread fewer than `count`, never more. The histogram is what they hold.
+    if seen > count or maximum < 0.0:
         raise Rejected
-    digest.merge_histogram(buckets, count=count, total=total, maximum=maximum, zeros=zeros)
+    digest.merge_histogram(buckets, count=seen, total=total, maximum=maximum, zeros=zeros)
 
 
 def _count(value: Any) -> int:

@@ -9,10 +9,14 @@ from __future__ import annotations
 import json
 import random
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+import migratekit
+from migratekit import _summary
+from migratekit.providers import StaticStageProvider
 from migratekit.report import format_text
 from migratekit.report._digest import LatencyDigest
 from migratekit.report._summaries import Windows
@@ -22,6 +26,7 @@ from tests.report.logs import (
     Call,
     histogram,
     iso,
+    json_log,
     known_calls,
     per_call_lines,
     report_of,
@@ -278,7 +283,7 @@ def test_summaries_that_make_no_sense_are_skipped(change: dict[str, Any], reason
     ({"buckets": {"\uff11": 20}}, "malformed"),
     ({"buckets": {" 1": 20}}, "malformed"),
     ({"buckets": {"1": -20, "2": 40}}, "malformed"),
-    ({"buckets": {"1": 19}}, "malformed"),  # counts that do not add up to count
+    ({"buckets": {"1": 21}}, "malformed"),  # buckets that hold more than count
     ({"buckets": {"1": 20.0}}, "malformed"),
     ({"sum": float("nan")}, "malformed"),
     ({"max": float("inf")}, "malformed"),
@@ -298,3 +303,36 @@ def test_a_huge_histogram_takes_bounded_time() -> None:
     """A line near the line limit full of buckets is refused without merging them."""
     event = _with_side("new", buckets={str(i): 1 for i in range(-60_000, 40_000)}, count=100_000)
     assert _one(event) in ({"too_many_buckets": 1}, {"too_long": 1})
+
+
+def test_the_library_s_own_summaries_past_1024_latencies_are_read(tmp_path: Path) -> None:
+    """
+    Past a side's 1,024th latency in a thread the library samples one in
+    eight, so its buckets hold a few fewer than `count`: such a summary is
+    read, its calls and comparisons exact (the demo's 1,518 reads once
+    vanished from the report as "malformed").
+    """
+    _summary.forget()
+    log = tmp_path / "events.jsonl"
+    with json_log(log):
+        migratekit.configure(provider=StaticStageProvider("shadow"), summary_interval=3600.0)
+
+        @migratekit.migration(new=lambda i: {"id": i, "v": i % 7}, name="big.get")
+        def get(i: int) -> dict[str, int]:
+            return {"id": i, "v": i % 5}
+
+        for i in range(1_518):
+            get(i)
+        migratekit.flush()
+    events = [json.loads(line) for line in log.read_text().splitlines()]
+    (summary,) = [e for e in events if e.get("event") == "migration.summary"]
+    held = summary["sides"]["new"]["latency_ms"]
+    assert sum(held["buckets"].values()) + held["zeros"] < held["count"] == 1_518
+    report = report_of([line.encode() for line in log.read_text().splitlines()])
+    assert report.skipped.get("malformed", 0) == 0
+    (entry,) = report.entries
+    assert (entry.calls, entry.results["new"]) == (1_518, 1_518)
+    assert entry.consistency_checks == 1_518
+    assert entry.latency_ms["new"] is not None
+    # Fewer in the buckets than `count` is the sampling; more is no histogram of the library.
+    assert _one(_with_side("old", buckets={"1": 19}, zeros=0)) == {}
