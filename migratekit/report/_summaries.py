@@ -12,11 +12,12 @@ timestamp or ``until`` comes before ``since``, a count (``calls``, ``ok``,
 is not ``old`` or ``new``, or a latency histogram is not one the report can
 merge exactly: another ``gamma``, a bucket index that is not a decimal
 integer within the range of latencies from 5e-324 ms to a year, a ``sum`` or
-``max`` that is not a finite number in range, or buckets (and ``zeros``)
-that hold more than ``count``. They may hold fewer: the library samples a
-side's latencies past its 1,024th in a thread, so its buckets hold up to
-seven a thread fewer than its results; the percentiles are the buckets'. A
-histogram of more than :data:`MAX_BUCKETS` buckets is ``too_many_buckets``.
+``max`` that is not a finite number in range, or buckets holding latencies
+when ``count`` is 0. Otherwise the buckets need not add up to ``count``:
+the library samples a side's latencies past its 1,024th in a thread (one in
+eight, counted eight times), so they hold about its results, and the
+percentiles are the buckets'. A histogram of more than :data:`MAX_BUCKETS`
+buckets is ``too_many_buckets``.
 A missing count is 0; ``diff_paths`` and ``errors``
 beyond their caps are counted as other paths and other types.
 
@@ -175,9 +176,10 @@ def _read_latency(digest: LatencyDigest, latency: dict[str, Any]) -> None:
             buckets[index] = buckets.get(index, 0) + n
             seen += n
     # The library samples latencies past the 1,024th of a side in a thread
-    # (one in eight, counted eight times): its buckets hold up to seven a
-    # thread fewer than `count`, never more. The histogram is what they hold.
-    if seen > count or maximum < 0.0:
+    # (one in eight, counted eight times), so the buckets hold about `count`,
+    # not exactly (the quiet path samples a call's two sides on one side's
+    # count): the histogram is what its buckets hold.
+    if maximum < 0.0 or (count == 0 and seen):
         raise Rejected
     digest.merge_histogram(buckets, count=seen, total=total, maximum=maximum, zeros=zeros)
 
