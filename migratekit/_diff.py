@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import itertools
 import re
 import sys
 import types
@@ -57,6 +58,7 @@ _MAX_NODES = 10_000
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,39}\Z")
 _MAX_DIGITS = 2
 _SCAN = 64
+_INDEX_SCAN = 1_000
 """How many entries of an object's ``__dict__`` are looked at to find a public attribute."""
 
 
@@ -134,6 +136,7 @@ class _Walk:
         for key, old_value, new_value in pairs:
             where = f"{path}[?]" if keyed_by_data else _key_path(path, key)
             if old_value is _MISSING or new_value is _MISSING:
+                self.budget -= 1  # a path said many times (``[?]``) counts towards the end
                 yield where
             else:
                 yield from self.values(old_value, new_value, where, depth + 1)
@@ -148,6 +151,7 @@ class _Walk:
             for key, record in old_records.items():
                 other = new_records.get(key, _MISSING)
                 if other is _MISSING:
+                    self.budget -= 1
                     yield where
                 else:
                     yield from self.values(record, other, where, depth + 1)
@@ -161,6 +165,7 @@ class _Walk:
             # still named [*]: a path reads the same whatever the lists' length.
             where = f"{path}[*]" if matched else f"{path}[{index}]"
             if index >= len(old) or index >= len(new):
+                self.budget -= 1
                 yield where
             else:
                 yield from self.values(old[index], new[index], where, depth + 1)
@@ -374,8 +379,12 @@ def _slot_values(value: Any, kind: type) -> dict[str, Any]:
 
 
 def _is_index(mapping: Mapping[Any, Any]) -> bool:
-    """Whether every value of *mapping* is a record: the shape of an index keyed by data."""
-    return all(_is_record(value) for value in mapping.values())
+    """
+    Whether every value of *mapping* is a record: the shape of an index keyed
+    by data. Of a big mapping, the first :data:`_INDEX_SCAN` values tell (a
+    wrong guess hides keys, never shows data).
+    """
+    return all(_is_record(value) for value in itertools.islice(mapping.values(), _INDEX_SCAN))
 
 
 def _is_record(value: Any) -> bool:

@@ -418,3 +418,16 @@ def test_a_list_of_values_keeps_the_whole_budget_for_its_positions() -> None:
     rows = [{"name": f"n{i}"} for i in range(4_000)]  # records without a key
     changed = [*rows[:3_900], {"name": "x"}, *rows[3_901:]]
     assert diff_paths(rows, changed) == ["[3900].name"]
+
+
+def test_a_path_said_over_and_over_still_ends_the_walk() -> None:
+    """Each path is given once, so a million keys or elements on one side only (all [?] or
+    [*]) must end the walk by the budget, not by the limit of paths."""
+    import time
+
+    started = time.perf_counter()
+    index = {f"user{i}@example.org": {"plan": "free"} for i in range(1_000_000)}
+    assert diff_paths({}, index) == ["[?]"]
+    many = records(1_000_000)
+    assert diff_paths(many[:1], many) == ["[*]"]
+    assert time.perf_counter() - started < 30  # a hang guard, not a timing assertion
