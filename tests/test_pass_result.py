@@ -284,3 +284,40 @@ def test_a_decorated_function_that_is_the_old_side_must_take_result() -> None:
                      old=lambda row, result=None: 1)
     def save_elsewhere(row: Any) -> int:
         return 1
+
+
+def test_a_hostile_result_is_handed_over_untouched() -> None:
+    """The first side's value is given as it is: migratekit neither hashes, compares,
+    shows nor copies it, whatever its methods do."""
+    from tests.hostile import DUNDERS, raising_class
+
+    hostile = raising_class(frozenset(DUNDERS))()
+    received: list[Any] = []
+
+    def new(key: int, result: Any = None) -> None:
+        received.append(result)
+
+    save = migration.write(new=new, pass_result=True, provider=StaticStageProvider("shadow"),
+                           name="users.hostile")(lambda key, result=None: hostile)
+    assert save(1) is hostile
+    assert len(received) == 1
+    assert received[0] is hostile
+
+
+def test_a_result_the_caller_passed_is_the_first_sides_and_replaced_for_the_second() -> None:
+    """The caller's own result= reaches the side written first; the second gets the first
+    side's value in its place."""
+    seen: list[tuple[str, Any]] = []
+
+    def side(origin: str) -> Any:
+        def run(key: int, result: Any = None) -> str:
+            seen.append((origin, result))
+            return f"{origin}-id"
+
+        return run
+
+    save = migration.write(old=side("old"), new=side("new"), pass_result=True,
+                           provider=StaticStageProvider("dualwrite"), name="users.given")(
+        lambda key, result=None: None)
+    save(1, result="from the caller")
+    assert seen == [("old", "from the caller"), ("new", "old-id")]
