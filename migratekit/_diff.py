@@ -314,7 +314,7 @@ class _Attributes:
                 return None
             if issubclass(kind, _NOT_OBJECTS):
                 return None
-            instance = _instance_dict(value)
+            instance = _instance_dict(value, kind)
             slots = _slot_values(value, kind)
         except Exception:
             return None
@@ -351,13 +351,21 @@ def _first(instance: dict[str, Any]) -> Iterator[Any]:
         yield name
 
 
-def _instance_dict(value: Any) -> dict[str, Any]:
-    """*value*'s own ``__dict__``, or ``{}``; never a class's ``__dict__`` property."""
-    try:
-        found = object.__getattribute__(value, "__dict__")
-    except AttributeError:
-        return {}
-    return found if type(found) is dict else {}
+def _instance_dict(value: Any, kind: type) -> dict[str, Any]:
+    """
+    *value*'s own ``__dict__``, read through the descriptor Python gives its
+    class; ``{}`` when it has none, or when a class defines ``__dict__`` itself
+    (a property, which would run the object's code).
+    """
+    for klass in _CLASS_MRO.__get__(kind):
+        descriptor = _CLASS_DICT.__get__(klass).get("__dict__")
+        if descriptor is None:
+            continue
+        if type(descriptor) is not types.GetSetDescriptorType:
+            return {}
+        found = descriptor.__get__(value, kind)
+        return found if type(found) is dict else {}
+    return {}
 
 
 def _slot_values(value: Any, kind: type) -> dict[str, Any]:

@@ -431,3 +431,59 @@ def test_a_path_said_over_and_over_still_ends_the_walk() -> None:
     many = records(1_000_000)
     assert diff_paths(many[:1], many) == ["[*]"]
     assert time.perf_counter() - started < 30  # a hang guard, not a timing assertion
+
+
+def test_odd_records_are_read_as_far_as_they_can_be() -> None:
+    """A tuple subclass that is no named tuple is a sequence; a dataclass field never set, a
+    slot a subclass turned into a property, an object with only private attributes (more
+    than are looked at) or a __dict__ property: read without running code, or leaves."""
+
+    class Pair(tuple[int, int]):
+        pass
+
+    assert diff_paths(Pair((1, 2)), Pair((1, 3))) == ["[1]"]
+    assert diff_paths({"p": Pair((1, 2))}, {"p": Pair((1, 3))}) == ["p[1]"]
+
+    @dataclasses.dataclass
+    class Lazy:
+        name: str
+        cached: int = dataclasses.field(init=False)
+
+    done = Lazy("a")
+    done.cached = 1
+    assert diff_paths(Lazy("a"), done) == ["cached"]
+
+    class Base:
+        __slots__ = ("bio", "id")
+
+    class Shadowed(Base):
+        __slots__ = ()
+
+        @property
+        def bio(self) -> str:
+            raise AssertionError("a property was run")
+
+        def __init__(self, id: int) -> None:
+            self.id = id
+
+    assert diff_paths(Shadowed(1), Shadowed(2)) == ["id"]
+
+    class Private:
+        def __init__(self, seed: int) -> None:
+            for i in range(100):
+                setattr(self, f"_p{i}", seed)
+            self.late = seed
+
+    assert diff_paths({"x": Private(1), "n": 0}, {"x": Private(2), "n": 0}) == ["x"]
+
+    class DictProperty:
+        def __init__(self, bio: str) -> None:
+            self.bio = bio
+
+        @property
+        def __dict__(self) -> Any:  # type: ignore[override]
+            raise AssertionError("a __dict__ property was run")
+
+    assert diff_paths({"d": DictProperty("a"), "n": 0}, {"d": DictProperty("a"), "n": 0}) \
+        == ["d"]  # a leaf, compared by identity
+    assert diff_paths({"_x": 1, "bio": "a"}, Slotted(1, "n", "a")) == ["_x", "id", "name"]
