@@ -46,6 +46,23 @@ MIGRATEKIT_ALL = [
     "reset",
 ]
 
+# migratekit.providers' public names, frozen as migratekit's are.
+PROVIDERS_ALL = [
+    "AsyncStageProvider",
+    "CachedStageProvider",
+    "EnvStageProvider",
+    "FallbackStageProvider",
+    "FileStageProvider",
+    "OpenFeatureStageProvider",
+    "PercentageRolloutProvider",
+    "RedisStageProvider",
+    "StageChange",
+    "StageFile",
+    "StageProvider",
+    "StaticStageProvider",
+    "context_key",
+]
+
 # Names promised by docs/design.md and issue 2: they must stay exported.
 FOUNDATION = {
     migratekit: {
@@ -97,6 +114,12 @@ def public_members(module: types.ModuleType) -> list[str]:
 def test_migratekit_all_is_frozen() -> None:
     """migratekit.__all__ is exactly the agreed list of public names."""
     assert migratekit.__all__ == MIGRATEKIT_ALL
+
+
+def test_providers_all_is_frozen() -> None:
+    """migratekit.providers.__all__ is exactly the agreed list: the stores of stages
+    (StageFile) and the record of a change (StageChange) among them (issue 13)."""
+    assert migratekit.providers.__all__ == PROVIDERS_ALL
 
 
 @pytest.mark.parametrize("module", PUBLIC_MODULES, ids=lambda m: m.__name__)

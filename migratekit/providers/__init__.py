@@ -13,13 +13,20 @@ Any object with a ``get_stage(name, context)`` method is a provider (see
 - Wrappers compose them: :class:`CachedStageProvider` (a TTL cache),
   :class:`FallbackStageProvider` (the first that answers wins),
   :class:`PercentageRolloutProvider` (a stable share of users in a later stage).
+
+Stages are changed on the record, in a :class:`StageFile` or through a
+:class:`RedisStageProvider`: ``change_stage()`` records each
+:class:`StageChange` (who, when, why, the stage before and after) in an
+audit trail that ``stage_history()`` reads back.
 """
 
+from migratekit.providers._audit import StageChange
 from migratekit.providers._base import AsyncStageProvider, StageProvider, context_key
 from migratekit.providers._env import EnvStageProvider
 from migratekit.providers._file import FileStageProvider
 from migratekit.providers._openfeature import OpenFeatureStageProvider
 from migratekit.providers._redis import RedisStageProvider
+from migratekit.providers._stagefile import StageFile
 from migratekit.providers._static import StaticStageProvider
 from migratekit.providers._wrappers import (
     CachedStageProvider,
@@ -36,6 +43,8 @@ __all__ = [
     "OpenFeatureStageProvider",
     "PercentageRolloutProvider",
     "RedisStageProvider",
+    "StageChange",
+    "StageFile",
     "StageProvider",
     "StaticStageProvider",
     "context_key",
