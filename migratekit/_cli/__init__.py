@@ -12,7 +12,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from migratekit._cli import demo, reconcile, report, stage
+from migratekit._cli import advance, demo, reconcile, report, stage
 from migratekit._version import __version__
 
 
@@ -24,7 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"migratekit {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in (demo, reconcile, report, stage):
+    for module in (advance, demo, reconcile, report, stage):
         module.add_parser(subparsers)
     return parser
 
