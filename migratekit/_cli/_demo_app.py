@@ -3,9 +3,14 @@
 
 The old database keeps a user's name in one ``name`` column; the new one
 splits it into ``first_name`` and ``last_name``. A repository class puts
-``@migration`` in front of its methods, and the demo drives it through every
-stage, OFF to COMPLETE, with a mix of reads and writes, a backfill after
-DUALWRITE, and events written as JSON lines to a log file.
+``@migration`` in front of its methods, which read their stages from a stage
+file, and the demo runs a mix of reads and writes in each stage, the events
+written as JSON lines to a log file. ``migratekit advance`` (its Python API)
+decides each step from that log, as an operator would: OFF, DUALWRITE, then
+a backfill (:func:`migratekit.backfill`) and a check of the copy
+(:func:`migratekit.reconcile`), SHADOW, and so on, each change on the record
+beside the stage file, until the first hold, where the demo stops (``force``
+drives on past holds, the verdicts overridden on the record).
 
 The new side has a deliberate defect, as real ones do: its name conversion
 keeps only the last word of the surname, so "Ludwig van Beethoven" becomes
@@ -22,7 +27,7 @@ import random
 import sqlite3
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any, TextIO
 
@@ -30,16 +35,24 @@ import structlog
 
 import migratekit
 from migratekit import _config
+from migratekit._advance import Decision, advance, evidence_pattern
+from migratekit._backfill import BackfillResult, backfill
 from migratekit._decorator import migration
+from migratekit._reconcile import Reconciliation, reconcile
+from migratekit._schema import STAGE_ORDER
 from migratekit._types import Stage
-from migratekit.providers import StaticStageProvider
+from migratekit.providers import FileStageProvider, StageFile
+from migratekit.report import Thresholds, build_report
 
 __all__ = [
     "DEFAULT_OPERATIONS",
+    "DEMO_MIN_SAMPLES",
+    "MIGRATIONS",
     "DemoResult",
     "User",
     "UserRepository",
     "convert_name_new",
+    "min_samples_for",
     "run_demo",
     "split_name",
 ]
@@ -53,9 +66,28 @@ INITIAL_USERS = 400
 NEW_SIDE_FAILURE_RATE = 0.002
 """How often the new side's read fails like a busy database would."""
 
-OLD_DB, NEW_DB, LOG = "old.sqlite3", "new.sqlite3", "events.jsonl"
+DEMO_MIN_SAMPLES = 100
+"""The demo is small: its verdicts ask for 100 samples rather than 1,000 (see min_samples_for)."""
+
+OLD_DB, NEW_DB, LOG, STAGES = "old.sqlite3", "new.sqlite3", "events.jsonl", "stages.json"
+JOURNAL = STAGES + ".audit.jsonl"
+
+MIGRATIONS = ("users.get", "users.create", "users.update_email")
+"""The demo's migrations, in the order ``advance`` judges them: reads first."""
+
+ACTOR = "migratekit demo"
+"""Who the audit trail says changed the demo's stages."""
 
 _AFTER_BACKFILL = frozenset({Stage.SHADOW, Stage.LIVE, Stage.RAMPDOWN, Stage.COMPLETE})
+
+
+def min_samples_for(operations: int) -> int:
+    """
+    The samples the demo's verdicts ask for: :data:`DEMO_MIN_SAMPLES`, or one
+    call in twenty of a stage's when ``--operations`` makes that fewer (a
+    stage of 400 calls has about 40 creates, which 100 would always hold).
+    """
+    return max(1, min(DEMO_MIN_SAMPLES, operations // 20))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -189,6 +221,16 @@ class DemoResult:
     failures: dict[str, int]
     backfilled: int
     seconds: float
+    stage_file: Path | None = None
+    """The stage file the application read its stages from (changes in ``<file>.audit.jsonl``)."""
+    min_samples: int = DEMO_MIN_SAMPLES
+    """The samples the verdicts asked for."""
+    decisions: list[Decision] = dataclasses.field(default_factory=list)
+    """Every decision ``advance`` made, in order."""
+    held: Decision | None = None
+    """The decision the demo stopped at (a hold), or ``None`` when it went to the end."""
+    reconciliation: Reconciliation | None = None
+    """What reconcile said of the new database after the backfill."""
 
 
 def _connect(path: Path, schema: str) -> sqlite3.Connection:
@@ -228,36 +270,135 @@ def _restore_logging(previous: dict[str, Any] | None) -> None:
         structlog.configure(**previous)
 
 
-def _backfill(old: sqlite3.Connection, new: sqlite3.Connection) -> int:
-    """Copy the users the new side lacks, through its (defective) conversion."""
+def _backfill(old: sqlite3.Connection, new: sqlite3.Connection,
+              backoff: float = 0.5) -> BackfillResult:
+    """Copy the users the new side lacks, through its (defective) conversion, in batches."""
     have = {row[0] for row in new.execute("SELECT id FROM users")}
-    rows = []
-    for user_id, name, email in old.execute("SELECT id, name, email FROM users ORDER BY id"):
-        if user_id not in have:
-            first, last = convert_name_new(name)
-            rows.append((user_id, first, last, email))
-    new.execute("BEGIN")
-    new.executemany(
-        "INSERT INTO users (id, first_name, last_name, email) VALUES (?, ?, ?, ?)", rows
-    )
-    new.execute("COMMIT")
-    return len(rows)
+    rows = [row for row in old.execute("SELECT id, name, email FROM users ORDER BY id")
+            if row[0] not in have]
+
+    def write(batch: list[tuple[int, str, str]]) -> None:
+        new.execute("BEGIN")
+        try:
+            new.executemany(
+                "INSERT OR REPLACE INTO users (id, first_name, last_name, email) "
+                "VALUES (?, ?, ?, ?)",
+                [(user_id, *convert_name_new(name), email) for user_id, name, email in batch])
+        except BaseException:
+            new.execute("ROLLBACK")
+            raise
+        new.execute("COMMIT")
+
+    return backfill(rows, write, key=lambda row: row[0], batch_size=250, backoff=backoff,
+                    progress=False)
+
+
+def _reconcile(old: sqlite3.Connection, new: sqlite3.Connection) -> Reconciliation:
+    """Every user of the old database, as the old application reads it, against the new one."""
+
+    def old_rows() -> Iterator[dict[str, Any]]:
+        for user_id, name, email in old.execute("SELECT id, name, email FROM users"):
+            first, last = split_name(name)
+            yield {"id": user_id, "first_name": first, "last_name": last, "email": email}
+
+    new_rows = (dict(zip(("id", "first_name", "last_name", "email"), row, strict=True))
+                for row in new.execute("SELECT id, first_name, last_name, email FROM users"))
+    return reconcile(old_rows(), new_rows, key="id", name="users.get", progress=False)
+
+
+def _reconciled(result: Reconciliation) -> str:
+    text = f"  reconcile: {result.compared:,} users on both sides, {result.differing:,} differ"
+    if result.diff_paths:
+        text += " (at " + ", ".join(f"{path} {count:,}"
+                                    for path, count in result.diff_paths.items()) + ")"
+    for count, what in ((result.missing_in_new, "missing in the new database"),
+                        (result.missing_in_old, "missing in the old database")):
+        if count:
+            text += f", {count:,} {what}"
+    return text
+
+
+@dataclasses.dataclass
+class _Run:
+    """What a demo run works with, and what it found so far."""
+
+    old: sqlite3.Connection
+    new: sqlite3.Connection
+    repo: UserRepository
+    rng: random.Random
+    ids: list[int]
+    operations: int
+    store: StageFile
+    log: TextIO
+    log_path: Path
+    thresholds: Thresholds
+    out: IO[str] | None
+    result: DemoResult
+
+    def stage(self, stage: Stage) -> None:
+        """Run the stage's calls (the stage file says which stage each migration is in)."""
+        began = time.perf_counter()
+        counts, failed = _drive(self.repo, self.rng, self.ids, self.operations)
+        migratekit.flush()  # the stage's summaries, one window per stage
+        self.log.flush()
+        self.result.calls[stage.value] = counts
+        self.result.failures[stage.value] = failed
+        _say(self.out, f"  {stage.value.upper():<9} {self.operations:,} calls "
+                       f"({counts['get']:,} reads, {counts['create']:,} creates, "
+                       f"{counts['update_email']:,} e-mail updates; {failed} failed) "
+                       f"in {time.perf_counter() - began:.2f}s")
+
+    def set_all(self, stage: Stage, reason: str) -> None:
+        for name in MIGRATIONS:
+            self.store.change_stage(name, stage, actor=ACTOR, reason=reason)
+
+    def copy(self) -> None:
+        """Backfill the users the dual writes did not bring, and reconcile the two databases."""
+        copied = _backfill(self.old, self.new)
+        self.result.backfilled = copied.rows_written
+        _say(self.out, f"  backfill: copied {copied.rows_written:,} users to the new side "
+                       f"in {copied.batches} batch{'es' if copied.batches != 1 else ''}")
+        self.result.reconciliation = _reconcile(self.old, self.new)
+        _say(self.out, _reconciled(self.result.reconciliation))
+
+    def advance_all(self, force: bool) -> bool:
+        """Advance each migration as ``migratekit advance`` would; False at the first held."""
+        for name in MIGRATIONS:
+            report = build_report([str(self.log_path)], self.thresholds,
+                                  migrations=[evidence_pattern(name)])
+            decision = advance(self.store, name, report, force=force, actor=ACTOR)
+            self.result.decisions.append(decision)
+            _say(self.out, f"  advance   {decision.line()}")
+            if decision.outcome != "advance":
+                self.result.held = decision
+                return False
+        return True
 
 
 def run_demo(
     directory: Path,
     *,
     operations: int = DEFAULT_OPERATIONS,
-    stages: Sequence[Stage] = tuple(Stage),
+    stages: Sequence[Stage] | None = None,
     seed: int = 7,
     log_path: Path | None = None,
     out: IO[str] | None = None,
+    force: bool = False,
 ) -> DemoResult:
     """
-    Run the demo: create ``old.sqlite3`` and ``new.sqlite3`` in *directory*
-    (replacing any from an earlier run), drive *operations* calls through
-    each of *stages* in turn, and write the events to *log_path* (by default
-    ``events.jsonl`` in *directory*). Progress goes to *out* when given.
+    Run the demo: create ``old.sqlite3``, ``new.sqlite3`` and ``stages.json``
+    in *directory* (replacing any from an earlier run, with the stage file's
+    audit trail), run *operations* calls in each stage, and write the events
+    to *log_path* (by default ``events.jsonl`` in *directory*). Progress goes
+    to *out* when given.
+
+    Without *stages*, the story: every migration starts in OFF, and after
+    each stage :func:`~migratekit._advance.advance` judges it from the log
+    and sets the next one, stopping at the first that it does not advance
+    (*force*: advancing past holds, on the record, to COMPLETE); the
+    backfill and reconcile come after DUALWRITE. With *stages*, each of
+    them in turn, set by the demo without judging, backfilled first when
+    the new side is read.
 
     Process-wide settings (migratekit's provider, structlog's configuration)
     are restored before it returns.
@@ -265,23 +406,26 @@ def run_demo(
     start = time.perf_counter()
     directory.mkdir(parents=True, exist_ok=True)
     log_path = log_path or directory / LOG
-    old_path, new_path = directory / OLD_DB, directory / NEW_DB
+    old_path, new_path, stage_path = directory / OLD_DB, directory / NEW_DB, directory / STAGES
+    for path in (stage_path, directory / JOURNAL):
+        path.unlink(missing_ok=True)
     rng = random.Random(seed)
     old = _connect(old_path, "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT NOT NULL, "
                              "email TEXT NOT NULL)")
     new = _connect(new_path, "CREATE TABLE users (id INTEGER PRIMARY KEY, first_name TEXT NOT "
                              "NULL, last_name TEXT NOT NULL, email TEXT NOT NULL)")
-    calls: dict[str, Counter[str]] = {}
-    failures: dict[str, int] = {}
-    backfilled = 0
+    samples = min_samples_for(operations)
+    result = DemoResult(log_path, old_path, new_path, {}, {}, 0, 0.0, stage_path, samples)
     ids: list[int] = []
     settings = _config.settings
     previous = (settings.provider, settings.call_events, settings.summary_interval,
                 settings.max_warnings_per_second)
+    store = StageFile(stage_path)
     # The production set-up, whatever the process had: per-call events of
     # calls that went well at debug (not written), warnings held to ten a
     # second, and the calls counted into summaries, written before the log
-    # file closes.
+    # file closes. The stage file is read on every call (check_interval=0):
+    # the demo changes it between stages and expects the next call to see it.
     migratekit.configure(call_events="debug", summary_interval=60.0,
                          max_warnings_per_second=10.0)
     try:
@@ -293,30 +437,17 @@ def run_demo(
             ids.append(user_id)
         old.execute("COMMIT")
         repo = UserRepository(old, new, random.Random(seed + 1))
-        ordered = sorted(set(stages), key=list(Stage).index)
         with open(log_path, "w", encoding="utf-8") as log:
             previous_logging = _configure_logging(log)
             try:
-                done_backfill = False
-                for stage in ordered:
-                    # The new side needs the old data before it is read: a run that
-                    # starts past DUALWRITE backfills first.
-                    if stage in _AFTER_BACKFILL and not done_backfill:
-                        backfilled, done_backfill = _backfill(old, new), True
-                        _say(out, f"  backfill: copied {backfilled:,} users to the new side")
-                    migratekit.configure(provider=StaticStageProvider(stage))
-                    began = time.perf_counter()
-                    counts, failed = _drive(repo, rng, ids, operations)
-                    migratekit.flush()  # the stage's summaries, one window per stage
-                    calls[stage.value] = counts
-                    failures[stage.value] = failed
-                    _say(out, f"  {stage.value.upper():<9} {operations:,} calls "
-                              f"({counts['get']:,} reads, {counts['create']:,} creates, "
-                              f"{counts['update_email']:,} e-mail updates; {failed} failed) "
-                              f"in {time.perf_counter() - began:.2f}s")
-                    if stage is Stage.DUALWRITE:
-                        backfilled, done_backfill = _backfill(old, new), True
-                        _say(out, f"  backfill: copied {backfilled:,} users to the new side")
+                run = _Run(old, new, repo, rng, ids, operations, store, log, log_path,
+                           Thresholds(min_samples=samples), out, result)
+                run.set_all(Stage.OFF, "the demo begins: only the old side runs")
+                migratekit.configure(provider=FileStageProvider(stage_path, check_interval=0.0))
+                if stages is None:
+                    _story(run, force)
+                else:
+                    _stages(run, stages)
             finally:
                 migratekit.flush()
                 _restore_logging(previous_logging)
@@ -325,8 +456,33 @@ def run_demo(
                              summary_interval=previous[2], max_warnings_per_second=previous[3])
         old.close()
         new.close()
-    return DemoResult(log_path, old_path, new_path, calls, failures, backfilled,
-                      time.perf_counter() - start)
+    result.seconds = time.perf_counter() - start
+    return result
+
+
+def _story(run: _Run, force: bool) -> None:
+    """OFF to COMPLETE, each step decided by advance, to the first hold (or past it, forced)."""
+    for stage in STAGE_ORDER:  # each advance_all() that returns True set the next one
+        run.stage(stage)
+        if stage is Stage.DUALWRITE:
+            run.copy()
+        if stage is not Stage.COMPLETE and not run.advance_all(force):
+            return
+
+
+def _stages(run: _Run, stages: Sequence[Stage]) -> None:
+    """Each of *stages* in order, set without judging; backfilled before the new side is read."""
+    copied = False
+    for stage in sorted(set(stages), key=list(Stage).index):
+        if stage in _AFTER_BACKFILL and not copied:
+            run.copy()
+            copied = True
+        if stage is not Stage.OFF:
+            run.set_all(stage, "migratekit demo --stage: set without judging")
+        run.stage(stage)
+        if stage is Stage.DUALWRITE:
+            run.copy()
+            copied = True
 
 
 def _say(out: IO[str] | None, text: str) -> None:

@@ -1,6 +1,7 @@
 """
-``migratekit demo``: run a real migration between two SQLite databases
-through every stage, log its events as JSON lines, and report on them.
+``migratekit demo``: run a real migration between two SQLite databases,
+stage after stage as ``migratekit advance`` decides from the events it logs
+as JSON lines, until the first hold; then report on the events.
 """
 
 from __future__ import annotations
@@ -10,14 +11,20 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from migratekit._cli._demo_app import DEFAULT_OPERATIONS, LOG, NEW_DB, OLD_DB, run_demo
+from migratekit._cli._demo_app import (
+    DEFAULT_OPERATIONS,
+    DEMO_MIN_SAMPLES,
+    LOG,
+    NEW_DB,
+    OLD_DB,
+    STAGES,
+    DemoResult,
+    run_demo,
+)
 from migratekit._types import Stage
 from migratekit.report import InputError, Thresholds, build_report, format_text
 
 __all__ = ["DEMO_MIN_SAMPLES", "add_parser", "run"]
-
-DEMO_MIN_SAMPLES = 100
-"""The demo is small: its report asks for 100 samples rather than 1,000."""
 
 
 def _stage(text: str) -> Stage:
@@ -48,23 +55,30 @@ def add_parser(subparsers: Any) -> None:
         help="run a real migration between two SQLite databases, and report on it",
         description=(
             "Migrate a small user service from one SQLite database (a 'name' column) to "
-            "another ('first_name' and 'last_name'), through every stage from OFF to "
-            "COMPLETE, with reads, writes and a backfill. The new side has a planted "
-            "defect; the events go to a JSON lines log, and the demo ends with the "
-            "report on it, which finds the defect."
+            "another ('first_name' and 'last_name'), with reads and writes in each stage. "
+            "The stages are kept in DIR/stages.json, and after each stage migratekit "
+            "advance judges the events logged (a JSON lines file) and sets the next one, on "
+            "the record: OFF, DUALWRITE, a backfill and a reconcile, SHADOW, and on. The new "
+            "side has a planted defect: the demo stops at the hold it causes, as a rollout "
+            "would, and ends with the report, which names it."
         ),
     )
     parser.add_argument(
         "--dir", type=Path, default=Path("migratekit-demo"), metavar="DIR",
-        help=f"where to write {OLD_DB}, {NEW_DB} and {LOG} (default ./migratekit-demo); "
-        "the two databases are replaced on each run")
+        help=f"where to write {OLD_DB}, {NEW_DB}, {STAGES} (with its audit trail) and {LOG} "
+        "(default ./migratekit-demo); all but the log are replaced on each run, the log too "
+        "unless --log puts it elsewhere")
     parser.add_argument("--log", type=Path, metavar="FILE",
                         help=f"write the events to FILE instead of DIR/{LOG}")
     parser.add_argument("--operations", type=_operations, default=DEFAULT_OPERATIONS,
                         metavar="N", help=f"calls per stage (default {DEFAULT_OPERATIONS:,})")
-    parser.add_argument("--stage", type=_stage, metavar="STAGE",
-                        help="run this stage only (off, dualwrite, shadow, live, rampdown, "
-                        "complete)")
+    how = parser.add_mutually_exclusive_group()
+    how.add_argument("--stage", type=_stage, metavar="STAGE",
+                     help="run this stage only, set without judging (off, dualwrite, shadow, "
+                     "live, rampdown, complete)")
+    how.add_argument("--force", action="store_true",
+                     help="advance past each hold as migratekit advance --force does, on the "
+                     "record, to COMPLETE")
     parser.add_argument("--seed", type=int, default=7,
                         help="seed of the made-up traffic (default 7)")
     parser.set_defaults(func=run)
@@ -72,30 +86,47 @@ def add_parser(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Carry out ``migratekit demo``; returns the exit status."""
-    stages = (args.stage,) if args.stage else tuple(Stage)
     out = sys.stdout
     print(f"migratekit demo: migrating users from {args.dir / OLD_DB} (name) to "
-          f"{args.dir / NEW_DB} (first_name, last_name)", file=out)
+          f"{args.dir / NEW_DB} (first_name, last_name), stages in {args.dir / STAGES}",
+          file=out)
     try:
-        result = run_demo(args.dir, operations=args.operations, stages=stages,
-                          seed=args.seed, log_path=args.log, out=out)
+        result = run_demo(args.dir, operations=args.operations,
+                          stages=None if args.stage is None else (args.stage,),
+                          seed=args.seed, log_path=args.log, out=out, force=args.force)
     except OSError as exc:
         where = exc.filename or args.dir
         print(f"migratekit demo: cannot write {where}: {exc.strerror or exc}; "
               "choose a writable place with --dir or --log", file=sys.stderr)
         return 2
+    if result.held is not None:
+        _stopped(result, out)
     print(f"\nevents: {result.log}  ({result.seconds:.1f}s in all)\n", file=out)
     try:
-        report = build_report([str(result.log)], Thresholds(min_samples=DEMO_MIN_SAMPLES))
+        report = build_report([str(result.log)], Thresholds(min_samples=result.min_samples))
     except InputError as exc:  # pragma: no cover - the file was just written
         print(f"migratekit demo: {exc}", file=sys.stderr)
         return 2
     out.write(format_text(report))
     print(
-        f"\n(thresholds as in: migratekit report --min-samples {DEMO_MIN_SAMPLES} "
+        f"\n(thresholds as in: migratekit report --min-samples {result.min_samples} "
         f"{result.log})\n"
         "The new side of this demo has planted defects: see 'Where the sides differ'. "
-        f"For the page with plots: migratekit report --html report.html {result.log}",
+        f"For the page with plots: migratekit report --html report.html {result.log}\n"
+        f"Every stage change, with who and why: migratekit stage history '*' "
+        f"--file {result.stage_file}",
         file=out,
     )
     return 0
+
+
+def _stopped(result: DemoResult, out: Any) -> None:
+    """Where the demo stopped, why, and how to go on."""
+    held = result.held
+    assert held is not None
+    stage = held.stage.value.upper() if held.stage else "its stage"
+    print(f"\nThe demo stops at the hold, as a rollout would: {held.migration} stays in "
+          f"{stage}. To drive on past it, each override on the record: migratekit demo --force"
+          f"\n  (the step by hand: migratekit advance {held.migration} --file "
+          f"{result.stage_file} --log {result.log} --min-samples {result.min_samples} --force)",
+          file=out)
