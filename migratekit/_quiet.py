@@ -331,15 +331,20 @@ def _quiet_call(engine: Engine) -> SideFn:  # noqa: PLR0915 - see call() below
                 row = here.rows[key]  # this thread's row, when it has one
             except (AttributeError, KeyError):
                 row = _summary.row(key)
-            ok = row.ok
+            ok, theirs = row.ok, 1 - mine
             n = ok[mine] = ok[mine] + 1
-            ok[1 - mine] += 1  # the two succeed together: one count samples both
+            # Each side samples on its own count, as Row.result does: the two
+            # counts part when a side fails, and a side's buckets must add up
+            # to its own results (within a stride).
             if n <= EXACT_LATENCIES:
                 row.timed(mine, middle - start)
-                row.timed(1 - mine, end - middle)
             elif not n % LATENCY_STRIDE:
                 row.timed(mine, middle - start, LATENCY_STRIDE)
-                row.timed(1 - mine, end - middle, LATENCY_STRIDE)
+            n = ok[theirs] = ok[theirs] + 1
+            if n <= EXACT_LATENCIES:
+                row.timed(theirs, end - middle)
+            elif not n % LATENCY_STRIDE:
+                row.timed(theirs, end - middle, LATENCY_STRIDE)
             if compared:
                 row.checks += 1
                 if type(old_value) is not type(new_value):

@@ -64,8 +64,9 @@ LATENCY_STRIDE = 8
 Each side's latencies go into its histogram one by one up to the
 :data:`EXACT_LATENCIES`-th success (and failure) a thread counts for a key;
 from then on one in :data:`LATENCY_STRIDE`, counted that many times: a
-systematic sample, so the histogram's count stays within a stride of the
-results, and the call's path does the logarithm once in eight calls.
+systematic sample on each side's own count of successes (and of failures),
+so a side's histogram stays within a stride of each, and the call's path does
+the logarithm once in eight calls.
 """
 _ERRORS_LIMIT = 64
 

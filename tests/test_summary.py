@@ -435,3 +435,39 @@ def test_one_summary_per_stage_the_calls_ran_in() -> None:
     migratekit.flush()
     assert sorted((s["stage"], s["calls"]) for s in summaries(events, "sum.stages")) == [
         ("off", 1), ("shadow", 2)]
+
+
+@pytest.mark.parametrize("stage", ["shadow", "live"])
+def test_each_sides_latency_buckets_add_up_to_its_own_results(stage: str) -> None:
+    """
+    Past the exact latencies, each side samples on its own count: when the
+    non-authoritative side fails now and then, its buckets still add up to
+    its results within a stride for its successes and one for its failures
+    (a sample keyed on the other side's count drifted without bound).
+    """
+    logging_at(logging.INFO)
+    configure(max_warnings_per_second=None)
+    calls = itertools.count()
+
+    def flaky(key: int) -> int:
+        if next(calls) % 3 == 0:
+            raise LookupError("now and then")
+        return key
+
+    name = f"summary.buckets.{stage}"
+    if stage == "shadow":
+        read = read_in(stage, name, new=flaky)
+    else:
+        @migration(old=flaky, new=lambda key: key, provider=StaticStageProvider(stage),
+                   name=name)
+        def read(key: int) -> int:
+            return key
+    for i in range(30_000):
+        read(i)
+    row = next(t.row for t in _summary.totals() if t.migration == name)
+    for side in (0, 1):
+        timed = sum(row.buckets[side].values()) + row.zeros[side]
+        results = row.ok[side] + row.failed[side]
+        assert results - 2 * (_summary.LATENCY_STRIDE - 1) <= timed <= results, (side, timed,
+                                                                                 results)
+    assert row.failed == ([0, 10_000] if stage == "shadow" else [10_000, 0])
