@@ -16,7 +16,8 @@ the labels ``migration``, ``operation`` and ``stage``, and ``origin``
 - ``migratekit_results_total{origin,ok}``
 - ``migratekit_errors_total{origin,exc_type}``: failures by exception class
 - ``migratekit_consistency_checks_total``, ``migratekit_inconsistent_total``,
-  ``migratekit_compare_errors_total``, ``migratekit_type_mismatches_total``
+  ``migratekit_compare_errors_total``, ``migratekit_type_mismatches_total``,
+  ``migratekit_ignored_total`` (mismatches an ``ignore=`` predicate accepted)
 - ``migratekit_shadow_dropped_total``, ``migratekit_shadow_skipped_total``,
   ``migratekit_warnings_suppressed_total``
 - ``migratekit_latency_seconds{origin}``: a histogram (Prometheus only)

@@ -42,6 +42,7 @@ _COUNTERS = {
     "migratekit_inconsistent_total": "inconsistent",
     "migratekit_compare_errors_total": "compare_errors",
     "migratekit_type_mismatches_total": "type_mismatches",
+    "migratekit_ignored_total": "ignored",
     "migratekit_shadow_dropped_total": "shadows_dropped",
     "migratekit_shadow_skipped_total": "shadows_skipped",
     "migratekit_warnings_suppressed_total": "warnings_suppressed",

@@ -298,3 +298,25 @@ def test_registered_in_the_default_registry_and_closed() -> None:
         collector.close()
     with pytest.raises(KeyError):
         prometheus_client.REGISTRY.unregister(collector)  # close() did
+
+
+def test_ignored_mismatches_are_read_from_their_counter(answering: str) -> None:
+    """migratekit_ignored_total lands in the report's ignored count, apart from the rest."""
+    labels = {"migration": "a", "operation": "read", "stage": "shadow"}
+
+    def series(name: str, value: int, **more: str) -> dict[str, Any]:
+        return {"metric": {"__name__": name, **labels, **more}, "values": [[1, str(value)]]}
+
+    window = {"status": "success", "data": {"resultType": "matrix", "result": [
+        series("migratekit_calls_total", 10),
+        series("migratekit_results_total", 10, origin="old", ok="true"),
+        series("migratekit_results_total", 10, origin="new", ok="true"),
+        series("migratekit_consistency_checks_total", 7),
+        series("migratekit_ignored_total", 3),
+    ]}}
+    before = {"status": "success", "data": {"resultType": "vector", "result": []}}
+    _Answers.answers[:] = [(200, json.dumps(window).encode()),
+                           (200, json.dumps(before).encode())]
+    report = build_prometheus_report(answering, range_seconds=60, end=1000.0)
+    (entry,) = report.to_json()["migrations"]
+    assert (entry["ignored"], entry["consistency_checks"], entry["inconsistent"]) == (3, 7, 0)
