@@ -141,8 +141,11 @@ class _Migration:
         included, or names of methods of the instance. *name* defaults to
         ``module.qualname``; *provider* to the process-wide provider;
         *context* gives the provider what it decides by (a user, a tenant).
-        *execution_order*, *check_ratio*, *shadow* and *shadow_timeout* say how
-        the two reads run and how often they are compared. *log_values*,
+        *execution_order*, *check_ratio*, *shadow_ratio*, *shadow* and
+        *shadow_timeout* say how the two reads run and how often they are
+        compared; *normalize* prepares each value for the comparison and
+        ``diff_paths``, *ignore* accepts known differences, *diff_key* names
+        the field that matches records in lists. *log_values*,
         *log_arguments* and *log_errors* decide what events say of values,
         arguments and exception messages (see :func:`migratekit.configure`
         for ``log_errors``).
@@ -164,7 +167,9 @@ class _Migration:
         Decorate a write: the authoritative side is written first and, only
         when it succeeded, the other side (in stages that write both). The
         caller gets the authoritative side's answer or exception. The options
-        are a read's, less those that are about comparing two reads.
+        are a read's, less those that are about comparing two reads, plus
+        *pass_result*: the side written second also gets ``result=`` what the
+        first returned (an id the first store generated).
         """
         _no_operation("write", options)
         return self._decorate(func, Operation.WRITE, options)
