@@ -306,6 +306,29 @@ def test_strict_fails_the_test_whose_reads_disagree(project: pytest.Pytester) ->
     assert "test_agrees" not in result.stdout.str().split("short test summary")[1]
 
 
+def test_pytest_as_a_subprocess_passes_then_fails_under_strict(project: pytest.Pytester) -> None:
+    """The installed plugin, through a real pytest process: as a team would run it."""
+    write_tests(project, """
+        import mk_app
+
+        def test_agrees():
+            assert mk_app.get_user(1)["name"] == "Ada"
+
+        def test_disagrees():
+            assert mk_app.get_user(7)["name"] == "Ada"
+    """)
+    project.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=2)
+    project.runpytest_subprocess("-p", "no:cacheprovider", "--migratekit-stage",
+                                 "shadow").assert_outcomes(passed=2)
+    result = project.runpytest_subprocess("-p", "no:cacheprovider", *STRICT)
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines([
+        "--migratekit-strict: users.get (read, stage shadow): 1 inconsistent read of 1 "
+        "compared; diff paths: name",
+        "FAILED test_users.py::test_disagrees*",
+    ])
+
+
 def test_strict_reports_a_failing_non_authoritative_side(project: pytest.Pytester) -> None:
     """A failed shadow read and a failed second write fail the test, with class and message."""
     write_tests(project, """
