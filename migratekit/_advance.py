@@ -38,13 +38,14 @@ from __future__ import annotations
 
 import dataclasses
 import glob
+import math
 import time
 from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
 from migratekit._schema import NEXT_STAGE, STAGE_ORDER
-from migratekit._text import shown_value
+from migratekit._text import plain_str, shown_repr, shown_value, type_name
 from migratekit._types import Stage
 from migratekit.exceptions import ConfigurationError
 from migratekit.providers._audit import MAX_REASON_LENGTH, StageChange, StageStore
@@ -382,11 +383,12 @@ def advance(
                    dry_run=dry_run, actor=actor, reason=reason)
 
 
-def _checked_name(name: object) -> str:
-    if not isinstance(name, str) or not name.strip():
+def _checked_name(value: object) -> str:
+    name = plain_str(value) if isinstance(value, str) else None  # no method of a subclass runs
+    if name is None or not name.strip():
         raise ConfigurationError(
-            f"advance: the migration's name must be a non-empty str (got {name!r:.80}); "
-            "e.g. 'users.get'")
+            f"advance: the migration's name must be a non-empty str (got {shown_repr(value)}"
+            f"{'' if name is not None else ' that is a ' + type_name(value)}); e.g. 'users.get'")
     if name == "*":
         raise ConfigurationError(
             "advance judges one migration by its evidence, and '*' is the stage of all the "
@@ -472,9 +474,10 @@ def watch(
     """
     name = _checked_name(name)
     goal = require_stage("until", until)
-    if isinstance(every, bool) or not isinstance(every, (int, float)) or not every > 0:
+    seconds = _seconds(every)
+    if seconds is None:
         raise ConfigurationError(
-            f"watch: every must be a number of seconds above 0 (got {every!r:.80}); "
+            f"watch: every must be a number of seconds above 0 (got {shown_repr(every)}); "
             "e.g. every=600 for ten minutes")
     while True:
         stage = _position(store, name).stage
@@ -493,4 +496,15 @@ def watch(
                 return decision
         elif decision.outcome not in ("wait", "lost"):
             return decision
-        sleep(every)
+        sleep(seconds)
+
+
+def _seconds(value: object) -> float | None:
+    """*value* as a finite number of seconds above 0, or ``None`` (a bool is no number)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    try:
+        seconds = float(value)
+    except Exception:  # a subclass whose __float__ raises
+        return None
+    return seconds if 0 < seconds < math.inf else None

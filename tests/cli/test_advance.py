@@ -725,3 +725,69 @@ def test_a_failure_that_cannot_be_shown(capsys: pytest.CaptureFixture[str],
 
     assert _store_failed(StageFile(tmp_path / "stages.json"), Unshowable()) == 2
     assert capsys.readouterr().err == "migratekit advance: Unshowable\n"
+
+
+# -- hostile input ----------------------------------------------------------------------------
+
+
+def test_a_hostile_str_subclass_as_the_name(tmp_path: Path, log: Path) -> None:
+    """A name whose str methods raise is read as its characters, no method of it run."""
+    from tests.hostile import DUNDERS, raising_class
+
+    hostile = raising_class(frozenset(DUNDERS) - {"__len__", "__iter__", "__getitem__"},
+                            base=str, name="HostileStr")
+    files = StageFile(tmp_path / "stages.json")
+    files.change_stage("users.get", "shadow", actor="alice")
+    append(log, summary("shadow"))
+    decision = advance(files, hostile("users.get"), build_report([str(log)]))
+    assert (decision.outcome, decision.migration, type(decision.migration)) == (
+        "advance", "users.get", str)
+    assert files.raw_stage("users.get") == "live"
+
+
+@pytest.mark.parametrize("name", [None, 42, b"users.get", ""])
+def test_a_name_that_is_no_str(tmp_path: Path, log: Path, name: object) -> None:
+    """A name that is not a non-empty str: ConfigurationError naming what came."""
+    from migratekit.exceptions import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match="name must be a non-empty str"):
+        advance(StageFile(tmp_path / "s.json"), name, build_report([str(log)]))  # type: ignore[arg-type]
+
+
+def test_a_name_whose_repr_raises(tmp_path: Path, log: Path) -> None:
+    """An object whose repr raises is named by its class in the message."""
+    from migratekit.exceptions import ConfigurationError
+    from tests.hostile import DUNDERS, raising_class
+
+    hostile = raising_class(frozenset(DUNDERS), name="Hostile")()
+    with pytest.raises(ConfigurationError, match="that is a Hostile"):
+        advance(StageFile(tmp_path / "s.json"), hostile, build_report([str(log)]))
+
+
+def test_a_huge_value_in_redis(capsys: pytest.CaptureFixture[str], redis_server: RedisServer,
+                               log: Path) -> None:
+    """Ten megabytes with escapes at the migration's key: refused in one bounded line."""
+    from tests.hostile import HUGE_STR
+
+    provider = RedisStageProvider(redis_server.url)
+    provider.client.set("migratekit:stage:users.get", "\x1b[2J" + HUGE_STR)
+    append(log, summary("shadow"))
+    status, out, _ = run(capsys, "users.get", "--redis", redis_server.url, "--log", str(log))
+    assert status == 1
+    assert out.startswith("users.get: not changed: the store holds '\\x1b[2Jxxx")
+    assert "(10000004 characters, sha256:" in out
+    assert len(out) < 1000
+    assert "\x1b" not in out
+    provider.close()
+
+
+def test_an_actor_too_long_to_record(capsys: pytest.CaptureFixture[str], store: Store,
+                                     log: Path) -> None:
+    """An --actor the trail cannot keep: exit 2 saying the limit, the stage unchanged."""
+    store.set("shadow")
+    append(log, summary("shadow"))
+    status, out, err = run(capsys, "users.get", *store.options, "--log", str(log),
+                           "--actor", "x" * 300)
+    assert (status, out) == (2, "")
+    assert "actor must be 1 to 200 characters" in err
+    assert store.stage() == "shadow"

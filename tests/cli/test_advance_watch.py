@@ -195,7 +195,17 @@ def test_watch_api(tmp_path: Path, log: Path) -> None:
                  until="rampdown", sleep=slept.append).outcome == "advance"
 
 
-@pytest.mark.parametrize("every", [0, -1, True, "10m", float("nan")])
+class _FloatRaises(float):
+    def __float__(self) -> float:
+        raise RuntimeError("hostile")
+
+    def __repr__(self) -> str:
+        raise RuntimeError("hostile")
+
+
+@pytest.mark.parametrize("every", [0, -1, True, "10m", float("nan"), float("inf"),
+                                   _FloatRaises(5.0)],
+                         ids=["0", "-1", "True", "str", "nan", "inf", "float-raises"])
 def test_watch_api_every_must_be_seconds(tmp_path: Path, every: object) -> None:
     """every= that is not a number of seconds above 0 is a ConfigurationError that says so."""
     with pytest.raises(ConfigurationError, match="every must be a number of seconds above 0"):
