@@ -63,6 +63,16 @@ def add_parser(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "advance",
         help="set a migration's next stage when the report says it is ready, on the record",
+        usage=(
+            "migratekit advance NAME (--file PATH | --redis URL) "
+            "(--log FILE [FILE ...] | --prometheus URL)\n"
+            "                          [--dry-run] [--rollback | --force] [--to STAGE]\n"
+            "                          [--watch [--every DURATION] [--until STAGE]]\n"
+            "                          [--actor WHO] [--reason WHY] [--event-log FILE] "
+            "[--format {text,json}]\n"
+            "                          [--since TIME] [--range DURATION] "
+            "[--redis-prefix PREFIX] [thresholds]"
+        ),
         description=(
             "Judge migration NAME's current stage, as kept in a stage file or Redis, with "
             "the report's gate and thresholds on the evidence (log files, or a Prometheus "
@@ -83,7 +93,9 @@ def add_parser(subparsers: Any) -> None:
             "that cannot be read."
         ),
     )
-    parser.add_argument("name", metavar="NAME", help="the migration, e.g. users.get")
+    parser.add_argument("name", metavar="NAME", nargs="?",
+                        help="the migration, e.g. users.get (before --log, which takes every "
+                        "word after it)")
     store = parser.add_argument_group("where the stage is kept (one of)")
     kept = store.add_mutually_exclusive_group(required=True)
     kept.add_argument("--file", metavar="PATH",
@@ -105,7 +117,8 @@ def add_parser(subparsers: Any) -> None:
                           help="with --prometheus: how far back to count (default 1h)")
     evidence.add_argument("--since", type=moment, metavar="TIME",
                           help="leave out the evidence before TIME (ISO 8601, or 15m, 2h, 7d "
-                          "back from now), as migratekit report --since does")
+                          "back from when the command starts), as migratekit report --since "
+                          "does")
     _add_thresholds(parser)
     step = parser.add_argument_group("what to do")
     step.add_argument("--dry-run", action="store_true",
@@ -165,6 +178,9 @@ def _add_thresholds(parser: argparse.ArgumentParser) -> None:
 
 def _conflict(args: argparse.Namespace) -> str | None:
     """What is wrong with the combination of options given, if anything."""
+    if args.name is None:
+        return ("name the migration first: migratekit advance NAME --file PATH --log FILE... "
+                "(--log takes every word after it as a file, up to the next option)")
     if args.rollback and args.force:
         return ("--rollback and --force contradict each other: on hold, one goes back and the "
                 "other goes on; choose one")

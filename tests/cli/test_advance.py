@@ -791,3 +791,13 @@ def test_an_actor_too_long_to_record(capsys: pytest.CaptureFixture[str], store: 
     assert (status, out) == (2, "")
     assert "actor must be 1 to 200 characters" in err
     assert store.stage() == "shadow"
+
+
+def test_the_name_after_log_files(capsys: pytest.CaptureFixture[str], tmp_path: Path,
+                                  log: Path) -> None:
+    """`--log a.log users.get` reads users.get as a file: the error says to name it first."""
+    status, _, err = run(capsys, "--file", str(tmp_path / "s.json"), "--log", str(log),
+                         "users.get")
+    assert status == 2
+    assert err.startswith("migratekit advance: name the migration first: migratekit advance "
+                          "NAME --file PATH --log FILE...")
