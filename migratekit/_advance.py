@@ -48,7 +48,7 @@ from migratekit._schema import NEXT_STAGE, STAGE_ORDER
 from migratekit._text import plain_str, shown_repr, shown_value, type_name
 from migratekit._types import Stage
 from migratekit.exceptions import ConfigurationError
-from migratekit.providers._audit import MAX_REASON_LENGTH, StageChange, StageStore
+from migratekit.providers._audit import MAX_REASON_LENGTH, StageChange, StageStore, new_change
 from migratekit.providers._base import require_stage
 from migratekit.report import EntryReport, Report
 from migratekit.report._strings import clean
@@ -342,6 +342,8 @@ def advance(
         raise ConfigurationError(
             "advance: to= names a stage to advance to, rollback=True goes back one stage; "
             "to go back further, set the stage: migratekit stage set NAME STAGE")
+    # What the trail is to record is checked now, before judging, with --dry-run too.
+    new_change(name, None, actor=actor, reason=reason, action="advance", source="")
     where = _position(store, name)
     stage = where.stage
 

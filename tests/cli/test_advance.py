@@ -781,13 +781,15 @@ def test_a_huge_value_in_redis(capsys: pytest.CaptureFixture[str], redis_server:
     provider.close()
 
 
+@pytest.mark.parametrize("extra", [[], ["--dry-run"]])
 def test_an_actor_too_long_to_record(capsys: pytest.CaptureFixture[str], store: Store,
-                                     log: Path) -> None:
-    """An --actor the trail cannot keep: exit 2 saying the limit, the stage unchanged."""
+                                     log: Path, extra: list[str]) -> None:
+    """An --actor the trail cannot keep: exit 2 saying the limit, before judging, the stage
+    unchanged; with --dry-run too."""
     store.set("shadow")
     append(log, summary("shadow"))
     status, out, err = run(capsys, "users.get", *store.options, "--log", str(log),
-                           "--actor", "x" * 300)
+                           "--actor", "x" * 300, *extra)
     assert (status, out) == (2, "")
     assert "actor must be 1 to 200 characters" in err
     assert store.stage() == "shadow"
