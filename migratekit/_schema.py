@@ -105,7 +105,8 @@ The fields of ``migration.stage_change``, and of each entry of the audit trail:
 """
 
 EVENT_NAMES = frozenset({RESULT_EVENT, OP_EVENT, STAGE_ERROR_EVENT, SHADOW_DROPPED_EVENT,
-                         SUMMARY_EVENT})
+                         SUMMARY_EVENT, RECONCILE_EVENT, STAGE_CHANGE_EVENT})
+"""The events ``migratekit report`` reads."""
 
 RESULT_FIELDS = (
     "migration", "operation", "stage", "origin", "authoritative", "ok", "latency_ms", "error",
@@ -141,8 +142,8 @@ RECONCILE_FIELDS = (
 """
 The fields of ``migration.reconcile`` (docs/design.md, "Closing the loop"):
 counts, ``diff_paths`` and ``error_types`` as name -> count, ``examples`` as
-kind -> up to five keys. Not among :data:`EVENT_NAMES`, which are the
-events ``migratekit report`` reads.
+kind -> up to five keys. ``migratekit report`` judges a read in DUALWRITE
+by the newest one of its migration.
 """
 
 SIDE_SUMMARY_FIELDS = ("ok", "failed", "errors", "latency_ms")

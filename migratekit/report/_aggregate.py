@@ -50,6 +50,9 @@ field by field:
   its ``old`` and ``new`` name the pair when both are strings. ``ignored``
   counts when it is ``true``: the call is then neither consistent nor
   inconsistent, whatever ``consistent`` says.
+- ``migration.reconcile`` and ``migration.stage_change`` are read by
+  :mod:`~migratekit.report._history`, which has its own rule (they are
+  states: ``--since`` does not leave them out).
 - Strings are kept as read, except that lone surrogates (a JSON
   ``"\\ud800"`` escape) become U+FFFD, so that every output can encode them;
   the text and HTML outputs also escape control and bidirectional-formatting
@@ -90,6 +93,8 @@ from migratekit.report._constants import (
 from migratekit.report._entry import NO_PROCESS, Entry
 from migratekit.report._examples import Budget
 from migratekit.report._gate import apply_gate, current_of
+from migratekit.report._history import ALL, STAGE_CHANGE, History
+from migratekit.report._history import EVENTS as HISTORY_EVENTS
 from migratekit.report._select import Selection
 from migratekit.report._strings import clean
 from migratekit.report._summaries import (
@@ -101,7 +106,7 @@ from migratekit.report._summaries import (
 )
 from migratekit.report._tally import Tally
 from migratekit.report._timestamps import TIMESTAMP_KEYS, finite, parse_timestamp
-from migratekit.report._verdict import EntryReport, Report, Thresholds
+from migratekit.report._verdict import EntryReport, Report, Thresholds, verdict
 
 _MAX_CALL_ID = 64
 _MARKER = b"migration."
@@ -202,6 +207,7 @@ class Aggregator:
         self._parts = 0
         self._windows: dict[tuple[tuple[str, str, str], str], Windows] = {}
         self.calls = CallWindow()
+        self.history = History()
 
     @property
     def skipped_lines(self) -> int:
@@ -267,7 +273,7 @@ class Aggregator:
     # skipped the line: None for "malformed".
 
     def _read_event(self, name: str, event: dict[str, Any]) -> bool | str | None:
-        if self.selection.rejects(event.get("migration")):
+        if self.selection.rejects(event.get("migration")) and not _for_all(name, event):
             return "not_selected"
         if name == SUMMARY:
             return self._read_summary(event)
@@ -275,7 +281,7 @@ class Aggregator:
         if when is None:
             if self.since is not None or self.until is not None:
                 self.untimed_kept += 1
-        elif (self.since is not None and when < self.since) or \
+        elif (self.since is not None and when < self.since and name not in HISTORY_EVENTS) or \
                 (self.until is not None and when >= self.until):
             return "outside_window"
         if name == RESULT:
@@ -286,7 +292,7 @@ class Aggregator:
             return self._read_stage_error(event)
         if name == SHADOW_DROPPED:
             return self._read_dropped(event)
-        return "other"  # an event the contract names that this report does not read
+        return self.history.read(name, event, when, self.lines)
 
     def _part(self, entry: Entry, call_id: Any) -> Tally:
         """The tally of the process that made *call_id* (the prefix before its ``-``)."""
@@ -433,10 +439,18 @@ def _report(aggregator: Aggregator, thresholds: Thresholds) -> Report:
                                summarised=summarised)
         for entry in ordered
     ]
+    history = aggregator.history
+    for report in reports:
+        report.reconcile = history.reconcile_of(report.migration)
+        report.entered = history.entered(report.migration, report.stage)
+        if report.current:
+            report.last_change = history.last_change(report.migration)
+        if report.reconcile is not None:  # a read in DUALWRITE is judged by it
+            report.ready, report.verdict = verdict(report, thresholds)
     by_entry = dict(zip((entry.key for entry in ordered), reports, strict=True))
-    for entries in groups.values():
+    for (migration, _), entries in groups.items():
         apply_gate([(entry, by_entry[entry.key]) for entry in entries], thresholds,
-                   summarised)
+                   summarised, entered_at=history.entered_at(migration))
     stage_errors = [
         {
             "migration": fields[0],
@@ -469,6 +483,7 @@ def _report(aggregator: Aggregator, thresholds: Thresholds) -> Report:
         not_counted_again=sum(report.not_counted_again for report in reports),
         untracked_events=aggregator.untracked_events,
         migrations=list(aggregator.selection.patterns or []) or None,
+        unmatched_reconciles=history.unmatched({entry.migration for entry in ordered}),
     )
 
 
@@ -483,6 +498,11 @@ def _loads(line: bytes) -> Any:
     # A byte that is not UTF-8 (a Latin-1 error message, a cut multi-byte
     # character) costs that character, not the event.
     return _decode(line.decode("utf-8", "replace"))
+
+
+def _for_all(name: str, event: dict[str, Any]) -> bool:
+    """Whether *event* changes the stage of every migration without one of its own (``*``)."""
+    return name == STAGE_CHANGE and event.get("migration") == ALL
 
 
 def _name(value: Any) -> str | None:

@@ -19,7 +19,9 @@ order (OFF, DUALWRITE, SHADOW, LIVE, RAMPDOWN, COMPLETE) was *left*: the
 migration advanced past it. A stage ranked above the current one was rolled
 back from, and does not hold it. A stage is *left at* its last event (a
 summary's ``until``): one visited twice is judged as it was when last left.
-:attr:`EntryReport.path` lists the stages in the order they were entered.
+:attr:`EntryReport.path` lists the stages in the order they were entered:
+by their first event, or on the time axis by the first
+``migration.stage_change`` into them when that came earlier.
 
 *Window.* A stage's last window is the latest part of its tail
 (:mod:`~migratekit.report._tail`) that holds at least ``min_samples``
@@ -56,7 +58,7 @@ before the current stage's own reasons; ``--check`` exits 1.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Container, Sequence
+from collections.abc import Container, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from migratekit.report._constants import STAGE_RANK
@@ -95,22 +97,28 @@ def current_of(entries: Sequence[Entry]) -> Entry:
 
 
 def apply_gate(pairs: Sequence[Pair], thresholds: Thresholds,
-               summarised: Container[str] = frozenset()) -> None:
+               summarised: Container[str] = frozenset(), *,
+               entered_at: Mapping[str, float] | None = None) -> None:
     """
     Judge the path of one migration and operation (*pairs*: each stage's
     entry and report, one of them current) by the rule of this module:
     fill the reports' gate fields, and hold the current one when a stage
     it advanced past was left on hold and not cleared. *summarised* are the
-    processes whose summaries were read (their per-call events do not count).
+    processes whose summaries were read (their per-call events do not count);
+    *entered_at*, per stage, the time of the first recorded change into it.
     """
     entries = [entry for entry, _ in pairs]
     axis = axis_of(entries)
     current = next((report for _, report in pairs if report.current), None)
     if current is None:
         return
-    current.path = [report.stage for entry, report in
-                    sorted(pairs, key=lambda pair: (first_at(pair[0], axis),
-                                                    STAGE_RANK[pair[1].stage]))]
+    changes = entered_at if entered_at and axis == "time" else {}
+
+    def entered(pair: Pair) -> tuple[float, int]:
+        first = first_at(pair[0], axis)
+        return min(first, changes.get(pair[1].stage, first)), STAGE_RANK[pair[1].stage]
+
+    current.path = [report.stage for _, report in sorted(pairs, key=entered)]
     rank = STAGE_RANK[current.stage]
     windows = {report.stage: _window(entry, report, axis, thresholds, summarised)
                for entry, report in pairs}

@@ -20,7 +20,7 @@ from typing import Any
 from migratekit.report._constants import STAGES
 from migratekit.report._examples import NO_PATH
 from migratekit.report._strings import printable
-from migratekit.report._text import input_notes, path_text
+from migratekit.report._text import input_notes, last_change_text, path_text
 from migratekit.report._verdict import EntryReport, Report, format_ms, percent, wilson_interval
 
 __all__ = ["render_html"]
@@ -142,6 +142,8 @@ def _summary(report: Report) -> str:
 def _card(entry: EntryReport, path: str | None) -> str:
     kind = "ready" if entry.ready else "hold"
     shown = f'<div class="path">path: {_e(path)}</div>' if path else ""
+    change = last_change_text(entry)
+    shown += f'<div class="path">{_e(change)}</div>' if change else ""
     return (
         f'<div class="card {kind}"><div class="name">{_e(entry.migration)} '
         f'<span class="stage">{_e(entry.operation)} · now in {_e(entry.stage.upper())}'

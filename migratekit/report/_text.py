@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as _dt
 
+from migratekit.report._history import change_text
 from migratekit.report._strings import printable
 from migratekit.report._verdict import EntryReport, Report, format_ms, percent, wilson_interval
 
@@ -71,6 +72,11 @@ def input_notes(report: Report) -> list[str]:
             line += (f"; {report.not_counted_again:,} per-call events of those processes "
                      "not counted again")
         out.append(line)
+    if report.unmatched_reconciles:
+        names = report.unmatched_reconciles
+        shown = ", ".join(names[:5]) + (f" and {len(names) - 5:,} more" if len(names) > 5 else "")
+        out.append(f"note: migration.reconcile of {shown} matches no migration read: name a "
+                   "reconcile as the read migration it verifies (name=\"users.get\")")
     if report.untracked_events:
         out.append(f"note: {report.untracked_events:,} per-call events of processes past the "
                    "report's limit counted even if their process has summaries")
@@ -123,6 +129,16 @@ def _failures(report: Report) -> list[str]:
             out.append(f"  {entry.migration} {entry.operation} {entry.stage.upper()} "
                        f"{origin} side: " + ", ".join(parts))
     return out
+
+
+def last_change_text(entry: EntryReport) -> str | None:
+    """
+    The last stage change of *entry*'s migration (``SHADOW since
+    2026-12-01T04:00Z (set by alice@ops-1: dual writes clean)``), or ``None``.
+    """
+    if entry.last_change is None:
+        return None
+    return change_text(entry.stage, entry.last_change, entry.last_timestamp)
 
 
 def path_text(report: Report, entry: EntryReport) -> str | None:
@@ -217,6 +233,9 @@ def format_text(report: Report) -> str:
         width = max(len(name) for name in names)
         for entry, name in zip(current, names, strict=True):
             out.append(f"  {name.ljust(width)}  in {entry.stage.upper()}: {entry.verdict}")
+            change = last_change_text(entry)
+            if change is not None:
+                out.append(f"  {''.ljust(width)}  {change}")
             path = path_text(report, entry)
             if path is not None:
                 out.append(f"  {''.ljust(width)}  path: {path}")

@@ -9,6 +9,7 @@ from collections.abc import Container
 from typing import TYPE_CHECKING, Any
 
 from migratekit.report._constants import COMPARED, NEW_RUNS, NEXT_STAGE, OLD_RUNS, ORIGINS
+from migratekit.report._history import backfill_problem, backfill_verified
 
 if TYPE_CHECKING:
     from migratekit.report._entry import Entry
@@ -124,6 +125,9 @@ class EntryReport:
     the later stage whose clean window showed its problem gone; on the
     current entry, *path* lists the stages seen in the order they were
     entered, and *held_by_path* the reasons the path holds it.
+    *reconcile* is the migration's newest ``migration.reconcile`` (a read in
+    DUALWRITE is judged by it), *entered* its newest ``migration.stage_change``
+    into this stage and, on the current entry, *last_change* its last one.
     """
 
     migration: str
@@ -161,6 +165,9 @@ class EntryReport:
     left_window: dict[str, Any] | None = None
     cleared_by: str | None = None
     held_by_path: list[str] = dataclasses.field(default_factory=list)
+    reconcile: dict[str, Any] | None = None
+    entered: dict[str, Any] | None = None
+    last_change: dict[str, Any] | None = None
 
     @property
     def inconsistency_rate(self) -> float | None:
@@ -317,6 +324,9 @@ class EntryReport:
             "left_verdict": self.left_verdict,
             "left_window": dict(self.left_window) if self.left_window else None,
             "cleared_by": self.cleared_by,
+            "reconcile": _copy(self.reconcile),
+            "entered": _copy(self.entered),
+            "last_change": _copy(self.last_change),
         }
 
     def notes(self) -> list[str]:
@@ -336,6 +346,11 @@ class EntryReport:
         )
         return notes + [f"{count:,} {one if count == 1 else many}"
                         for count, one, many in counts if count]
+
+
+def _copy(found: dict[str, Any] | None) -> dict[str, Any] | None:
+    return None if found is None else {key: (dict(value) if isinstance(value, dict) else value)
+                                       for key, value in found.items()}
 
 
 def _paths(tally: Tally) -> list[dict[str, Any]]:
@@ -363,7 +378,8 @@ class Reason:
     (``limit 0.1%``). *kind* says what evidence can show it gone: ``compared``
     (comparisons: too few, too many inconsistent or raising), ``new`` (the
     new side's results: too few, too many failed), ``latency`` (both sides'
-    latencies) or ``types`` (both sides' values).
+    latencies), ``types`` (both sides' values) or ``reconcile`` (a newer
+    ``migration.reconcile``, for a read in DUALWRITE).
     """
 
     kind: str
@@ -396,9 +412,15 @@ def _samples(entry: EntryReport) -> tuple[int, str, bool]:
 
 
 def reasons(entry: EntryReport, th: Thresholds) -> list[Reason]:
-    """Why *entry* is on hold by *th*; empty when it is ready (or the new side does not run)."""
+    """
+    Why *entry* is on hold by *th*; empty when it is ready (or the new side
+    does not run, but for a read in DUALWRITE whose newest reconcile found
+    the stores apart).
+    """
     if entry.stage not in NEW_RUNS[entry.operation]:
-        return []
+        problem = backfill_problem(entry.reconcile) if entry.stage == "dualwrite" and \
+            entry.reconcile is not None else None
+        return [] if problem is None else [Reason("reconcile", problem)]
     samples, noun, compared = _samples(entry)
     out: list[Reason] = []
     if samples < th.min_samples:
@@ -453,11 +475,20 @@ def verdict(entry: EntryReport, th: Thresholds) -> tuple[bool, str]:
     stage, operation, nxt = entry.stage, entry.operation, entry.next_stage
     if stage == "off":
         return True, "ready for DUALWRITE: only the old side runs in OFF"
+    found = reasons(entry, th)
     if stage not in NEW_RUNS[operation]:
         # Reads in DUALWRITE: the new store is being written, never read yet.
-        return True, f"ready for {nxt.upper() if nxt else '-'} once the new store is " \
-                     "backfilled and verified (migratekit reconcile); judge the writes"
-    found = reasons(entry, th)
+        # SHADOW only starts comparing reads (the old side still answers every
+        # call), so a backfill not verified yet is advice, not a hold; a
+        # reconcile that found the stores apart holds it: SHADOW would compare
+        # reads with a store known to be wrong, and fail on what is known.
+        if found:
+            return False, "hold: " + "; ".join(str(reason) for reason in found)
+        nxt = (nxt or "-").upper()
+        if entry.reconcile is not None:
+            return True, f"ready for {nxt}: {backfill_verified(entry.reconcile)}"
+        return True, f"ready for {nxt} once the new store is backfilled and verified " \
+                     "(migratekit reconcile); judge the writes"
     if found:
         return False, "hold: " + "; ".join(str(reason) for reason in found)
     samples, noun, compared = _samples(entry)
@@ -525,6 +556,11 @@ class Report:
     """
     migrations: list[str] | None = None
     """The names or shell globs the report read the migrations of (``--migration``), or all."""
+    unmatched_reconciles: list[str] = dataclasses.field(default_factory=list)
+    """
+    The names of the ``migration.reconcile`` events read that name no migration
+    in the report: a reconcile verifies the migration of its exact name.
+    """
 
     @property
     def skipped_lines(self) -> int:
@@ -560,6 +596,7 @@ class Report:
             "not_counted_again": self.not_counted_again,
             "untracked_events": self.untracked_events,
             "migrations_selected": list(self.migrations) if self.migrations else None,
+            "unmatched_reconciles": list(self.unmatched_reconciles),
         }
 
 
