@@ -42,7 +42,8 @@ from tests.report.logs import (
 ROOT = Path(__file__).resolve().parents[2]
 
 EVENT_NAMES = ["migration.result", "migration.op", "migration.stage_error",
-               "migration.shadow_dropped", "migration.summary"]
+               "migration.shadow_dropped", "migration.summary", "migration.reconcile",
+               "migration.stage_change"]
 
 # Values that once raised, looped or would: the first ones from the review.
 SPECIAL: list[Any] = [
@@ -106,6 +107,15 @@ VALID: dict[str, list[Any]] = {
     # issue 12: an op's types and ignored, a summary's types list and ignored count
     "types": [{"old": "User", "new": "dict"}, [{"old": "User", "new": "dict", "count": 2}], []],
     "ignored": [True, False, 0, 3],
+    # migration.reconcile (RECONCILE_FIELDS) and migration.stage_change (STAGE_CHANGE_FIELDS)
+    "old_rows": [0, 1_000_000], "new_rows": [0, 999_988], "compared": [0, 999_988],
+    "missing_in_new": [0, 12], "missing_in_old": [0, 1], "differing": [0, 3],
+    "duplicates_in_old": [0, 2], "duplicates_in_new": [0, 1], "errors": [0, 4],
+    "error_types": [{}, {"compare: TypeError": 4}], "examples": [{}, {"differing": [7, "k"]}],
+    "spilled": [False, True],
+    "old": ["dualwrite", None, " SHADOW "], "new": ["shadow", "LIVE", None],
+    "actor": ["alice@ops-1"], "reason": ["dual writes clean", None],
+    "action": ["set", "unset", "advance", "rollback"],
 }
 
 _odd_text = st.text(
@@ -197,7 +207,8 @@ def log_lines(draw: st.DrawFn) -> list[bytes]:
                                      "not utf-8", "truncated", "deep", "binary", "blank",
                                      "summary", "summary", "good summary", "buckets"]))
         if kind == "good":
-            line = draw(st.sampled_from(call_lines(3, bad=1) + call_lines(2, stage="live")))
+            line = draw(st.sampled_from(call_lines(3, bad=1) + call_lines(2, stage="live")
+                                        + call_lines(2, stage="dualwrite")))
         elif kind == "good summary":
             line = draw(st.sampled_from(GOOD_SUMMARIES))
         elif kind == "summary":
@@ -301,9 +312,16 @@ def _corpus() -> bytes:
         "migration.shadow_dropped": {"migration": "m", "dropped": 2},
         "migration.summary": {k: v for k, v in summary_event(known_calls(20, seed=2)).items()
                               if k != "event"},
+        "migration.reconcile": {"migration": "m", "consistent": False, "missing_in_new": 3,
+                                "differing": 1, "diff_paths": {"a": 1}},
+        "migration.stage_change": {"time": "2024-01-01T00:00:00Z", "migration": "m",
+                                   "old": "off", "new": "dualwrite", "actor": "a",
+                                   "reason": "r", "action": "set", "source": "s"},
     }
     lines = [line.replace(b'"migration": "m"', b'"migration": "users.get"') + b"\n"
              for line in call_lines(40, bad=3)]
+    # Reads of m in DUALWRITE, judged by the reconciles of m below.
+    lines += [line + b"\n" for line in call_lines(5, stage="dualwrite")]
     for name, fields in base.items():
         for field in ["event", *VALID]:
             for value in SPECIAL:
