@@ -121,7 +121,9 @@ def add_parser(subparsers: Any) -> None:
             "migration is on hold (or no migratekit event was found). A migration is on "
             "hold, too, when it advanced past a stage while that stage was on hold, judged "
             "on the stage's last --min-samples samples, until a later stage's last window "
-            "shows the problem gone."
+            "shows the problem gone. Reads in DUALWRITE are on hold when the newest "
+            "migration.reconcile of their migration (same name) found the stores apart; "
+            "migration.stage_change events show who last changed the stage, and why."
         ),
     )
     parser.add_argument("files", nargs="*", metavar="FILE",

@@ -18,7 +18,10 @@ operation in :attr:`Report.entries`, each with its figures and its verdict;
 writes. The current stage of each migration is judged along the path the
 migration took: a stage it advanced past while that stage was on hold holds
 it, until a later clean window shows the problem gone (the rule is in
-:mod:`migratekit.report._gate`).
+:mod:`migratekit.report._gate`). A read in DUALWRITE is judged by the newest
+``migration.reconcile`` of its migration, and ``migration.stage_change``
+events say when, by whom and why a stage last changed
+(:mod:`migratekit.report._history`).
 """
 
 from migratekit.report._files import InputError, build_report
