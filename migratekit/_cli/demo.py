@@ -111,7 +111,8 @@ def run(args: argparse.Namespace) -> int:
     print(
         f"\n(thresholds as in: migratekit report --min-samples {result.min_samples} "
         f"{result.log})\n"
-        "The new side of this demo has planted defects: see 'Where the sides differ'. "
+        "The new side of this demo has planted defects: the reconcile and the verdicts above "
+        "name what they break. "
         f"For the page with plots: migratekit report --html report.html {result.log}\n"
         f"Every stage change, with who and why: migratekit stage history '*' "
         f"--file {result.stage_file}",
@@ -120,13 +121,23 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+_MEANING = {
+    Stage.DUALWRITE: "where the new store is written but never read",
+    Stage.SHADOW: "where the old side still answers every read",
+    Stage.LIVE: "where the old side still runs beside the new one",
+    Stage.RAMPDOWN: "where the old store is still written",
+}
+
+
 def _stopped(result: DemoResult, out: Any) -> None:
     """Where the demo stopped, why, and how to go on."""
     held = result.held
     assert held is not None
     stage = held.stage.value.upper() if held.stage else "its stage"
+    meaning = _MEANING.get(held.stage) if held.stage else None
     print(f"\nThe demo stops at the hold, as a rollout would: {held.migration} stays in "
-          f"{stage}. To drive on past it, each override on the record: migratekit demo --force"
+          f"{stage}{', ' + meaning if meaning else ''}. To drive on past it, each override on "
+          "the record: migratekit demo --force"
           f"\n  (the step by hand: migratekit advance {held.migration} --file "
           f"{result.stage_file} --log {result.log} --min-samples {result.min_samples} --force)",
           file=out)

@@ -36,11 +36,10 @@ def _summary_stages(log: Path) -> set[str]:
 def test_demo_end_to_end_stops_at_the_defect(tmp_path: Path,
                                              capsys: pytest.CaptureFixture[str]) -> None:
     """
-    advance drives OFF, DUALWRITE (then backfill and reconcile), and stops at the first hold
-    the planted defect causes, with the verdict and how to go on with --force. Which hold
-    depends on the report's gate: the reconcile's (its differences at last_name hold reads
-    in DUALWRITE, when the gate reads migration.reconcile), else SHADOW's comparisons, which
-    the report then shows differing at last_name.
+    advance drives OFF and DUALWRITE, then the backfill copies the old users through the
+    new side's conversion and reconcile finds them differing at last_name: advance holds
+    users.get in DUALWRITE on that reconcile, and the demo stops there with the verdict and
+    how to go on with --force, before SHADOW.
     """
     assert main(["demo", "--dir", str(tmp_path), "--operations", "400"]) == 0
     out = capsys.readouterr().out
@@ -51,60 +50,56 @@ def test_demo_end_to_end_stops_at_the_defect(tmp_path: Path,
     assert "  backfill: copied " in out
     reconciled = next(line for line in lines if line.startswith("  reconcile: "))
     assert "differ (at last_name " in reconciled
-    (held,) = [line for line in lines if " kept: hold: " in line]
-    assert held.startswith("  advance   users.get: ")
-    stage = held.split("users.get: ")[1].split(" kept")[0]
-    if stage == "DUALWRITE":
-        assert "backfill not verified: " in held
-        assert "(at last_name" in held
-        visited = ["off", "dualwrite"]
-    else:
-        assert stage == "SHADOW"
-        assert "  advance   users.get: DUALWRITE -> SHADOW: ready for SHADOW" in out
-        assert "inconsistent (limit 0.1%)" in held
-        differ = [line for line in lines if "of mismatches differ at" in line]
-        assert differ
-        assert all("differ at last_name" in line for line in differ)
-        visited = ["off", "dualwrite", "shadow"]
+    (held,) = [line for line in lines if " kept: " in line]
+    assert held.startswith("  advance   users.get: DUALWRITE kept: hold: backfill not "
+                           "verified: ")
+    assert "(at last_name" in held
     assert not any(line.startswith("  advance ") for line in lines[lines.index(held) + 1:])
-    assert f"users.get stays in {stage}" in out
+    assert not any(line.startswith("  SHADOW ") for line in lines)
+    assert "users.get stays in DUALWRITE, where the new store is written but never read" in out
     assert "migratekit demo --force" in out
     assert (f"migratekit advance users.get --file {tmp_path / 'stages.json'} --log {log} "
             "--min-samples 20 --force") in out
-    assert _summary_stages(log) == set(visited)
+    assert "in DUALWRITE: hold: backfill not verified: " in out  # the report's readiness
+    assert _summary_stages(log) == {"off", "dualwrite"}
     stages = StageFile(tmp_path / "stages.json")
     assert stages.stages() == dict.fromkeys(
-        ["users.create", "users.get", "users.update_email"], visited[-1])
+        ["users.create", "users.get", "users.update_email"], "dualwrite")
     history = stages.stage_history("users.get")
     assert [(change.new, change.action, change.actor) for change in history] == [
-        ("off", "set", "migratekit demo"),
-        *[(name, "advance", "migratekit demo") for name in visited[1:]]]
+        ("off", "set", "migratekit demo"), ("dualwrite", "advance", "migratekit demo")]
     assert history[1].reason == "ready for DUALWRITE: only the old side runs in OFF"
 
 
 def test_demo_force_drives_past_the_holds(tmp_path: Path,
                                           capsys: pytest.CaptureFixture[str]) -> None:
-    """--force goes on to COMPLETE, each override of a hold on the record with its verdict."""
+    """
+    --force goes on to COMPLETE, each override of a hold on the record with its verdict:
+    the reconcile's in DUALWRITE, SHADOW's comparisons, and the path's memory of both
+    after; the report names last_name as where the reads differ.
+    """
     result = run_demo(tmp_path, operations=400, force=True)
     assert result.held is None
     assert _summary_stages(result.log) == {stage.value for stage in Stage}
     forced = [decision for decision in result.decisions if decision.forced]
-    # DUALWRITE too when the report's gate holds reads there on the reconcile's differences.
-    assert [decision.stage for decision in forced] in (
-        [Stage.SHADOW, Stage.LIVE, Stage.RAMPDOWN],
-        [Stage.DUALWRITE, Stage.SHADOW, Stage.LIVE, Stage.RAMPDOWN])
+    assert [decision.stage for decision in forced] == [
+        Stage.DUALWRITE, Stage.SHADOW, Stage.LIVE, Stage.RAMPDOWN]
     assert {decision.migration for decision in forced} == {"users.get"}
-    assert "advanced past SHADOW while it was on hold" in forced[-2].verdict
+    assert forced[0].verdict.startswith("hold: backfill not verified: ")
+    assert "inconsistent (limit 0.1%)" in forced[1].verdict
+    assert "advanced past SHADOW while it was on hold" in forced[2].verdict
     history = StageFile(tmp_path / "stages.json").stage_history("users.get")
     assert history[-1].new == "complete"
-    reasons = [change.reason or "" for change in history]
-    assert [reason.startswith("forced past: hold: ") for reason in reasons] == (
-        [False] * (6 - len(forced)) + [True] * len(forced))
+    assert [(change.reason or "").startswith("forced past: hold: ") for change in history] == [
+        False, False, True, True, True, True]
     assert main(["demo", "--dir", str(tmp_path / "cli"), "--operations", "400",
                  "--force"]) == 0
     out = capsys.readouterr().out
     assert "  advance   users.get: SHADOW -> LIVE, forced past: hold: " in out
     assert "The demo stops" not in out
+    differ = [line for line in out.splitlines() if "of mismatches differ at" in line]
+    assert differ
+    assert all("differ at last_name" in line for line in differ)
 
 
 def test_demo_leaves_only_the_files_it_names(tmp_path: Path,
