@@ -142,6 +142,11 @@ def test_a_configuration_replaced_inside_the_block() -> None:
     assert not any(type(p).__name__ == "_Recorder" for p in processors)
 
     as_tuple = (structlog.processors.KeyValueRenderer(),)
+    with record_events():
+        structlog.configure(processors=as_tuple)
+    assert structlog.get_config()["processors"] is as_tuple
+    assert len(replaced) == 1
+
     structlog.configure(processors=as_tuple)
     with record_events():
         structlog.configure(processors=replaced)
