@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import os
 import re
@@ -13,7 +14,7 @@ from pathlib import Path
 import pytest
 
 import migratekit
-from tests._redis import redis_binary, redis_server
+from tests._redis import redis_binary, redis_server, require
 
 __all__ = ["redis_binary", "redis_server"]  # fixtures, imported to be found by pytest
 
@@ -22,6 +23,10 @@ README = ROOT / "README.md"
 DOCS = ROOT / "docs"
 BLOCK = re.compile(r"^```python\n(.*?)^```", re.DOTALL | re.MULTILINE)
 NEEDS_REDIS = "REDIS_URL"  # an example that reads it is given a real redis-server
+# What an example imports from the docs extra (pip install -e '.[docs]'): the module it
+# needs when the text appears in the example.
+NEEDS_MODULE = {"sqlalchemy": "sqlalchemy", "aiosqlite": "aiosqlite",
+                "sqlalchemy.ext.asyncio": "greenlet", "import redis": "redis"}
 
 
 def pages() -> list[Path]:
@@ -72,6 +77,9 @@ def test_the_site_has_examples() -> None:
 def test_example_runs(page: str, line: int, code: str, tmp_path: Path,
                       monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> None:
     """Each example runs on its own, from a clean migratekit, in a scratch directory."""
+    for text, module_name in NEEDS_MODULE.items():
+        if text in code and importlib.util.find_spec(module_name) is None:
+            require(module_name, f"{module_name} is missing: pip install -e '.[docs]'")
     if NEEDS_REDIS in code:
         server = request.getfixturevalue("redis_server")
         monkeypatch.setenv(NEEDS_REDIS, server.url)
