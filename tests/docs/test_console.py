@@ -23,6 +23,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 CONSOLE = re.compile(r"^```console\n(.*?)^```", re.DOTALL | re.MULTILINE)
 GAP = "..."
+ATTEMPTS = 4
+# A verdict held by the new side's latency: the machine stalled, the page is not wrong.
+LATENCY_HOLD = re.compile(r"hold: new side p99 \S+ old \(|while it was on hold \(new side p99")
 
 CHECKED = ["docs/tutorial.md"]
 NOT_CHECKED = {
@@ -128,23 +131,52 @@ def test_every_console_block_of_migratekit_is_checked_or_said_why_not() -> None:
     assert named <= set(CHECKED) | set(NOT_CHECKED), named - set(CHECKED) - set(NOT_CHECKED)
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("page", CHECKED)
-def test_console_blocks_show_a_real_run(page: str, tmp_path: Path) -> None:
-    blocks = _blocks(page)
-    assert blocks
+def _differences(page: str, folder: Path) -> str | None:
+    """Run the page's console blocks in *folder*, in order; what differs, or None."""
     env = {**os.environ, "COLUMNS": "100", "PYTHONIOENCODING": "utf-8"}
     env.pop("MIGRATEKIT_STAGE", None)
-    for block in blocks:
+    for block in _blocks(page):
         for command, shown in commands(block):
             argv = shlex.split(command)
             assert argv[0] == "migratekit", command
-            run = subprocess.run([sys.executable, "-m", "migratekit", *argv[1:]], cwd=tmp_path,
+            run = subprocess.run([sys.executable, "-m", "migratekit", *argv[1:]], cwd=folder,
                                  capture_output=True, text=True, env=env, timeout=300,
                                  check=False)
             assert run.returncode in (0, 1), (command, run.stderr)
             actual = normalized(run.stdout)
-            expected = normalized("\n".join(shown))
-            assert shows(expected, actual), (
-                f"{page}: what `{command}` prints is not what the page shows; it printed "
-                f"(masked):\n" + "\n".join(actual))
+            if not shows(normalized("\n".join(shown)), actual):
+                return (f"{page}: what `{command}` prints is not what the page shows; it "
+                        f"printed (masked):\n" + "\n".join(actual))
+    return None
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("page", CHECKED)
+def test_console_blocks_show_a_real_run(page: str, tmp_path: Path) -> None:
+    """
+    The blocks show a real run. The demo's verdicts judge latencies too: a machine that
+    stalls for a few milliseconds can hold a stage on the new side's p99, and the demo then
+    takes another path. Such a run is tried again, up to ATTEMPTS times in all, and skipped
+    when every one was disturbed; any other difference fails at once.
+    """
+    assert _blocks(page)
+    difference = ""
+    for attempt in range(ATTEMPTS):
+        folder = tmp_path / f"run-{attempt}"
+        folder.mkdir()
+        found = _differences(page, folder)
+        if found is None:
+            return
+        difference = found
+        if not LATENCY_HOLD.search(found):
+            pytest.fail(found)
+    pytest.skip(f"every run was held on a latency stall of this machine:\n{difference}")
+
+
+def test_a_latency_hold_is_told_from_a_wrong_page() -> None:
+    """Only a verdict held on the new side's latency counts as a stalled machine."""
+    held = normalized("users.create write SHADOW 191 hold: new side p99 25.1x old (2.39 ms vs "
+                      "0.0954 ms, limit 1.5x)")
+    assert LATENCY_HOLD.search("\n".join(held))
+    assert not LATENCY_HOLD.search("hold: 7.1% inconsistent (limit 0.1%)")
+    assert not LATENCY_HOLD.search("ready for LIVE (191 new-side writes, p99 <ratio>x old)")
