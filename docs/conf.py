@@ -42,6 +42,7 @@ suppress_warnings = ["myst.header"]  # pages moved from the README start section
 
 autodoc_member_order = "bysource"
 autodoc_typehints = "description"
+autodoc_preserve_defaults = True  # defaults as written (`_UNSET`), not a sentinel's repr
 autodoc_default_options = {"members": True, "show-inheritance": False}
 
 html_theme = "furo"
