@@ -22,7 +22,6 @@ the fields.
 from __future__ import annotations
 
 import dataclasses
-import logging
 import random
 import sqlite3
 import time
@@ -31,12 +30,11 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any, TextIO
 
-import structlog
-
 import migratekit
 from migratekit import _config
 from migratekit._advance import Decision, advance, evidence_pattern
 from migratekit._backfill import BackfillResult, backfill
+from migratekit._cli._logging import restore, to_json_lines
 from migratekit._decorator import migration
 from migratekit._reconcile import Reconciliation, reconcile
 from migratekit._schema import STAGE_ORDER
@@ -245,31 +243,6 @@ def _connect(path: Path, schema: str) -> sqlite3.Connection:
     return connection
 
 
-def _configure_logging(log: TextIO) -> dict[str, Any] | None:
-    """Send structlog's events to *log* as JSON lines; the previous config to restore."""
-    previous = structlog.get_config() if structlog.is_configured() else None
-    structlog.configure(
-        processors=[
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            structlog.processors.JSONRenderer(),
-        ],
-        wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),
-        logger_factory=structlog.WriteLoggerFactory(file=log),
-        # Not cached: migratekit's module-level logger must not keep this file
-        # after the demo has closed it.
-        cache_logger_on_first_use=False,
-    )
-    return previous
-
-
-def _restore_logging(previous: dict[str, Any] | None) -> None:
-    if previous is None:
-        structlog.reset_defaults()
-    else:
-        structlog.configure(**previous)
-
-
 def _backfill(old: sqlite3.Connection, new: sqlite3.Connection,
               backoff: float = 0.5) -> BackfillResult:
     """Copy the users the new side lacks, through its (defective) conversion, in batches."""
@@ -438,7 +411,7 @@ def run_demo(
         old.execute("COMMIT")
         repo = UserRepository(old, new, random.Random(seed + 1))
         with open(log_path, "w", encoding="utf-8") as log:
-            previous_logging = _configure_logging(log)
+            previous_logging = to_json_lines(log)
             try:
                 run = _Run(old, new, repo, rng, ids, operations, store, log, log_path,
                            Thresholds(min_samples=samples), out, result)
@@ -450,7 +423,7 @@ def run_demo(
                     _stages(run, stages)
             finally:
                 migratekit.flush()
-                _restore_logging(previous_logging)
+                restore(previous_logging)
     finally:
         migratekit.configure(provider=previous[0], call_events=previous[1],
                              summary_interval=previous[2], max_warnings_per_second=previous[3])

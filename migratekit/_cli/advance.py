@@ -34,7 +34,7 @@ from migratekit._cli.report import (
     moment,
     thresholds_from,
 )
-from migratekit._cli.stage import _events_to
+from migratekit._cli.stage import _events_to, store_failure
 from migratekit._text import shown_value
 from migratekit._types import Stage
 from migratekit.exceptions import ConfigurationError
@@ -293,17 +293,4 @@ def _usage(message: str) -> int:
 
 def _store_failed(store: Any, exc: Exception) -> int:
     """Say in one line why *store* could not be read or changed; the exit status."""
-    try:
-        text = str(exc)
-    except Exception:
-        text = ""
-    first = text.splitlines()[0] if text.strip() else type(exc).__name__
-    if getattr(store, "journal", None) is None:  # Redis
-        answered = any(kind.__name__ == "ResponseError" for kind in type(exc).__mro__)
-        said = "Redis at {} answered" if answered else "cannot reach Redis at {}"
-        message = f"{said.format(store.where)}: {shown_value(first, 200)}"
-    elif isinstance(exc, OSError):
-        message = f"stage file {store.path}: {exc.strerror or first}"
-    else:  # a StageError, which says it all
-        message = str(shown_value(first, 400))
-    return _usage(message)
+    return _usage(store_failure(store, exc))

@@ -35,6 +35,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 import structlog
 
+from migratekit._cli._logging import json_lines, restore
 from migratekit._reconcile import EXAMPLE_KINDS, Reconciliation, reconcile, reconciliation_fields
 from migratekit._rows import progress_enabled
 from migratekit._text import shown_repr, type_name
@@ -338,28 +339,16 @@ def _events_to(path: str | None) -> Iterator[None]:
     while reconcile runs (the command is an application: it may configure
     logging); the previous configuration is restored after.
     """
-    previous = structlog.get_config() if structlog.is_configured() else None
-    with contextlib.ExitStack() as stack:
-        if path is None:
-            structlog.configure(processors=[_drop], cache_logger_on_first_use=False)
-        else:
-            log = stack.enter_context(open(path, "a", encoding="utf-8"))
-            structlog.configure(
-                processors=[
-                    structlog.processors.add_log_level,
-                    structlog.processors.TimeStamper(fmt="iso", utc=True),
-                    structlog.processors.JSONRenderer(),
-                ],
-                logger_factory=structlog.WriteLoggerFactory(file=log),
-                cache_logger_on_first_use=False,
-            )
-        try:
+    if path is not None:
+        with json_lines(path):
             yield
-        finally:
-            if previous is None:
-                structlog.reset_defaults()
-            else:
-                structlog.configure(**previous)
+        return
+    previous = structlog.get_config() if structlog.is_configured() else None
+    structlog.configure(processors=[_drop], cache_logger_on_first_use=False)
+    try:
+        yield
+    finally:
+        restore(previous)
 
 
 def _drop(logger: Any, method: str, event: Any) -> Any:

@@ -31,13 +31,13 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import logging
 import sys
 from collections.abc import Iterator
 from typing import Any
 
 import structlog
 
+from migratekit._cli._logging import json_lines
 from migratekit._config import settings
 from migratekit._text import shown_value
 from migratekit.exceptions import ConfigurationError
@@ -293,6 +293,12 @@ def _store(args: argparse.Namespace, action: str) -> Any:
 
 def _failed(store: Any, exc: Exception) -> int:
     """Say in one line why *store* could not be read or changed; the exit status."""
+    print(f"migratekit stage: {_printable(store_failure(store, exc))}", file=sys.stderr)
+    return FAILED
+
+
+def store_failure(store: Any, exc: Exception) -> str:
+    """One line on why *store* (a stage file, Redis) could not be read or changed."""
     try:
         text = str(exc)
     except Exception:
@@ -308,8 +314,7 @@ def _failed(store: Any, exc: Exception) -> int:
         message = f"stage file {store.path}: {exc.strerror or first}{where}"
     else:  # a StageError, which says it all
         message = str(shown_value(first, 400))
-    print(f"migratekit stage: {_printable(message)}", file=sys.stderr)
-    return FAILED
+    return message
 
 
 @contextlib.contextmanager
@@ -324,26 +329,8 @@ def _events_to(path: str | None) -> Iterator[None]:
     if path is None and structlog.is_configured():
         yield
         return
-    previous = structlog.get_config() if structlog.is_configured() else None
-    with contextlib.ExitStack() as stack:
-        log = sys.stderr if path is None else stack.enter_context(open(path, "a", encoding="utf8"))
-        structlog.configure(
-            processors=[
-                structlog.processors.add_log_level,
-                structlog.processors.TimeStamper(fmt="iso", utc=True),
-                structlog.processors.JSONRenderer(),
-            ],
-            wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),
-            logger_factory=structlog.WriteLoggerFactory(file=log),
-            cache_logger_on_first_use=False,
-        )
-        try:
-            yield
-        finally:
-            if previous is None:
-                structlog.reset_defaults()
-            else:
-                structlog.configure(**previous)
+    with json_lines(path):
+        yield
 
 
 def _change(args: argparse.Namespace, store: Any, name: str, stage: Any) -> int:

@@ -711,7 +711,8 @@ def test_a_stage_file_in_a_folder_that_is_not_there(capsys: pytest.CaptureFixtur
     append(log, summary("off"))
     status, out, err = run(capsys, "users.get", "--file", str(path), "--log", str(log))
     assert (status, out) == (2, "")
-    assert err == f"migratekit advance: stage file {path}: No such file or directory\n"
+    assert err == (f"migratekit advance: stage file {path}: No such file or directory "
+                   f"({path}.audit.jsonl)\n")
 
 
 def test_a_failure_that_cannot_be_shown(capsys: pytest.CaptureFixture[str],
