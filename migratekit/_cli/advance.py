@@ -27,10 +27,8 @@ from typing import Any
 
 from migratekit import _advance
 from migratekit._cli.report import (
-    _DEFAULTS,
-    _positive,
+    add_thresholds,
     duration,
-    fraction,
     moment,
     thresholds_from,
 )
@@ -152,28 +150,9 @@ def add_parser(subparsers: Any) -> None:
 
 
 def _add_thresholds(parser: argparse.ArgumentParser) -> None:
-    """The thresholds of ``migratekit report``, with its defaults (its own are inline)."""
-    group = parser.add_argument_group("the verdict's thresholds (as for migratekit report)")
-    group.add_argument("--max-inconsistency", type=fraction,
-                       default=_DEFAULTS.max_inconsistency, metavar="RATE",
-                       help="largest share of comparisons that may disagree (default 0.1%%)")
-    group.add_argument("--min-samples", type=_positive(int, "a whole number of samples"),
-                       default=_DEFAULTS.min_samples, metavar="N",
-                       help="comparisons or new-side calls needed before a stage can be ready "
-                       f"(default {_DEFAULTS.min_samples:,})")
-    group.add_argument("--max-latency-ratio", type=_positive(float, "a ratio such as 1.5"),
-                       default=_DEFAULTS.max_latency_ratio, metavar="X",
-                       help="how many times the old side's p99 the new side's may be "
-                       f"(default {_DEFAULTS.max_latency_ratio:g})")
-    group.add_argument("--max-error-rate", type=fraction, default=_DEFAULTS.max_error_rate,
-                       metavar="RATE",
-                       help="how much more often the new side may fail (default 1%%)")
-    group.add_argument("--latency-floor-ms", type=_positive(float, "milliseconds"),
-                       default=_DEFAULTS.latency_floor_ms, metavar="MS",
-                       help="latencies below this count as this much "
-                       f"(default {_DEFAULTS.latency_floor_ms:g})")
-    group.add_argument("--allow-type-change", action="store_true",
-                       help="the sides may return values of different types")
+    """The thresholds of ``migratekit report``, with its defaults."""
+    add_thresholds(parser.add_argument_group("the verdict's thresholds (as for migratekit "
+                                             "report)"))
 
 
 def _conflict(args: argparse.Namespace) -> str | None:

@@ -155,33 +155,38 @@ def add_parser(subparsers: Any) -> None:
         "--range", type=duration, default=3600.0, metavar="DURATION", dest="range_seconds",
         help="with --prometheus: how far back from --until (or now) to count "
         "(90s, 15m, 1h, 7d; default 1h)")
-    parser.add_argument(
+    add_thresholds(parser)
+    parser.set_defaults(func=run)
+
+
+def add_thresholds(target: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    """The verdict's thresholds as options, with the defaults of :class:`Thresholds`."""
+    target.add_argument(
         "--max-inconsistency", type=fraction, default=_DEFAULTS.max_inconsistency,
         metavar="RATE",
         help="largest share of comparisons that may disagree (default 0.1%%)")
-    parser.add_argument(
+    target.add_argument(
         "--min-samples", type=_positive(int, "a whole number of samples"),
         default=_DEFAULTS.min_samples, metavar="N",
         help="comparisons (reads in SHADOW and LIVE) or new-side calls (otherwise) "
         f"needed before a migration can be ready (default {_DEFAULTS.min_samples:,})")
-    parser.add_argument(
+    target.add_argument(
         "--max-latency-ratio", type=_positive(float, "a ratio such as 1.5"),
         default=_DEFAULTS.max_latency_ratio, metavar="X",
         help="how many times the old side's p99 the new side's may be "
         f"(default {_DEFAULTS.max_latency_ratio:g})")
-    parser.add_argument(
+    target.add_argument(
         "--max-error-rate", type=fraction, default=_DEFAULTS.max_error_rate, metavar="RATE",
         help="how much more often the new side may fail than the old one (default 1%%)")
-    parser.add_argument(
+    target.add_argument(
         "--latency-floor-ms", type=_positive(float, "milliseconds"),
         default=_DEFAULTS.latency_floor_ms, metavar="MS",
         help="latencies below this count as this much when comparing sides, as timer "
         f"noise dominates them (default {_DEFAULTS.latency_floor_ms:g})")
-    parser.add_argument(
+    target.add_argument(
         "--allow-type-change", action="store_true",
         help="the sides may return values of different types (by default, differing "
         "types hold the step to LIVE and LIVE itself: callers would get the new type)")
-    parser.set_defaults(func=run)
 
 
 def thresholds_from(args: argparse.Namespace) -> Thresholds:
