@@ -9,8 +9,9 @@ Pages of the reference generated from the code at build time, so they cannot dri
   ``pytest_addoption`` and ``pytest_configure``.
 
 Each directive writes Markdown and lets MyST parse it, so the generated text is rendered
-(and checked under ``-W``) like a hand-written page. ``markdown()`` returns that text, for
-the tests.
+(and checked under ``-n -W``) like a hand-written page; ``markdown(name)`` returns that
+text, to read it without a build. tests/docs/test_site.py checks the built pages hold every
+event, field, subcommand and option.
 """
 
 from __future__ import annotations
