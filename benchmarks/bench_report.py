@@ -165,7 +165,7 @@ def generate_summaries(path: Path, processes: int, windows: int, seed: int = 1) 
                     "since": since_text, "until": until_text, "host": process["host"],
                     "pid": process["pid"], "process": process["process"], "calls": calls,
                     "sides": None, "consistency_checks": calls, "inconsistent": inconsistent,
-                    "compare_errors": 0, "type_mismatches": 0,
+                    "ignored": 0, "compare_errors": 0, "type_mismatches": 0, "types": [],
                     "diff_paths": {"email": inconsistent} if inconsistent else {},
                     "shadows_dropped": 0, "shadows_skipped": 0, "warnings_suppressed": 0,
                 }

@@ -44,15 +44,18 @@ from migratekit.report import Thresholds, build_report
 
 __all__ = [
     "DEFAULT_OPERATIONS",
+    "DEMO_LATENCY_FLOOR_MS",
     "DEMO_MIN_SAMPLES",
     "MIGRATIONS",
     "DemoResult",
     "User",
     "UserRepository",
     "convert_name_new",
+    "demo_thresholds",
     "min_samples_for",
     "run_demo",
     "split_name",
+    "threshold_options",
 ]
 
 DEFAULT_OPERATIONS = 2000
@@ -67,6 +70,15 @@ NEW_SIDE_FAILURE_RATE = 0.002
 DEMO_MIN_SAMPLES = 100
 """The demo is small: its verdicts ask for 100 samples rather than 1,000 (see min_samples_for)."""
 
+DEMO_LATENCY_FLOOR_MS = 10.0
+"""
+Latencies below this count as this much in the demo's verdicts. Its sides
+are SQLite calls of about a tenth of a millisecond, so one stall of a shared
+machine's scheduler would read as a new side several times slower than the
+old, and the demo would take another path from run to run; its planted
+defects are about values, not speed.
+"""
+
 OLD_DB, NEW_DB, LOG, STAGES = "old.sqlite3", "new.sqlite3", "events.jsonl", "stages.json"
 JOURNAL = STAGES + ".audit.jsonl"
 
@@ -77,6 +89,16 @@ ACTOR = "migratekit demo"
 """Who the audit trail says changed the demo's stages."""
 
 _AFTER_BACKFILL = frozenset({Stage.SHADOW, Stage.LIVE, Stage.RAMPDOWN, Stage.COMPLETE})
+
+
+def demo_thresholds(samples: int) -> Thresholds:
+    """The thresholds of the demo's verdicts, asking for *samples* samples."""
+    return Thresholds(min_samples=samples, latency_floor_ms=DEMO_LATENCY_FLOOR_MS)
+
+
+def threshold_options(samples: int) -> str:
+    """The command-line options that give :func:`demo_thresholds`."""
+    return f"--min-samples {samples} --latency-floor-ms {DEMO_LATENCY_FLOOR_MS:g}"
 
 
 def min_samples_for(operations: int) -> int:
@@ -414,7 +436,7 @@ def run_demo(
             previous_logging = to_json_lines(log)
             try:
                 run = _Run(old, new, repo, rng, ids, operations, store, log, log_path,
-                           Thresholds(min_samples=samples), out, result)
+                           demo_thresholds(samples), out, result)
                 run.set_all(Stage.OFF, "the demo begins: only the old side runs")
                 migratekit.configure(provider=FileStageProvider(stage_path, check_interval=0.0))
                 if stages is None:

@@ -19,10 +19,12 @@ from migratekit._cli._demo_app import (
     OLD_DB,
     STAGES,
     DemoResult,
+    demo_thresholds,
     run_demo,
+    threshold_options,
 )
 from migratekit._types import Stage
-from migratekit.report import InputError, Thresholds, build_report, format_text
+from migratekit.report import InputError, build_report, format_text
 
 __all__ = ["DEMO_MIN_SAMPLES", "add_parser", "run"]
 
@@ -103,13 +105,13 @@ def run(args: argparse.Namespace) -> int:
         _stopped(result, out)
     print(f"\nevents: {result.log}  ({result.seconds:.1f}s in all)\n", file=out)
     try:
-        report = build_report([str(result.log)], Thresholds(min_samples=result.min_samples))
+        report = build_report([str(result.log)], demo_thresholds(result.min_samples))
     except InputError as exc:  # pragma: no cover - the file was just written
         print(f"migratekit demo: {exc}", file=sys.stderr)
         return 2
     out.write(format_text(report))
     print(
-        f"\n(thresholds as in: migratekit report --min-samples {result.min_samples} "
+        f"\n(thresholds as in: migratekit report {threshold_options(result.min_samples)} "
         f"{result.log})\n"
         "The new side of this demo has planted defects: the reconcile and the verdicts above "
         "name what they break. "
@@ -139,5 +141,6 @@ def _stopped(result: DemoResult, out: Any) -> None:
           f"{stage}{', ' + meaning if meaning else ''}. To drive on past it, each override on "
           "the record: migratekit demo --force"
           f"\n  (the step by hand: migratekit advance {held.migration} --file "
-          f"{result.stage_file} --log {result.log} --min-samples {result.min_samples} --force)",
+          f"{result.stage_file} --log {result.log} {threshold_options(result.min_samples)} "
+          "--force)",
           file=out)

@@ -59,7 +59,7 @@ def test_demo_end_to_end_stops_at_the_defect(tmp_path: Path,
     assert "users.get stays in DUALWRITE, where the new store is written but never read" in out
     assert "migratekit demo --force" in out
     assert (f"migratekit advance users.get --file {tmp_path / 'stages.json'} --log {log} "
-            "--min-samples 20 --force") in out
+            "--min-samples 20 --latency-floor-ms 10 --force") in out
     assert "in DUALWRITE: hold: backfill not verified: " in out  # the report's readiness
     assert _summary_stages(log) == {"off", "dualwrite"}
     stages = StageFile(tmp_path / "stages.json")
