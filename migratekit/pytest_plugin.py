@@ -62,8 +62,8 @@ in the test judges them.
 from __future__ import annotations
 
 import argparse
-from collections.abc import Generator, Iterator
-from typing import Any
+from collections.abc import Callable, Generator, Iterator
+from typing import Any, TypeVar
 
 import pytest
 
@@ -81,6 +81,19 @@ DRAIN_TIMEOUT = 10.0
 """Seconds ``--migratekit-strict`` waits for a test's background shadows before it judges."""
 
 _STAGES = ", ".join(stage.value for stage in Stage)
+
+try:
+    pytest.hookimpl(wrapper=True)
+    _WRAPPERS = True
+except TypeError:  # pluggy before 1.2 (pytest 7): the plugin loads, its options say so
+    _WRAPPERS = False
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _hook_wrapper(function: _F) -> _F:
+    """A new-style hook wrapper; under pytest 7 left as it is (and never registered)."""
+    return pytest.hookimpl(wrapper=True)(function) if _WRAPPERS else function
 
 
 def _stage_option(value: str) -> Stage:
@@ -120,6 +133,11 @@ def pytest_configure(config: pytest.Config) -> None:
     strict: bool = config.getoption("migratekit_strict")
     if stage is None and not strict:
         return
+    if not _WRAPPERS:
+        raise pytest.UsageError(
+            "--migratekit-stage and --migratekit-strict need pytest 8 or newer (pluggy 1.2 "
+            f"or newer, for its hook wrappers); this is pytest {pytest.__version__}"
+        )
     session = _Session(stage, strict)
     config.pluginmanager.register(session, _Session.NAME)
     config.add_cleanup(session.close)
@@ -178,14 +196,14 @@ class _Session:
             _summary.remove_reader()
         self.readers = 0
 
-    @pytest.hookimpl(wrapper=True)
+    @_hook_wrapper
     def pytest_runtest_setup(self, item: pytest.Item) -> Generator[None, object, object]:
         """Before the test's fixtures: the stage, and the counting."""
         self.force()
         self.read()
         return (yield)
 
-    @pytest.hookimpl(wrapper=True)
+    @_hook_wrapper
     def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, object, object]:
         """Before the test: the stage again (a fixture may have reset it); with strict, judge."""
         self.force()

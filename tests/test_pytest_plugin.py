@@ -823,3 +823,18 @@ def test_events_alone_make_a_finding() -> None:
         "comparison failed 1 time (compare, normalize or ignore raised, or gave no "
         "True/False): TypeError",
     ]
+
+
+def test_under_pytest_7_the_options_say_what_they_need(project: pytest.Pytester,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """pluggy before 1.2 has no new-style wrappers: the plugin still loads (checked by hand
+    with pytest 7.3 and pluggy 1.0), and its options are a usage error that says why."""
+    monkeypatch.setattr(migratekit.pytest_plugin, "_WRAPPERS", False)
+    write_tests(project, """
+        def test_nothing(migratekit_events):
+            assert migratekit_events == []
+    """)
+    run(project).assert_outcomes(passed=1)
+    result = run(project, "--migratekit-strict")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--migratekit-strict need pytest 8 or newer*"])
