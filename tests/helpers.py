@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import structlog
 from structlog.testing import capture_logs
 
 import migratekit
@@ -85,6 +86,24 @@ class Value:
 
 def stage_errors(logs: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
     return [e for e in logs if e["event"] == "migration.stage_error"]
+
+
+def ops(logs: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    return [e for e in logs if e["event"] == "migration.op"]
+
+
+def logging_at(level: int) -> list[dict[str, Any]]:
+    """Send structlog's events at *level* and above to a list, as a production set-up would."""
+    events: list[dict[str, Any]] = []
+
+    def keep(logger: Any, method: str, event: Any) -> Any:
+        events.append({**event, "level": method})
+        raise structlog.DropEvent
+
+    structlog.configure(processors=[keep],
+                        wrapper_class=structlog.make_filtering_bound_logger(level),
+                        cache_logger_on_first_use=False)
+    return events
 
 
 def make(name: str, provider: Any = None) -> Any:

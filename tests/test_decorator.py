@@ -22,6 +22,7 @@ from migratekit import (
 )
 from migratekit.exceptions import ConfigurationTypeError
 from migratekit.providers import StaticStageProvider
+from tests.helpers import ops
 
 
 def static(stage: Stage | str) -> StaticStageProvider:
@@ -30,10 +31,6 @@ def static(stage: Stage | str) -> StaticStageProvider:
 
 def results(logs: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
     return [e for e in logs if e["event"] == "migration.result"]
-
-
-def ops(logs: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
-    return [e for e in logs if e["event"] == "migration.op"]
 
 
 # -- plain functions, old omitted ----------------------------------------------------

@@ -19,6 +19,7 @@ from migratekit import (
     migration,
 )
 from migratekit.providers import StaticStageProvider
+from tests.helpers import ops
 
 
 def static(stage: Stage | str) -> StaticStageProvider:
@@ -44,10 +45,6 @@ def raiser(exc: BaseException) -> Any:
 
 def results(logs: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
     return [e for e in logs if e["event"] == "migration.result"]
-
-
-def ops(logs: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
-    return [e for e in logs if e["event"] == "migration.op"]
 
 
 # -- error messages ----------------------------------------------------------------------------

@@ -14,16 +14,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import structlog
 from structlog.testing import capture_logs
 
 import migratekit
 from migratekit import MigrationConfig, Migrator, Result, _summary, migration
 from migratekit.providers import StaticStageProvider
+from tests.helpers import logging_at, ops
 
 SHADOW = StaticStageProvider("shadow")
 
@@ -31,23 +31,10 @@ SHADOW = StaticStageProvider("shadow")
 @pytest.fixture
 def summaries() -> Iterator[list[dict[str, Any]]]:
     """Summaries on, call events at debug, a logger at info: what production writes."""
-    events: list[dict[str, Any]] = []
-
-    def keep(logger: Any, method: str, event: Any) -> Any:
-        events.append({**event, "level": method})
-        raise structlog.DropEvent
-
     migratekit.reset()
     _summary.forget()
-    structlog.configure(processors=[keep],
-                        wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),
-                        cache_logger_on_first_use=False)
-    yield events
+    yield logging_at(logging.INFO)
     migratekit.reset()
-
-
-def ops(logs: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
-    return [e for e in logs if e["event"] == "migration.op"]
 
 
 def read(name: str, new: Any, **options: Any) -> Any:

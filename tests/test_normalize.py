@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import warnings
-from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pytest
@@ -30,6 +29,7 @@ from migratekit import (
 )
 from migratekit.exceptions import ConfigurationTypeError
 from migratekit.providers import StaticStageProvider
+from tests.helpers import ops
 from tests.hostile import value_recipes
 
 SHADOW = StaticStageProvider("shadow")
@@ -50,10 +50,6 @@ def as_dict(value: Any) -> Any:
     if isinstance(value, OrmUser):
         return {"id": value.id, "name": value.name, "bio": value.bio}
     return value
-
-
-def ops(logs: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
-    return [e for e in logs if e["event"] == "migration.op"]
 
 
 def user_read(new: Any, **options: Any) -> Any:

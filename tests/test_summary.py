@@ -24,7 +24,6 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-import structlog
 
 import migratekit
 from migratekit import Migrator, _summary, configure, migration
@@ -32,6 +31,7 @@ from migratekit._schema import LATENCY_FIELDS, SIDE_SUMMARY_FIELDS, SUMMARY_FIEL
 from migratekit._types import MigrationConfig, Result
 from migratekit.exceptions import ConfigurationError, ConfigurationTypeError
 from migratekit.providers import StaticStageProvider
+from tests.helpers import logging_at
 
 
 @pytest.fixture(autouse=True)
@@ -41,20 +41,6 @@ def _defaults() -> Iterator[None]:
     _summary.forget()
     yield
     migratekit.reset()
-
-
-def logging_at(level: int) -> list[dict[str, Any]]:
-    """Send structlog's events at *level* and above to a list, as a production set-up would."""
-    events: list[dict[str, Any]] = []
-
-    def keep(logger: Any, method: str, event: Any) -> Any:
-        events.append({**event, "level": method})
-        raise structlog.DropEvent
-
-    structlog.configure(processors=[keep],
-                        wrapper_class=structlog.make_filtering_bound_logger(level),
-                        cache_logger_on_first_use=False)
-    return events
 
 
 def summaries(events: list[dict[str, Any]], name: str) -> list[dict[str, Any]]:

@@ -8,17 +8,17 @@ frequent first; ``type_mismatches`` counts them all).
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import structlog
 from structlog.testing import capture_logs
 
 import migratekit
 from migratekit import _summary, migration
 from migratekit._summary import TYPES_LIMIT
 from migratekit.providers import StaticStageProvider
+from tests.helpers import logging_at, ops
 
 SHADOW = StaticStageProvider("shadow")
 
@@ -26,23 +26,10 @@ SHADOW = StaticStageProvider("shadow")
 @pytest.fixture
 def events() -> Iterator[list[dict[str, Any]]]:
     """Summaries on, call events at debug, a logger at info: the quiet path counts."""
-    kept: list[dict[str, Any]] = []
-
-    def keep(logger: Any, method: str, event: Any) -> Any:
-        kept.append({**event, "level": method})
-        raise structlog.DropEvent
-
     migratekit.reset()
     _summary.forget()
-    structlog.configure(processors=[keep],
-                        wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),
-                        cache_logger_on_first_use=False)
-    yield kept
+    yield logging_at(logging.INFO)
     migratekit.reset()
-
-
-def ops(logs: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
-    return [e for e in logs if e["event"] == "migration.op"]
 
 
 def summary_of(events: list[dict[str, Any]], name: str) -> dict[str, Any]:
