@@ -17,8 +17,9 @@ import math
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import Enum
 from types import CoroutineType
-from typing import Any, Literal, NoReturn, TypedDict
+from typing import Any, Literal, NoReturn, TypedDict, TypeVar
 
 from migratekit._types import ExecutionOrder, Operation
 from migratekit.exceptions import ConfigurationError, ConfigurationTypeError
@@ -393,14 +394,24 @@ def _check_known(options: dict[str, Any]) -> None:
         )
 
 
-def _operation(options: dict[str, Any], operation: Operation) -> Operation:
-    given = options.get("operation", operation)
-    if isinstance(given, str) and Operation.from_str(given) is not None:
-        given = Operation.from_str(given)
-    if not isinstance(given, Operation):
-        _fail_type("operation", "Operation.READ or Operation.WRITE", given,
-                   "or use @migration.read(...) / @migration.write(...)")
+_E = TypeVar("_E", bound=Enum)
+
+
+def _member(kind: type[_E], option: str, given: Any, expected: str, fix: str) -> _E:
+    """*given* as a member of the enum *kind*: a member, or its name (``from_str``)."""
+    if isinstance(given, str):
+        member = kind.from_str(given)  # type: ignore[attr-defined]
+        if member is not None:
+            given = member
+    if not isinstance(given, kind):
+        _fail_type(option, expected, given, fix)
     return given
+
+
+def _operation(options: dict[str, Any], operation: Operation) -> Operation:
+    return _member(Operation, "operation", options.get("operation", operation),
+                   "Operation.READ or Operation.WRITE",
+                   "or use @migration.read(...) / @migration.write(...)")
 
 
 def _function(func: Any) -> Any:
@@ -446,13 +457,10 @@ def _name(options: dict[str, Any], function: Any) -> str:
 
 
 def _execution_order(options: dict[str, Any]) -> ExecutionOrder:
-    order = options.get("execution_order", ExecutionOrder.SERIAL)
-    if isinstance(order, str) and ExecutionOrder.from_str(order) is not None:
-        order = ExecutionOrder.from_str(order)
-    if not isinstance(order, ExecutionOrder):
-        _fail_type("execution_order", "an ExecutionOrder (SERIAL, RANDOM or PARALLEL)", order,
+    return _member(ExecutionOrder, "execution_order",
+                   options.get("execution_order", ExecutionOrder.SERIAL),
+                   "an ExecutionOrder (SERIAL, RANDOM or PARALLEL)",
                    "e.g. execution_order=ExecutionOrder.RANDOM")
-    return order
 
 
 def _check_ratio(options: dict[str, Any]) -> int:
